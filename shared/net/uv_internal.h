@@ -1,0 +1,54 @@
+// Private to net/ and http/: the libuv-level pieces behind the public types.
+#pragma once
+
+#include <uv.h>
+
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "net/connection.h"
+#include "net/loop.h"
+
+namespace meridian::net {
+
+// Something holding libuv handles that must be closed when the Loop is destroyed.
+class LoopResource {
+ public:
+  virtual ~LoopResource() = default;
+  virtual void CloseForShutdown() = 0;
+};
+
+struct Loop::Impl {
+  uv_loop_t loop;
+  uv_async_t async;
+  uv_prepare_t prepare;
+  uv_check_t check;
+  uv_signal_t signals[3];
+  bool signals_started = false;
+  std::function<void(int)> on_signal;
+
+  std::mutex posted_mu;
+  std::vector<Loop::Callback> posted;
+  std::vector<Loop::Callback> running;
+
+  // Connections with output to flush or input to re-deliver at the end of this iteration.
+  std::vector<Connection::Impl*> dirty;
+  std::vector<Connection::Impl*> dirty_scratch;
+
+  std::unordered_set<LoopResource*> resources;
+  bool shutting_down = false;
+  bool timed_out = false;
+
+  Loop* owner = nullptr;
+
+  void ProcessDirty();
+};
+
+// "127.0.0.1:4222" / "[::1]:4222" from a sockaddr.
+std::string SockaddrToString(const struct sockaddr* addr);
+// strerror-like text for a libuv error code.
+std::string UvError(int code);
+
+}  // namespace meridian::net
