@@ -1,0 +1,120 @@
+// The JetStream engine of one node: streams, consumers and the $JS.API request handling, on
+// top of node/store. It knows nothing about connections or sockets: the server hands it
+// publishes, API requests, acks and pull requests, and it sends messages back through the
+// Outbound interface the server implements. Time comes from an injectable clock; the server
+// calls Tick() periodically (every 100 ms or so) to drive ack-wait redelivery, heartbeats,
+// pull-request expiry, max_age expiry, inactive thresholds and consumer-state persistence.
+//
+// Threading: an Engine is not thread-safe. Call every method from one thread (the server's
+// event loop). The only exception is the `done` callback of Publish, which a FileStore may
+// run on its sync thread (see Publish).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace meridian::jetstream {
+
+// What the engine needs from the server. Implemented by node/server.
+class Outbound {
+ public:
+  virtual ~Outbound() = default;
+  // Publishes one message into the account: consumer deliveries (subject = deliver subject or
+  // the pull request's inbox, reply = the $JS.ACK... subject), status messages (empty
+  // payload, header block "NATS/1.0 408 Request Timeout\r\n..."), flow-control requests,
+  // direct-get replies and ack-acks. `headers` is a complete NATS header block or empty.
+  virtual void Send(std::string_view subject, std::string_view reply, std::string_view headers,
+                    std::string_view payload) = 0;
+  // A consumer delivery: routed to the subscribers of `deliver_to` (the push deliver subject
+  // or the pull request's inbox) but shown with the stored message's `subject`, as
+  // nats-server does (clients tell data from status messages by it). The default routes and
+  // shows `deliver_to`.
+  virtual void SendAs(std::string_view deliver_to, std::string_view subject, std::string_view reply,
+                      std::string_view headers, std::string_view payload) {
+    (void)subject;
+    Send(deliver_to, reply, headers, payload);
+  }
+  // True when some subscription would receive a message published to `subject` (push
+  // consumers pause without interest; ephemerals without interest are deleted after
+  // inactive_threshold; pull requests whose inbox lost interest are dropped).
+  virtual bool HasInterest(std::string_view subject) = 0;
+};
+
+struct EngineOptions {
+  // Where file-storage streams live (one directory per stream). Required for file storage:
+  // creating a file stream without it is refused.
+  std::string store_dir;
+  std::string server_name = "meridian";
+  std::string domain;  // shown in PubAck, StreamInfo and account info when not empty
+  // Unix nanoseconds. Empty = the system clock.
+  std::function<int64_t()> clock;
+  // FileStore sync: true = fdatasync before acknowledging (the store's default); false =
+  // fdatasync every `sync_interval`, acknowledging at once.
+  bool sync_always = true;
+  std::chrono::milliseconds sync_interval{1000};
+  // Where the engine reports problems the server should log (a corrupt region found in a
+  // stream's segments, with its file and offset; a stream that cannot be recovered). Called
+  // on the engine's thread. Empty: not reported.
+  std::function<void(const std::string&)> warn;
+};
+
+class EngineImpl;
+
+class Engine {
+ public:
+  // Opens the engine and recovers every stream and durable consumer found in
+  // options.store_dir. Returns nullptr and sets *error when the directory cannot be used.
+  static std::unique_ptr<Engine> Open(const EngineOptions& options, Outbound* out,
+                                      std::string* error);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // True when some stream captures `subject` (the server should then call Publish rather
+  // than answer "no responders").
+  bool Captures(std::string_view subject) const;
+
+  // A publish to a subject a stream captures. `done(ack_body)` is called exactly once with
+  // the PubAck text (or the failed-PubAck JSON) to send to `reply`; it is not called when no
+  // reply is due (no `reply`, no_ack stream, or an invalid Nats-Rollup value). On success
+  // with a file stream it runs when the message is durable, possibly on the store's sync
+  // thread: the server must hand it back to its own loop. Returns false when no stream
+  // captures the subject (done is not called).
+  using PubAckCallback = std::function<void(std::string ack_body)>;
+  bool Publish(std::string_view subject, std::string_view reply, std::string_view headers,
+               std::string_view payload, PubAckCallback done);
+
+  // Any message on $JS.API.> (or $JS.<domain>.API.> when a domain is set). Returns true when
+  // it produced a JSON reply in *reply_body, to be sent to `reply` as a plain message.
+  // DIRECT.GET and CONSUMER.MSG.NEXT answer through Outbound instead (and return false), as
+  // do requests that nats-server leaves unanswered.
+  bool HandleApi(std::string_view subject, std::string_view reply, std::string_view headers,
+                 std::string_view body, std::string* reply_body);
+
+  // A message on $JS.ACK.> (the consumer's ack subjects) with its reply subject.
+  void HandleAck(std::string_view subject, std::string_view reply, std::string_view payload);
+  // A flow-control answer: a message on $JS.FC.<stream>.<consumer>.<id>.
+  void HandleFlowControl(std::string_view subject);
+
+  // Drives timers: ack wait, backoff, NAK delays, pull request expiry and heartbeats, push
+  // idle heartbeats, inactive thresholds, max_age and the duplicate window, and writes dirty
+  // consumer state. Call every 100 ms or so; each call uses the clock's current time.
+  void Tick();
+
+  // The $JS.API.INFO reply body (account usage, limits, API counters) for monitoring,
+  // without counting it as an API request.
+  std::string AccountInfoJson();
+
+  // Writes consumer state and closes every store.
+  void Close();
+
+ private:
+  explicit Engine(std::unique_ptr<EngineImpl> impl);
+  std::unique_ptr<EngineImpl> impl_;
+};
+
+}  // namespace meridian::jetstream

@@ -1,0 +1,208 @@
+// Internal to meridian_node_jetstream: streams, consumers and the engine's state.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "jetstream/engine.h"
+#include "jsapi/consumer.h"
+#include "jsapi/error.h"
+#include "jsapi/stream.h"
+#include "store/store.h"
+#include "subject/transform.h"
+
+namespace meridian::jetstream {
+
+// Header block helpers (headers.cc).
+// The value of header `key` (exact, case-sensitive name) in a NATS header block, or nullopt.
+std::optional<std::string_view> HeaderValue(std::string_view block, std::string_view key);
+// Appends "Key: value\r\n" lines to a block (creating "NATS/1.0\r\n...\r\n" if empty).
+std::string AppendHeaders(std::string_view block,
+                          const std::vector<std::pair<std::string, std::string>>& add);
+// "NATS/1.0 <code> <text>\r\n<extra lines>\r\n"
+std::string StatusBlock(int code, std::string_view text,
+                        const std::vector<std::pair<std::string, std::string>>& extra = {});
+
+// a + b for non-negative b, saturating at INT64_MAX (configs may carry huge durations).
+inline int64_t SatAdd(int64_t a, int64_t b) {
+  if (b <= 0) return a;
+  return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+class EngineImpl;
+class Stream;
+
+struct PendingAck {
+  uint64_t dseq = 0;        // delivery (consumer) sequence of the latest delivery
+  int64_t deadline_ns = 0;  // redeliver after this (ack wait / backoff)
+};
+
+struct PullWaiting {
+  std::string reply;
+  int64_t batch = 1;
+  int64_t max_bytes = 0;   // 0 = no byte budget
+  int64_t expires_ns = 0;  // absolute; 0 = none
+  bool no_wait = false;
+  int64_t heartbeat_ns = 0;
+  int64_t next_heartbeat_ns = 0;
+};
+
+class Consumer {
+ public:
+  Consumer(Stream* stream, std::string name, jsapi::ConsumerConfig config, int64_t created_ns);
+
+  const std::string& name() const { return name_; }
+  const jsapi::ConsumerConfig& config() const { return config_; }
+  bool is_pull() const { return config_.deliver_subject.empty(); }
+  bool is_durable() const { return !config_.durable_name.empty(); }
+
+  // Sets the start position from the deliver policy (new consumers only).
+  void InitStart(int64_t now_ns);
+  // Applies an allowed update.
+  void Update(const jsapi::ConsumerConfig& config) {
+    config_ = config;
+    dirty_ = true;
+  }
+
+  bool Matches(std::string_view subject) const;
+  // True when this consumer still needs message `seq` (not yet delivered, or unacked).
+  bool Needs(uint64_t seq, std::string_view subject) const;
+
+  jsapi::ConsumerInfo Info(int64_t now_ns);
+  void Pump(int64_t now_ns);  // delivers what it can
+  void OnAck(const std::vector<std::string_view>& tokens, std::string_view reply,
+             std::string_view payload, int64_t now_ns);
+  void OnPullRequest(std::string_view reply, std::string_view body, int64_t now_ns);
+  void OnFlowControl(std::string_view subject);
+  // Returns false when an ephemeral consumer should be deleted.
+  bool Tick(int64_t now_ns);
+  // Ends waiting pull requests with 409 Consumer Deleted.
+  void Deleting();
+  void StreamPurged();
+
+  // Persistence (durable consumers of file streams): JSON with config and state.
+  std::string StateJson() const;
+  bool LoadState(std::string_view json);
+  bool dirty() const { return dirty_; }
+  void clear_dirty() { dirty_ = false; }
+
+ private:
+  bool NextMessage(int64_t now_ns, store::Message* msg, bool* redelivery);
+  uint64_t CountPending() const;
+  void Deliver(const store::Message& msg, bool redelivery, const std::string& to, int64_t now_ns);
+  void Acked(uint64_t seq, int64_t now_ns);
+  void UpdateAckFloor();
+  int64_t AckWaitFor(uint64_t deliveries) const;
+  void SendStatus(const std::string& to, int code, std::string_view text, int64_t pending_msgs,
+                  int64_t pending_bytes, bool with_pending);
+  void Heartbeat(const std::string& to, std::string_view stalled);
+
+  Stream* stream_;
+  std::string name_;
+  jsapi::ConsumerConfig config_;
+  int64_t created_ns_;
+
+  // State.
+  uint64_t next_sseq_ = 1;  // next stream sequence to look at for new messages
+  uint64_t dseq_ = 0;       // last delivery sequence
+  uint64_t delivered_sseq_ = 0;
+  uint64_t ack_floor_sseq_ = 0;
+  uint64_t ack_floor_dseq_ = 0;
+  std::map<uint64_t, PendingAck> pending_;   // by stream sequence
+  std::map<uint64_t, uint64_t> deliveries_;  // stream seq -> delivery count (pending ones)
+  std::map<uint64_t, int64_t> redeliver_;    // stream seq -> not before (ns)
+  std::set<uint64_t> redelivered_;           // distinct redelivered stream seqs pending
+  std::deque<PullWaiting> waiting_;
+  int64_t last_active_ns_ = 0;
+  int64_t last_delivery_ns_ = 0;        // push idle heartbeats
+  int64_t next_push_heartbeat_ns_ = 0;  // when the last push heartbeat was sent
+  int64_t no_interest_since_ns_ = 0;
+  // Flow control (push).
+  int64_t fc_window_ = 2 << 20;
+  int64_t fc_unconfirmed_ = 0;
+  std::string fc_reply_;
+  uint64_t fc_counter_ = 0;
+  bool dirty_ = true;
+  std::set<uint64_t> initial_;  // last_per_subject: sequences to deliver before next_sseq_
+  uint64_t num_pending_ = 0;    // kept incrementally, recounted on Info and purges
+  std::string ack_scratch_;
+
+ public:
+  void Recount();
+  void OnStored(uint64_t seq, std::string_view subject);
+};
+
+// One entry of a stream's `sources`, read from a stream of the same engine.
+struct SourceState {
+  jsapi::StreamSource config;
+  std::vector<subject::SubjectTransform> transforms;  // source subject_transforms
+  std::vector<std::string> filters;  // what to take from the origin ("" = everything)
+  uint64_t last_seq = 0;             // last origin sequence taken (stored or skipped)
+  int64_t active_ns = -1;            // when a message was last taken
+  uint64_t skipped = 0;              // duplicates / refused messages passed over
+  uint64_t stripped = 0;             // headers stripped so that nothing stalls
+};
+
+class Stream {
+ public:
+  EngineImpl* engine = nullptr;
+  jsapi::StreamConfig config;
+  int64_t created_ns = 0;
+  std::string dir;  // empty for memory streams
+  std::unique_ptr<store::Store> store;
+  std::optional<subject::SubjectTransform> transform;
+  std::map<std::string, std::unique_ptr<Consumer>> consumers;
+  // Dedupe: msg id -> (seq, stored at); expiry order.
+  std::unordered_map<std::string, std::pair<uint64_t, int64_t>> msg_ids;
+  std::deque<std::pair<int64_t, std::string>> msg_id_order;
+  std::string last_msg_id;
+
+  // Called after a message was stored (or removed): lets consumers deliver.
+  void Pump(int64_t now_ns);
+  // Interest/work-queue retention: removes `seq` when no consumer needs it any more.
+  void MaybeRemoveAcked(uint64_t seq, std::string_view subject);
+  void ExpireMsgIds(int64_t now_ns);
+  bool Captures(std::string_view subject) const;
+  // LoadNext that steps over corrupt regions of the store (a replica needing repair): the
+  // messages around them are still served, each region is reported once through
+  // EngineOptions::warn, and no bytes of a corrupt record are ever returned.
+  store::Status LoadNextIntact(std::string_view filter, uint64_t start_seq, store::Message* out);
+  std::set<uint64_t> reported_corrupt;  // last_seq of corrupt regions already reported
+  std::vector<SourceState> sources;
+  bool sources_dirty = false;
+  // (Re)builds `sources` from config.sources, keeping the progress of sources that stay, and
+  // recovering it from the stored messages and sources.json on open (sources.cc).
+  void SetUpSources(bool recover);
+  void SaveSources();
+};
+
+class EngineImpl {
+ public:
+  EngineOptions options;
+  Outbound* out = nullptr;
+  std::map<std::string, std::unique_ptr<Stream>> streams;
+  uint64_t api_total = 0;
+  uint64_t api_errors = 0;
+
+  int64_t Now() const { return options.clock(); }
+  // The publish path into one stream (dedupe, Nats-Expected-*, rollups, limits, store,
+  // consumers); `done` as Engine::Publish. Returns false when the message was not stored.
+  bool PublishTo(Stream* s, std::string_view subj, std::string_view reply, std::string_view headers,
+                 std::string_view payload, Engine::PubAckCallback done);
+  // Copies what every stream's sources have that it has not taken yet (sources.cc).
+  // Re-entrant calls return at once.
+  void PumpSources();
+  bool pumping_sources = false;
+  void SaveConsumer(Stream& s, Consumer& c);
+  void DeleteConsumerFile(Stream& s, const std::string& name);
+};
+
+}  // namespace meridian::jetstream

@@ -1,0 +1,173 @@
+#include "server/jetstream_glue.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <thread>
+
+#include "jetstream/engine.h"
+#include "net/loop.h"
+#include "spdlog/spdlog.h"
+
+namespace meridian::server {
+
+namespace fs = std::filesystem;
+
+class AccountJetStream::Out : public jetstream::Outbound {
+ public:
+  Out(SendFn& send, InterestFn interest) : send_(send), interest_(std::move(interest)) {}
+  void Send(std::string_view subject, std::string_view reply, std::string_view headers,
+            std::string_view payload) override {
+    send_(subject, reply, headers, payload, {});
+  }
+  void SendAs(std::string_view deliver_to, std::string_view subject, std::string_view reply,
+              std::string_view headers, std::string_view payload) override {
+    send_(deliver_to, reply, headers, payload, subject);
+  }
+  bool HasInterest(std::string_view subject) override { return interest_(subject); }
+
+ private:
+  SendFn& send_;
+  InterestFn interest_;
+};
+
+// PubAcks that became due (possibly on a store's sync thread), waiting for the loop.
+struct AccountJetStream::AckQueue {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> items;  // reply, body
+  AccountJetStream* owner = nullptr;                       // loop thread only
+  std::thread::id loop_thread = std::this_thread::get_id();
+};
+
+namespace {
+
+std::string DefaultStoreDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  return (fs::path(tmp && *tmp ? tmp : "/tmp") / "nats").string();
+}
+
+}  // namespace
+
+AccountJetStream::AccountJetStream(net::Loop& loop, const JetStreamOptions& options,
+                                   const std::string& account, const std::string& server_name,
+                                   SendFn send, InterestFn interest)
+    : loop_(loop), send_(std::move(send)), acks_(std::make_shared<AckQueue>()) {
+  acks_->owner = this;
+  std::string root = options.store_dir.empty() ? DefaultStoreDir() : options.store_dir;
+  directory_ = (fs::path(root) / "jetstream" / account).string();
+  api_prefix_ = "$JS.API.";
+  if (!options.domain.empty()) domain_prefix_ = "$JS." + options.domain + ".API.";
+  out_ = std::make_unique<Out>(send_, std::move(interest));
+  jetstream::EngineOptions eo;
+  eo.store_dir = directory_;
+  eo.server_name = server_name;
+  eo.domain = options.domain;
+  eo.sync_always = options.sync_always;
+  eo.sync_interval = options.sync_interval;
+  eo.warn = [account](const std::string& text) {
+    spdlog::warn("JetStream account {}: {}", account, text);
+  };
+  std::string error;
+  engine_ = jetstream::Engine::Open(eo, out_.get(), &error);
+  if (!engine_) {
+    throw std::runtime_error("JetStream for account \"" + account + "\" cannot start: " + error);
+  }
+}
+
+AccountJetStream::~AccountJetStream() {
+  Close();
+  acks_->owner = nullptr;
+}
+
+bool AccountJetStream::Handle(std::string_view subject, std::string_view reply,
+                              std::string_view headers, std::string_view payload) {
+  if (closed_) return false;
+  if (subject.starts_with("$JS.")) {
+    if (subject.starts_with(api_prefix_) ||
+        (!domain_prefix_.empty() && subject.starts_with(domain_prefix_))) {
+      reply_body_.clear();
+      if (engine_->HandleApi(subject, reply, headers, payload, &reply_body_) && !reply.empty()) {
+        send_(reply, {}, {}, reply_body_, {});
+      }
+      return true;
+    }
+    if (subject.starts_with("$JS.ACK.")) {
+      engine_->HandleAck(subject, reply, payload);
+      return true;
+    }
+    if (subject.starts_with("$JS.FC.")) {
+      engine_->HandleFlowControl(subject);
+      return true;
+    }
+  }
+  if (!engine_->Captures(subject)) return false;
+  std::string reply_copy;
+  if (!reply.empty()) reply_copy.assign(reply);
+  std::weak_ptr<AckQueue> weak = acks_;
+  net::Loop* loop = &loop_;
+  engine_->Publish(
+      subject, reply, headers, payload,
+      [weak, loop, to = std::move(reply_copy)](std::string body) mutable {
+        auto q = weak.lock();
+        if (!q || to.empty()) return;
+        bool first = false;
+        {
+          std::unique_lock<std::mutex> lock(q->mu);
+          first = q->items.empty();
+          if (first && q->owner != nullptr && std::this_thread::get_id() == q->loop_thread) {
+            // Due at once on the loop (memory stream, interval sync, error):
+            // nothing queued before it, so it can go out now, in order.
+            lock.unlock();
+            q->owner->send_(to, {}, {}, body, {});
+            return;
+          }
+          q->items.emplace_back(std::move(to), std::move(body));
+        }
+        if (first) {
+          loop->Post([weak] {
+            auto q2 = weak.lock();
+            if (q2 && q2->owner) q2->owner->DrainAcks();
+          });
+        }
+      });
+  return true;
+}
+
+void AccountJetStream::DrainAcks() {
+  std::vector<std::pair<std::string, std::string>> batch;
+  {
+    std::lock_guard<std::mutex> lock(acks_->mu);
+    batch.swap(acks_->items);
+  }
+  for (const auto& [reply, body] : batch) send_(reply, {}, {}, body, {});
+}
+
+void AccountJetStream::Tick() {
+  if (!closed_) engine_->Tick();
+}
+
+void AccountJetStream::Close() {
+  if (closed_) return;
+  closed_ = true;
+  engine_->Close();
+  DrainAcks();
+}
+
+JetStreamAccountStats AccountJetStream::Stats() const {
+  JetStreamAccountStats s;
+  if (closed_) return s;
+  auto j = nlohmann::json::parse(engine_->AccountInfoJson(), nullptr, false);
+  if (!j.is_object()) return s;
+  s.memory = j.value("memory", uint64_t{0});
+  s.storage = j.value("storage", uint64_t{0});
+  s.streams = j.value("streams", uint64_t{0});
+  s.consumers = j.value("consumers", uint64_t{0});
+  if (auto api = j.find("api"); api != j.end() && api->is_object()) {
+    s.api_total = api->value("total", uint64_t{0});
+    s.api_errors = api->value("errors", uint64_t{0});
+  }
+  return s;
+}
+
+}  // namespace meridian::server

@@ -1,0 +1,76 @@
+// AccountJetStream: one account's JetStream engine (node/jetstream) wired to the server loop.
+// Internal to meridian_node_server (server.cc); not a public header.
+//
+// The server hands it every message published in the account (Handle); it answers $JS.API
+// requests, acks and flow-control replies, stores messages on stream subjects, and publishes
+// back into the account through the send function. PubAcks of file streams become due on the
+// store's sync thread: they are queued and delivered on the loop thread, in order, one Post
+// per batch (a group commit acknowledges many publishes at once).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/options.h"
+#include "server/server.h"
+
+namespace meridian::net {
+class Loop;
+}
+namespace meridian::jetstream {
+class Engine;
+}
+
+namespace meridian::server {
+
+class AccountJetStream {
+ public:
+  // Publishes into the account: routed by `subject`, shown as `shown` when not empty.
+  using SendFn =
+      std::function<void(std::string_view subject, std::string_view reply, std::string_view headers,
+                         std::string_view payload, std::string_view shown)>;
+  using InterestFn = std::function<bool(std::string_view subject)>;
+
+  // Opens the engine in <options.store_dir>/jetstream/<account>/ (recovering what is there).
+  // Throws std::runtime_error with a sentence when the directory cannot be used.
+  AccountJetStream(net::Loop& loop, const JetStreamOptions& options, const std::string& account,
+                   const std::string& server_name, SendFn send, InterestFn interest);
+  ~AccountJetStream();
+  AccountJetStream(const AccountJetStream&) = delete;
+  AccountJetStream& operator=(const AccountJetStream&) = delete;
+
+  // A message published in the account. Returns true when JetStream took it (an API
+  // request, an ack, a flow-control reply, or a message a stream stores): the server then
+  // does not answer "no responders".
+  bool Handle(std::string_view subject, std::string_view reply, std::string_view headers,
+              std::string_view payload);
+
+  void Tick();
+  // Writes consumer state and closes the stores; later messages are ignored.
+  void Close();
+
+  JetStreamAccountStats Stats() const;
+  const std::string& directory() const { return directory_; }
+
+ private:
+  class Out;
+  struct AckQueue;
+  void DrainAcks();
+
+  net::Loop& loop_;
+  std::string directory_;
+  std::string api_prefix_;  // "$JS.API." ; domain_prefix_: "$JS.<domain>.API."
+  std::string domain_prefix_;
+  SendFn send_;
+  std::unique_ptr<Out> out_;
+  std::shared_ptr<AckQueue> acks_;
+  std::unique_ptr<jetstream::Engine> engine_;
+  std::string reply_body_;
+  bool closed_ = false;
+};
+
+}  // namespace meridian::server

@@ -1,0 +1,1166 @@
+#include "server/server.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <stdexcept>
+#include <string_view>
+#include <unordered_map>
+
+#include "net/connection.h"
+#include "net/listener.h"
+#include "net/loop.h"
+#include "net/tls.h"
+#include "proto/parser.h"
+#include "server/jetstream_glue.h"
+#include "server/nkey.h"
+#include "server/password.h"
+#include "server/permissions.h"
+#include "subject/mapping.h"
+#include "subject/subject.h"
+#include "subject/sublist.h"
+
+namespace meridian::server {
+namespace {
+
+int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string RandomServerId() {
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::random_device rd;
+  std::string id = "N";
+  for (int i = 0; i < 55; ++i) id.push_back(kAlphabet[rd() % 32]);
+  return id;
+}
+
+// Appends decimal `v` to `p`; returns the new end.
+char* PutUint(char* p, uint64_t v) {
+  char tmp[24];
+  int n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n > 0) *p++ = tmp[--n];
+  return p;
+}
+
+char* PutView(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
+
+}  // namespace
+
+struct Client;
+struct Account;
+
+struct Subscription {
+  Client* client = nullptr;
+  std::string subject;
+  std::string queue;
+  std::string sid;
+  uint64_t max = 0;  // 0: unlimited
+  uint64_t delivered = 0;
+  bool dead = false;
+};
+
+// Imports, resolved to accounts (see ExportConfig/ImportConfig in options.h).
+struct StreamRoute {  // kept by the exporting account
+  Account* importer = nullptr;
+  std::string subject;  // the imported subject filter
+  std::string prefix;
+};
+struct ServiceRoute {  // kept by the importing account
+  std::string local;   // the subject requests are published on here
+  Account* exporter = nullptr;
+  std::string remote;  // the exported subject they go to
+};
+struct PendingResponse {  // kept by the exporting account, keyed by the reply it sees
+  Account* requester = nullptr;
+  std::string reply;
+};
+
+struct Account {
+  std::string name;
+  subject::Sublist sublist;
+  std::vector<subject::SubjectMapping> mappings;
+  std::vector<StreamRoute> streams_out;
+  std::vector<ServiceRoute> services_in;
+  std::unordered_map<std::string, PendingResponse> responses;
+  size_t connections = 0;
+  bool jetstream_enabled = false;
+  std::unique_ptr<AccountJetStream> js;  // set by Start() when jetstream_enabled
+};
+
+struct Client {
+  uint64_t cid = 0;
+  net::ConnectionPtr conn;
+  proto::Parser parser{proto::Direction::kClientToServer};
+  Account* account = nullptr;
+  const Permissions* perms = nullptr;
+  bool connect_received = false;
+  bool closed = false;
+  bool verbose = true, pedantic = true, echo = true, headers = false, no_responders = false;
+  int protocol = 0;
+  std::string name, lang, version, user;
+  // CONNECT credentials, kept to authenticate the client again when the config is reloaded.
+  std::string connect_user, connect_pass, connect_token, connect_nkey, connect_sig;
+  std::string nonce;  // sent in INFO when some user authenticates with an nkey
+  std::unordered_map<std::string, std::unique_ptr<Subscription>> subs;
+  int pings_out = 0;
+  bool active_since_ping = false;
+  int64_t start_unix_ms = 0;
+  int64_t last_activity_unix_ms = 0;
+  uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
+  net::Timer auth_timer;
+  net::Timer tls_timer;  // closes a client that has not finished the TLS handshake
+  net::Timer first_ping_timer;
+  std::string ip;
+  int port = 0;
+};
+
+struct Server::Impl {
+  net::Loop& loop;
+  Options options;
+  std::string server_id;
+  int64_t start_unix_ms = UnixMs();
+  std::unique_ptr<net::Listener> listener;
+  std::map<std::string, std::unique_ptr<Account>, std::less<>> accounts;
+  Account* global = nullptr;
+  std::unordered_map<uint64_t, std::unique_ptr<Client>> clients;
+  std::vector<std::unique_ptr<Client>> dead_clients;
+  std::vector<std::unique_ptr<Subscription>> dead_subs;
+  int depth = 0;  // > 0 while handling input: frees are deferred
+  uint64_t next_cid = 1;
+  ServerStats stats;
+  net::Timer ping_timer;
+  net::Timer js_timer;
+  std::string line;    // MSG control line scratch, reused
+  std::string mapped;  // mapping output scratch, reused
+  subject::FastPercentSource percent;
+  uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+  bool shutting_down = false;
+  std::vector<std::vector<User>> retired_users;  // see Reload
+  std::shared_ptr<const net::TlsContext> tls;    // set when options.tls.enabled
+  uint64_t response_seq = 0;
+  // Service requests whose reply has not come back, per exporting account, at most this many
+  // (the oldest is forgotten first).
+  static constexpr size_t kMaxPendingResponses = 100000;
+
+  Impl(net::Loop& l, Options o) : loop(l), options(std::move(o)), server_id(RandomServerId()) {
+    line.reserve(options.max_control_line + 128);
+    auto add = [&](const std::string& name) -> Account* {
+      auto& slot = accounts[name];
+      if (!slot) {
+        slot = std::make_unique<Account>();
+        slot->name = name;
+      }
+      return slot.get();
+    };
+    global = add(kGlobalAccount);
+    if (!options.system_account.empty()) add(options.system_account);
+    for (const auto& ac : options.accounts) {
+      Account* a = add(ac.name);
+      for (const auto& m : ac.mappings) {
+        auto mapping = subject::SubjectMapping::Create(m.source, m.destinations,
+                                                       subject::TransformRules::V210());
+        if (!mapping.ok()) {
+          throw std::invalid_argument("account \"" + ac.name + "\": mapping of \"" + m.source +
+                                      "\" is invalid: " + mapping.message());
+        }
+        a->mappings.push_back(std::move(mapping).value());
+      }
+      if (ac.jetstream) a->jetstream_enabled = true;
+    }
+    if (options.jetstream.enabled) global->jetstream_enabled = true;
+    CheckImports(options.accounts);
+    ResolveImports(options.accounts, accounts);
+    for (const auto& u : options.users) has_nkey_users = has_nkey_users || !u.nkey.empty();
+    if (options.tls.enabled) {
+      net::TlsConfig tc;
+      tc.cert_file = options.tls.cert_file;
+      tc.key_file = options.tls.key_file;
+      tc.ca_file = options.tls.ca_file;
+      tc.require_client_cert = options.tls.verify;
+      if (options.tls.verify && tc.ca_file.empty()) {
+        throw std::invalid_argument(
+            "tls verify needs ca_file: the CA that signs the client certificates");
+      }
+      auto ctx = net::TlsContext::Create(net::TlsContext::Role::kServer, tc);
+      if (!ctx.ok()) throw std::invalid_argument("tls: " + ctx.message());
+      tls = ctx.value();
+    }
+    if (!options.no_auth_user.empty() && FindUser(options.no_auth_user) == nullptr) {
+      throw std::invalid_argument("no_auth_user \"" + options.no_auth_user +
+                                  "\" is not a configured user; add it to the users");
+    }
+    for (const auto& u : options.users) {
+      if (!u.account.empty() && !accounts.count(u.account)) {
+        throw std::invalid_argument("user \"" + u.name + "\" names account \"" + u.account +
+                                    "\", which is not configured; add it under [[accounts]]");
+      }
+    }
+  }
+
+  // Throws std::invalid_argument when an import names an account that is not configured or
+  // a subject that account does not export (nats-server refuses such configs too).
+  static void CheckImports(const std::vector<AccountConfig>& configs) {
+    for (const auto& ac : configs) {
+      for (const auto& im : ac.imports) {
+        const char* kind = im.service ? "service" : "stream";
+        const AccountConfig* exporter = nullptr;
+        for (const auto& other : configs) {
+          if (other.name == im.account) exporter = &other;
+        }
+        if (exporter == nullptr) {
+          throw std::invalid_argument("account \"" + ac.name + "\" imports " + kind + " \"" +
+                                      im.subject + "\" from account \"" + im.account +
+                                      "\", which is not configured");
+        }
+        bool exported = false;
+        for (const auto& ex : exporter->exports) {
+          exported = exported || (ex.service == im.service &&
+                                  subject::SubjectIsSubsetOf(im.subject, ex.subject));
+        }
+        if (!exported) {
+          throw std::invalid_argument("account \"" + ac.name + "\" imports " + kind + " \"" +
+                                      im.subject + "\", which account \"" + im.account +
+                                      "\" does not export; add it to that account's exports");
+        }
+      }
+    }
+  }
+
+  // Turns each account's imports (checked by CheckImports) into routes.
+  static void ResolveImports(const std::vector<AccountConfig>& configs,
+                             std::map<std::string, std::unique_ptr<Account>, std::less<>>& accs) {
+    for (auto& [name, a] : accs) {
+      a->streams_out.clear();
+      a->services_in.clear();
+    }
+    for (const auto& ac : configs) {
+      Account* importer = accs.find(ac.name)->second.get();
+      for (const auto& im : ac.imports) {
+        Account* exporter = accs.find(im.account)->second.get();
+        if (im.service) {
+          importer->services_in.push_back(
+              {im.to.empty() ? im.subject : im.to, exporter, im.subject});
+        } else {
+          exporter->streams_out.push_back({importer, im.subject, im.prefix});
+        }
+      }
+    }
+  }
+
+  bool has_nkey_users = false;  // INFO then carries a nonce
+
+  bool auth_required() const { return !options.users.empty() || !options.token.empty(); }
+
+  uint64_t NextRandom() {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+  }
+
+  std::string InfoJson(const Client& c) const {
+    nlohmann::ordered_json j;
+    j["server_id"] = server_id;
+    j["server_name"] = options.server_name.empty() ? server_id : options.server_name;
+    j["version"] = kAdvertisedVersion;
+    j["proto"] = 1;
+    j["go"] = kAdvertisedGo;
+    j["host"] = options.host;
+    j["port"] = listener ? listener->port() : options.port;
+    j["headers"] = true;
+    if (options.jetstream.enabled) j["jetstream"] = true;
+    if (auth_required()) j["auth_required"] = true;
+    if (!c.nonce.empty()) j["nonce"] = c.nonce;
+    if (tls) {
+      j["tls_required"] = true;
+      if (options.tls.verify) j["tls_verify"] = true;
+    }
+    j["max_payload"] = options.max_payload;
+    j["client_id"] = c.cid;
+    j["client_ip"] = c.ip;
+    return j.dump();
+  }
+
+  void Accept(net::ConnectionPtr conn) {
+    if (shutting_down) {
+      conn->Abort();
+      return;
+    }
+    auto owned = std::make_unique<Client>();
+    Client* c = owned.get();
+    c->cid = next_cid++;
+    c->conn = conn;
+    c->start_unix_ms = c->last_activity_unix_ms = UnixMs();
+    const std::string& peer = conn->peer_address();
+    auto colon = peer.rfind(':');
+    c->ip = peer.substr(0, colon);
+    if (c->ip.size() > 2 && c->ip.front() == '[') c->ip = c->ip.substr(1, c->ip.size() - 2);
+    if (colon != std::string::npos) c->port = std::atoi(peer.c_str() + colon + 1);
+    proto::Limits limits;
+    limits.max_control_line = options.max_control_line;
+    limits.max_payload = options.max_payload;
+    limits.headers_allowed = false;
+    c->parser.set_limits(limits);
+    ++stats.total_connections;
+
+    if (has_nkey_users) c->nonce = MakeNonce();
+    std::string info = "INFO " + InfoJson(*c) + " \r\n";
+    conn->Write(info);
+    if (static_cast<int>(clients.size()) >= options.max_connections) {
+      conn->Write("-ERR 'maximum connections exceeded'\r\n");
+      conn->Close();
+      return;
+    }
+    clients.emplace(c->cid, std::move(owned));
+    conn->SetReadHandler([this, c](std::string_view data) { return OnRead(c, data); });
+    conn->SetCloseHandler([this, c](const net::CloseInfo& info) { OnClosed(c, info); });
+    if (tls) {
+      // As nats-server: INFO in plain text, then the client starts TLS. A failed handshake
+      // closes the connection (net reports it to OnClosed).
+      conn->StartTls(tls, "", [](const net::Status&) {});
+      c->tls_timer = loop.After(options.tls.timeout, [c] {
+        if (!c->closed && !c->conn->tls_active()) c->conn->Abort();
+      });
+    }
+    if (auth_required()) {
+      c->auth_timer = loop.After(options.auth_timeout, [this, c] {
+        if (!c->connect_received && !c->closed) CloseWithError(c, "Authentication Timeout");
+      });
+    }
+    c->first_ping_timer = loop.After(options.first_ping_delay, [this, c] {
+      if (!c->closed) SendPing(c);
+    });
+  }
+
+  void SendPing(Client* c) {
+    if (c->pings_out + 1 > options.ping_max) {
+      CloseWithError(c, "Stale Connection");
+      return;
+    }
+    ++c->pings_out;
+    c->conn->Write("PING\r\n");
+  }
+
+  void PingTick() {
+    std::vector<Client*> all;
+    all.reserve(clients.size());
+    for (auto& [id, c] : clients) all.push_back(c.get());
+    for (Client* c : all) {
+      if (c->closed) continue;
+      if (c->active_since_ping && c->pings_out == 0) {
+        c->active_since_ping = false;
+        continue;
+      }
+      c->active_since_ping = false;
+      SendPing(c);
+    }
+  }
+
+  void CloseWithError(Client* c, std::string_view text) {
+    if (c->closed) return;
+    std::string msg = "-ERR '";
+    msg.append(text);
+    msg.append("'\r\n");
+    c->conn->Write(msg);
+    c->conn->Close();
+  }
+
+  void SendErr(Client* c, std::string_view text) {
+    std::string_view parts[3] = {"-ERR '", text, "'\r\n"};
+    c->conn->Write(parts);
+  }
+
+  void SendOk(Client* c) {
+    if (c->verbose) c->conn->Write("+OK\r\n");
+  }
+
+  size_t OnRead(Client* c, std::string_view data) {
+    if (c->closed) return data.size();
+    ++depth;
+    c->last_activity_unix_ms = UnixMs();
+    c->active_since_ping = true;
+    c->parser.Feed(data);
+    proto::Op op;
+    proto::Parser::Result r;
+    while (!c->closed && (r = c->parser.Next(op)) == proto::Parser::Result::kOp) {
+      if (!HandleOp(c, op)) break;
+    }
+    if (!c->closed && c->parser.failed()) {
+      const auto& err = c->parser.error();
+      if (!err.err_text.empty()) {
+        CloseWithError(c, err.err_text);
+      } else {
+        c->conn->Close();
+      }
+    }
+    --depth;
+    if (depth == 0) {
+      dead_subs.clear();
+      dead_clients.clear();
+    }
+    return data.size();
+  }
+
+  // Returns false when the connection is being closed and nothing more should be read.
+  bool HandleOp(Client* c, const proto::Op& op) {
+    if (!c->connect_received && auth_required() && op.kind != proto::OpKind::kConnect) {
+      CloseWithError(c, "Authorization Violation");
+      return false;
+    }
+    switch (op.kind) {
+      case proto::OpKind::kConnect:
+        return HandleConnect(c, op.text);
+      case proto::OpKind::kPub:
+      case proto::OpKind::kHpub:
+        HandlePub(c, op);
+        return true;
+      case proto::OpKind::kSub:
+        HandleSub(c, op);
+        return true;
+      case proto::OpKind::kUnsub:
+        HandleUnsub(c, op);
+        return true;
+      case proto::OpKind::kPing:
+        c->conn->Write("PONG\r\n");
+        return true;
+      case proto::OpKind::kPong:
+        c->pings_out = 0;
+        return true;
+      case proto::OpKind::kOk:
+      case proto::OpKind::kInfo:
+        return true;
+      case proto::OpKind::kErr:
+        c->conn->Close();
+        return false;
+      default:
+        CloseWithError(c, "Unknown Protocol Operation");
+        return false;
+    }
+  }
+
+  const User* FindUser(std::string_view name) const {
+    for (const auto& u : options.users) {
+      if (u.name == name) return &u;
+    }
+    return nullptr;
+  }
+
+  // Checks the client's CONNECT credentials against the current users/token. On success sets
+  // the account, permissions (nullptr: everything allowed) and user name to show.
+  bool Authenticate(const Client& c, Account*& account, const Permissions*& perms,
+                    std::string& user_name) const {
+    account = global;
+    perms = nullptr;
+    user_name = c.connect_user;
+    if (!auth_required()) return true;
+    if (!options.token.empty() && c.connect_token == options.token) return true;
+    if (options.users.empty()) return false;
+    const User* u = nullptr;
+    if (!c.connect_nkey.empty()) {
+      // nkey users prove their key by signing this connection's nonce.
+      for (const auto& candidate : options.users) {
+        if (candidate.nkey == c.connect_nkey) u = &candidate;
+      }
+      if (u == nullptr || c.nonce.empty() ||
+          !VerifyNkeySignature(c.connect_nkey, c.nonce, c.connect_sig)) {
+        return false;
+      }
+      user_name = u->nkey;
+    } else if (!options.no_auth_user.empty() && c.connect_user.empty() && c.connect_pass.empty() &&
+               c.connect_token.empty()) {
+      // No credentials at all: nats-server logs the client in as no_auth_user.
+      u = FindUser(options.no_auth_user);
+      user_name = options.no_auth_user;
+    } else {
+      u = FindUser(c.connect_user);
+      if (u != nullptr && (!u->nkey.empty() || !PasswordMatches(u->password, c.connect_pass))) {
+        u = nullptr;
+      }
+    }
+    if (u == nullptr) return false;
+    if (!u->account.empty()) account = accounts.find(u->account)->second.get();
+    if (!u->permissions.empty()) perms = &u->permissions;
+    return true;
+  }
+
+  bool HandleConnect(Client* c, std::string_view text) {
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) {
+      CloseWithError(c, "Unknown Protocol Operation");
+      return false;
+    }
+    auto get_bool = [&](const char* key, bool fallback) {
+      auto it = j.find(key);
+      return it != j.end() && it->is_boolean() ? it->get<bool>() : fallback;
+    };
+    auto get_str = [&](const char* key) {
+      auto it = j.find(key);
+      return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    if (j.contains("account") || j.contains("new_account")) {
+      CloseWithError(c, "Authorization Violation");
+      return false;
+    }
+    int protocol = 0;
+    if (auto it = j.find("protocol"); it != j.end() && it->is_number_integer()) {
+      protocol = it->get<int>();
+    }
+    if (protocol < 0 || protocol > 1) {
+      CloseWithError(c, "invalid client protocol");
+      return false;
+    }
+    bool headers = get_bool("headers", false);
+    bool no_responders = get_bool("no_responders", false);
+    if (no_responders && !headers) {
+      CloseWithError(c, "no responders requires headers support");
+      return false;
+    }
+    Account* account = global;
+    const Permissions* perms = nullptr;
+    std::string user_name = get_str("user");
+    if (!c->connect_received) {
+      c->connect_user = user_name;
+      c->connect_pass = get_str("pass");
+      c->connect_token = get_str("auth_token");
+      c->connect_nkey = get_str("nkey");
+      c->connect_sig = get_str("sig");
+      if (!Authenticate(*c, account, perms, user_name)) {
+        CloseWithError(c, "Authorization Violation");
+        return false;
+      }
+      c->account = account;
+      c->perms = perms;
+      ++account->connections;
+      c->user = user_name;
+      c->auth_timer.Cancel();
+    }
+    c->connect_received = true;
+    c->verbose = get_bool("verbose", true);
+    c->pedantic = get_bool("pedantic", true);
+    c->echo = get_bool("echo", true);
+    c->headers = headers;
+    c->no_responders = no_responders;
+    c->protocol = protocol;
+    c->name = get_str("name");
+    c->lang = get_str("lang");
+    c->version = get_str("version");
+    proto::Limits limits = c->parser.limits();
+    limits.headers_allowed = headers;
+    c->parser.set_limits(limits);
+    SendOk(c);
+    return true;
+  }
+
+  Account* AccountOf(Client* c) {
+    if (c->account == nullptr) {
+      c->account = global;
+      ++global->connections;
+    }
+    return c->account;
+  }
+
+  void HandleSub(Client* c, const proto::Op& op) {
+    if (!subject::IsValidSubscribeSubject(op.subject) ||
+        (!op.queue.empty() && !subject::IsValidQueueGroup(op.queue))) {
+      SendErr(c, "Invalid Subject");
+      return;
+    }
+    if (c->perms != nullptr && !CanSubscribe(c->perms->subscribe, op.subject)) {
+      std::string text = "Permissions Violation for Subscription to \"";
+      text.append(op.subject);
+      text.append("\"");
+      if (!op.queue.empty()) {
+        text.append(" using queue \"");
+        text.append(op.queue);
+        text.append("\"");
+      }
+      SendErr(c, text);
+      return;
+    }
+    if (c->subs.count(std::string(op.sid))) {
+      SendOk(c);
+      return;
+    }
+    if (options.max_subscriptions > 0 &&
+        static_cast<int>(c->subs.size()) >= options.max_subscriptions) {
+      SendErr(c, "maximum subscriptions exceeded");
+      return;
+    }
+    auto sub = std::make_unique<Subscription>();
+    sub->client = c;
+    sub->subject = op.subject;
+    sub->queue = op.queue;
+    sub->sid = op.sid;
+    Account* acc = AccountOf(c);
+    auto st = acc->sublist.Insert(sub->subject, reinterpret_cast<uintptr_t>(sub.get()), sub->queue);
+    if (!st.ok()) {
+      SendErr(c, "Invalid Subject");
+      return;
+    }
+    c->subs.emplace(sub->sid, std::move(sub));
+    SendOk(c);
+  }
+
+  void RemoveSub(Subscription* sub) {
+    if (sub->dead) return;
+    sub->dead = true;
+    Client* c = sub->client;
+    c->account->sublist.Remove(sub->subject, reinterpret_cast<uintptr_t>(sub), sub->queue);
+    auto it = c->subs.find(sub->sid);
+    if (it != c->subs.end()) {
+      dead_subs.push_back(std::move(it->second));
+      c->subs.erase(it);
+    }
+    if (depth == 0) dead_subs.clear();
+  }
+
+  void HandleUnsub(Client* c, const proto::Op& op) {
+    auto it = c->subs.find(std::string(op.sid));
+    if (it != c->subs.end()) {
+      Subscription* sub = it->second.get();
+      if (op.has_max_msgs && op.max_msgs > sub->delivered) {
+        sub->max = op.max_msgs;
+      } else {
+        RemoveSub(sub);
+      }
+    }
+    SendOk(c);
+  }
+
+  void HandlePub(Client* c, const proto::Op& op) {
+    ++c->in_msgs;
+    c->in_bytes += op.total_size();
+    ++stats.in_msgs;
+    stats.in_bytes += op.total_size();
+    if (c->pedantic && !subject::IsValidPublishSubject(op.subject)) {
+      SendErr(c, "Invalid Publish Subject");
+      return;
+    }
+    if (c->perms != nullptr && !CanPublish(c->perms->publish, op.subject)) {
+      std::string text = "Permissions Violation for Publish to \"";
+      text.append(op.subject);
+      text.append("\"");
+      SendErr(c, text);
+      return;
+    }
+    if (!op.reply.empty() && IsReservedReply(op.reply)) {
+      std::string text = "Permissions Violation for Publish with Reply of \"";
+      text.append(op.reply);
+      text.append("\"");
+      SendErr(c, text);
+      return;
+    }
+    SendOk(c);
+    Account* acc = AccountOf(c);
+    std::string_view subj = op.subject;
+    for (const auto& m : acc->mappings) {
+      auto outcome = m.Map(subj, options.cluster_name, percent, mapped);
+      if (outcome == subject::MapOutcome::kNoMatch) continue;
+      if (outcome == subject::MapOutcome::kDropped) return;
+      subj = mapped;
+      break;
+    }
+    bool delivered = Deliver(c, acc, subj, op.reply, op.headers, op.payload);
+    if (acc->js && acc->js->Handle(subj, op.reply, op.headers, op.payload)) delivered = true;
+    if (!acc->streams_out.empty() || !acc->services_in.empty() || !acc->responses.empty()) {
+      if (RouteAcrossAccounts(c, acc, subj, op.reply, op.headers, op.payload)) delivered = true;
+    }
+    if (!delivered && !op.reply.empty() && c->no_responders) SendNoResponders(c, acc, op.reply);
+  }
+
+  // Imports and exports: a reply to an imported service request goes back to the requester;
+  // stream exports copy the message to importers; service imports send it, with a reply
+  // subject of the exporter's own (_R_.<n>), to the exporting account. One level: messages
+  // that crossed an account are not routed on again.
+  bool RouteAcrossAccounts(Client* from, Account* acc, std::string_view subj,
+                           std::string_view reply, std::string_view headers,
+                           std::string_view payload) {
+    bool delivered = false;
+    if (auto it = acc->responses.find(std::string(subj)); it != acc->responses.end()) {
+      PendingResponse back = std::move(it->second);
+      acc->responses.erase(it);
+      delivered = Deliver(nullptr, back.requester, back.reply, "", headers, payload) || delivered;
+    }
+    for (const auto& route : acc->streams_out) {
+      if (!subject::SubjectMatches(route.subject, subj)) continue;
+      std::string to =
+          route.prefix.empty() ? std::string(subj) : route.prefix + "." + std::string(subj);
+      delivered = Deliver(from, route.importer, to, reply, headers, payload) || delivered;
+    }
+    for (const auto& route : acc->services_in) {
+      if (!subject::SubjectMatches(route.local, subj)) continue;
+      std::string remote = route.remote;
+      if (subject::HasWildcard(remote)) remote = std::string(subj);
+      std::string remote_reply;
+      if (!reply.empty()) {
+        remote_reply = "_R_." + std::to_string(NextRandom() % 1000000000000ull) + "." +
+                       std::to_string(++response_seq);
+        if (route.exporter->responses.size() >= kMaxPendingResponses) {
+          route.exporter->responses.erase(route.exporter->responses.begin());
+        }
+        route.exporter->responses[remote_reply] = {acc, std::string(reply)};
+      }
+      bool sent = Deliver(nullptr, route.exporter, remote, remote_reply, headers, payload);
+      if (!sent && !remote_reply.empty()) route.exporter->responses.erase(remote_reply);
+      delivered = sent || delivered;
+    }
+    return delivered;
+  }
+
+  void SendNoResponders(Client* c, Account* acc, std::string_view reply) {
+    auto result = acc->sublist.Match(reply);
+    for (auto id : result->plain) {
+      auto* sub = reinterpret_cast<Subscription*>(id);
+      if (sub->client != c || sub->dead) continue;
+      SendMsg(sub, reply, {}, kNoRespondersHeader, {});
+      return;
+    }
+    for (const auto& q : result->queues) {
+      for (auto id : q.members) {
+        auto* sub = reinterpret_cast<Subscription*>(id);
+        if (sub->client != c || sub->dead) continue;
+        SendMsg(sub, reply, {}, kNoRespondersHeader, {});
+        return;
+      }
+    }
+  }
+
+  // A wildcard subscription may match subjects its owner's subscribe deny list names
+  // ("foo.*" with deny "foo.secret"): as nats-server, those messages are not delivered.
+  static bool DeniedOnDelivery(const Subscription* sub, std::string_view subj) {
+    const Permissions* perms = sub->client->perms;
+    if (perms == nullptr || perms->subscribe.deny.empty()) return false;
+    for (const auto& p : perms->subscribe.deny) {
+      if (subject::SubjectMatches(p, subj)) return true;
+    }
+    return false;
+  }
+
+  // Delivers to the subscribers of `subj`; the MSG line shows `shown` when not empty (JetStream
+  // deliveries are routed by the deliver subject but show the stored message's subject).
+  bool Deliver(Client* from, Account* acc, std::string_view subj, std::string_view reply,
+               std::string_view headers, std::string_view payload, std::string_view shown = {}) {
+    std::string_view as = shown.empty() ? subj : shown;
+    auto result = acc->sublist.Match(subj);
+    bool delivered = false;
+    for (auto id : result->plain) {
+      auto* sub = reinterpret_cast<Subscription*>(id);
+      if (sub->dead || sub->client->closed) continue;
+      if (from != nullptr && !from->echo && sub->client == from) continue;
+      if (DeniedOnDelivery(sub, subj)) continue;
+      SendMsg(sub, as, reply, headers, payload);
+      delivered = true;
+    }
+    for (const auto& q : result->queues) {
+      size_t n = q.members.size();
+      if (n == 0) continue;
+      size_t start = NextRandom() % n;
+      for (size_t i = 0; i < n; ++i) {
+        auto* sub = reinterpret_cast<Subscription*>(q.members[(start + i) % n]);
+        if (sub->dead || sub->client->closed) continue;
+        if (from != nullptr && !from->echo && sub->client == from) continue;
+        if (DeniedOnDelivery(sub, subj)) continue;
+        SendMsg(sub, as, reply, headers, payload);
+        delivered = true;
+        break;
+      }
+    }
+    return delivered;
+  }
+
+  void SendMsg(Subscription* sub, std::string_view subj, std::string_view reply,
+               std::string_view headers, std::string_view payload) {
+    Client* to = sub->client;
+    bool with_headers = !headers.empty() && to->headers;
+    size_t need = subj.size() + sub->sid.size() + reply.size() + 64;
+    if (line.capacity() < need) line.reserve(need);
+    line.resize(need);
+    char* p = line.data();
+    if (with_headers) {
+      p = PutView(p, "HMSG ");
+    } else {
+      p = PutView(p, "MSG ");
+    }
+    p = PutView(p, subj);
+    *p++ = ' ';
+    p = PutView(p, sub->sid);
+    *p++ = ' ';
+    if (!reply.empty()) {
+      p = PutView(p, reply);
+      *p++ = ' ';
+    }
+    size_t total = payload.size();
+    if (with_headers) {
+      p = PutUint(p, headers.size());
+      *p++ = ' ';
+      total += headers.size();
+    }
+    p = PutUint(p, total);
+    *p++ = '\r';
+    *p++ = '\n';
+    std::string_view parts[4] = {std::string_view(line.data(), p - line.data()),
+                                 with_headers ? headers : std::string_view(), payload, "\r\n"};
+    to->conn->Write(parts);
+    ++to->out_msgs;
+    to->out_bytes += total;
+    ++stats.out_msgs;
+    stats.out_bytes += total;
+    ++sub->delivered;
+    if (sub->max != 0 && sub->delivered >= sub->max) RemoveSub(sub);
+  }
+
+  // A message the server itself publishes into `acc` (JetStream deliveries, PubAcks, API
+  // replies). May run inside the handling of a client's input (re-entrant) or from a timer.
+  void InternalSend(Account* acc, std::string_view subj, std::string_view reply,
+                    std::string_view headers, std::string_view payload, std::string_view shown) {
+    ++depth;
+    Deliver(nullptr, acc, subj, reply, headers, payload, shown);
+    --depth;
+    if (depth == 0) {
+      dead_subs.clear();
+      dead_clients.clear();
+    }
+  }
+
+  bool HasInterest(Account* acc, std::string_view subj) {
+    auto result = acc->sublist.Match(subj);
+    for (auto id : result->plain) {
+      if (!reinterpret_cast<Subscription*>(id)->dead) return true;
+    }
+    for (const auto& q : result->queues) {
+      for (auto id : q.members) {
+        if (!reinterpret_cast<Subscription*>(id)->dead) return true;
+      }
+    }
+    return false;
+  }
+
+  void StartJetStream() {
+    if (!options.jetstream.enabled) return;
+    const std::string& name = options.server_name.empty() ? server_id : options.server_name;
+    for (auto& [n, a] : accounts) {
+      if (!a->jetstream_enabled || a->js) continue;
+      Account* acc = a.get();
+      acc->js = std::make_unique<AccountJetStream>(
+          loop, options.jetstream, acc->name, name,
+          [this, acc](std::string_view s, std::string_view r, std::string_view h,
+                      std::string_view p,
+                      std::string_view shown) { InternalSend(acc, s, r, h, p, shown); },
+          [this, acc](std::string_view s) { return HasInterest(acc, s); });
+    }
+    js_timer = loop.Every(std::chrono::milliseconds(100), [this] {
+      for (auto& [n, a] : accounts) {
+        if (a->js) a->js->Tick();
+      }
+    });
+  }
+
+  void StopJetStream() {
+    js_timer.Cancel();
+    for (auto& [n, a] : accounts) {
+      if (a->js) a->js->Close();
+    }
+  }
+
+  // The settings Reload may not change, named as in the config file.
+  static std::vector<std::string> RestartOnlyChanges(const Options& a, const Options& b) {
+    std::vector<std::string> out;
+    auto check = [&](bool same, const char* name) {
+      if (!same) out.push_back(name);
+    };
+    check(a.server_name == b.server_name, "server_name");
+    check(a.host == b.host && a.port == b.port, "listen (host/port)");
+    check(a.http_host == b.http_host && a.http_port == b.http_port, "http (monitoring port)");
+    check(a.cluster_name == b.cluster_name, "cluster_name");
+    check(a.max_payload == b.max_payload, "max_payload");
+    check(a.max_control_line == b.max_control_line, "max_control_line");
+    check(a.max_pending == b.max_pending, "max_pending");
+    check(a.max_connections == b.max_connections, "max_connections");
+    check(a.max_subscriptions == b.max_subscriptions, "max_subscriptions");
+    check(a.system_account == b.system_account, "system_account");
+    check(a.ping_interval == b.ping_interval, "ping_interval");
+    check(a.tls.enabled == b.tls.enabled && a.tls.cert_file == b.tls.cert_file &&
+              a.tls.key_file == b.tls.key_file && a.tls.ca_file == b.tls.ca_file &&
+              a.tls.verify == b.tls.verify && a.tls.timeout == b.tls.timeout,
+          "tls");
+    check(a.jetstream.enabled == b.jetstream.enabled &&
+              a.jetstream.store_dir == b.jetstream.store_dir &&
+              a.jetstream.domain == b.jetstream.domain &&
+              a.jetstream.max_memory == b.jetstream.max_memory &&
+              a.jetstream.max_file == b.jetstream.max_file &&
+              a.jetstream.sync_always == b.jetstream.sync_always &&
+              a.jetstream.sync_interval == b.jetstream.sync_interval,
+          "jetstream");
+    auto js_accounts = [](const Options& o) {
+      std::map<std::string, bool> m;
+      for (const auto& ac : o.accounts) m[ac.name] = m[ac.name] || ac.jetstream;
+      std::vector<std::string> out;
+      for (const auto& [name, js] : m) {
+        if (js) out.push_back(name);
+      }
+      return out;
+    };
+    check(js_accounts(a) == js_accounts(b), "jetstream of an account");
+    return out;
+  }
+
+  void Reload(Options fresh) {
+    auto fixed = RestartOnlyChanges(options, fresh);
+    if (!fixed.empty()) {
+      std::string names;
+      for (const auto& n : fixed) names += (names.empty() ? "" : ", ") + n;
+      throw std::invalid_argument("the new configuration changes " + names +
+                                  ", which only take effect at a restart; nothing was "
+                                  "reloaded (restore those settings or restart the server)");
+    }
+    // Validate everything before changing anything.
+    std::map<std::string, std::vector<subject::SubjectMapping>> mappings;
+    for (const auto& ac : fresh.accounts) {
+      auto& list = mappings[ac.name];
+      for (const auto& m : ac.mappings) {
+        auto mapping = subject::SubjectMapping::Create(m.source, m.destinations,
+                                                       subject::TransformRules::V210());
+        if (!mapping.ok()) {
+          throw std::invalid_argument("account \"" + ac.name + "\": mapping of \"" + m.source +
+                                      "\" is invalid: " + mapping.message());
+        }
+        list.push_back(std::move(mapping).value());
+      }
+    }
+    CheckImports(fresh.accounts);
+    bool no_auth_found = fresh.no_auth_user.empty();
+    for (const auto& u : fresh.users) {
+      no_auth_found = no_auth_found || u.name == fresh.no_auth_user;
+      if (!u.account.empty() && !mappings.count(u.account) && !accounts.count(u.account)) {
+        throw std::invalid_argument("user \"" + u.name + "\" names account \"" + u.account +
+                                    "\", which is not configured");
+      }
+    }
+    if (!no_auth_found) {
+      throw std::invalid_argument("no_auth_user \"" + fresh.no_auth_user +
+                                  "\" is not a configured user");
+    }
+    // Apply. Accounts that disappeared stay (their clients are re-checked below) but lose
+    // their mappings.
+    for (auto& [name, a] : accounts) a->mappings.clear();
+    for (auto& [name, list] : mappings) {
+      auto& slot = accounts[name];
+      if (!slot) {
+        slot = std::make_unique<Account>();
+        slot->name = name;
+      }
+      slot->mappings = std::move(list);
+    }
+    // Clients being closed may still point at the old users' permissions until they are
+    // gone: the old list is kept (moving a vector keeps its elements where they are).
+    retired_users.push_back(std::move(options.users));
+    options.users = std::move(fresh.users);
+    has_nkey_users = false;
+    for (const auto& u : options.users) has_nkey_users = has_nkey_users || !u.nkey.empty();
+    options.token = std::move(fresh.token);
+    options.no_auth_user = std::move(fresh.no_auth_user);
+    options.accounts = std::move(fresh.accounts);
+    ResolveImports(options.accounts, accounts);
+    options.auth_timeout = fresh.auth_timeout;
+    options.ping_max = fresh.ping_max;
+    // Existing clients, as nats-server: authenticated again with their CONNECT credentials
+    // (closed with an Authorization Violation when that fails or moves them to another
+    // account); the new permissions apply, and subscriptions they no longer allow are removed
+    // with a Permissions Violation.
+    std::vector<Client*> all;
+    for (auto& [id, c] : clients) {
+      if (c->connect_received && !c->closed) all.push_back(c.get());
+    }
+    ++depth;
+    for (Client* c : all) {
+      Account* account = nullptr;
+      const Permissions* perms = nullptr;
+      std::string user;
+      if (!Authenticate(*c, account, perms, user) || account != AccountOf(c)) {
+        CloseWithError(c, "Authorization Violation");
+        continue;
+      }
+      c->perms = perms;
+      if (perms == nullptr) continue;
+      std::vector<Subscription*> denied;
+      for (auto& [sid, sub] : c->subs) {
+        if (!CanSubscribe(perms->subscribe, sub->subject)) denied.push_back(sub.get());
+      }
+      for (Subscription* sub : denied) {
+        SendErr(c, "Permissions Violation for Subscription to \"" + sub->subject + "\"");
+        RemoveSub(sub);
+      }
+    }
+    --depth;
+    if (depth == 0) {
+      dead_subs.clear();
+      dead_clients.clear();
+    }
+  }
+
+  void OnClosed(Client* c, const net::CloseInfo& info) {
+    if (info.reason == net::CloseReason::kSlowConsumer) ++stats.slow_consumers;
+    c->closed = true;
+    c->auth_timer.Cancel();
+    c->tls_timer.Cancel();
+    c->first_ping_timer.Cancel();
+    std::vector<Subscription*> subs;
+    for (auto& [sid, s] : c->subs) subs.push_back(s.get());
+    for (Subscription* s : subs) RemoveSub(s);
+    if (c->account != nullptr) --c->account->connections;
+    c->conn->DetachHandlers();
+    auto it = clients.find(c->cid);
+    if (it != clients.end()) {
+      dead_clients.push_back(std::move(it->second));
+      clients.erase(it);
+    }
+    if (depth == 0) {
+      dead_subs.clear();
+      dead_clients.clear();
+    }
+  }
+};
+
+Server::Server(net::Loop& loop, Options options)
+    : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
+
+Server::~Server() {
+  if (impl_) {
+    impl_->StopJetStream();
+    for (auto& [id, c] : impl_->clients) c->conn->DetachHandlers();
+    for (auto& [id, c] : impl_->clients) c->conn->Abort();
+  }
+}
+
+net::Status Server::Start() {
+  net::ConnectionOptions copts;
+  copts.max_pending_output = impl_->options.max_pending;
+  // 16 KiB per client instead of net's 64 KiB default: 1000 idle clients cost 16 MiB of
+  // read buffers, and the buffer still grows for a large payload split across reads.
+  copts.read_buffer_bytes = 16 * 1024;
+  copts.max_input_buffer =
+      std::max<size_t>(8 * 1024 * 1024, impl_->options.max_payload * 2 + 65536);
+  auto l = net::Listener::Listen(
+      impl_->loop, net::Endpoint::Tcp(impl_->options.host, impl_->options.port),
+      [this](net::ConnectionPtr conn) { impl_->Accept(std::move(conn)); }, copts);
+  if (!l.ok()) return l.status();
+  try {
+    impl_->StartJetStream();
+  } catch (const std::exception& e) {
+    return net::Status::Error(e.what());
+  }
+  impl_->listener = std::move(l).value();
+  impl_->ping_timer =
+      impl_->loop.Every(impl_->options.ping_interval, [this] { impl_->PingTick(); });
+  return net::Status::Ok();
+}
+
+void Server::Reload(Options fresh) {
+  impl_->Reload(std::move(fresh));
+}
+
+void Server::Shutdown() {
+  impl_->shutting_down = true;
+  impl_->listener.reset();
+  impl_->ping_timer.Cancel();
+  impl_->StopJetStream();
+  std::vector<Client*> all;
+  for (auto& [id, c] : impl_->clients) all.push_back(c.get());
+  for (Client* c : all) c->conn->Close();
+}
+
+uint16_t Server::port() const {
+  return impl_->listener ? impl_->listener->port() : impl_->options.port;
+}
+const std::string& Server::server_id() const {
+  return impl_->server_id;
+}
+const Options& Server::options() const {
+  return impl_->options;
+}
+int64_t Server::start_unix_ms() const {
+  return impl_->start_unix_ms;
+}
+const ServerStats& Server::stats() const {
+  return impl_->stats;
+}
+size_t Server::num_connections() const {
+  return impl_->clients.size();
+}
+
+std::vector<ConnectionInfo> Server::Connections() const {
+  std::vector<ConnectionInfo> out;
+  for (const auto& [id, c] : impl_->clients) {
+    ConnectionInfo i;
+    i.cid = c->cid;
+    i.ip = c->ip;
+    i.port = c->port;
+    i.start_unix_ms = c->start_unix_ms;
+    i.last_activity_unix_ms = c->last_activity_unix_ms;
+    i.pending_bytes = c->conn->pending_output();
+    i.in_msgs = c->in_msgs;
+    i.out_msgs = c->out_msgs;
+    i.in_bytes = c->in_bytes;
+    i.out_bytes = c->out_bytes;
+    i.name = c->name;
+    i.lang = c->lang;
+    i.version = c->version;
+    i.user = c->user;
+    i.account = c->account ? c->account->name : kGlobalAccount;
+    for (const auto& [sid, s] : c->subs) i.subscriptions.push_back(s->subject);
+    out.push_back(std::move(i));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ConnectionInfo& a, const ConnectionInfo& b) { return a.cid < b.cid; });
+  return out;
+}
+
+std::vector<AccountInfo> Server::Accounts() const {
+  std::vector<AccountInfo> out;
+  for (const auto& [name, a] : impl_->accounts) {
+    out.push_back({name, a->connections, a->sublist.Count(), a->mappings.size()});
+  }
+  return out;
+}
+
+std::vector<JetStreamAccountStats> Server::JetStream() const {
+  std::vector<JetStreamAccountStats> out;
+  for (const auto& [name, a] : impl_->accounts) {
+    if (!a->js) continue;
+    JetStreamAccountStats s = a->js->Stats();
+    s.account = name;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+SublistInfo Server::Subscriptions() const {
+  SublistInfo s;
+  for (const auto& [name, a] : impl_->accounts) {
+    const auto& st = a->sublist.Stats();
+    s.subscriptions += a->sublist.Count();
+    s.cache += a->sublist.CacheCount();
+    s.inserts += st.inserts;
+    s.removes += st.removes;
+    s.matches += st.matches;
+    s.hits += st.cache_hits;
+  }
+  return s;
+}
+
+}  // namespace meridian::server

@@ -1,0 +1,42 @@
+// FileIo: the few file operations the file store performs, behind an interface so tests can
+// count fsyncs and inject failures (ENOSPC, EIO) at exact points. PosixFileIo is the real one.
+// Implementations must be safe to call from several threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "store/status.h"
+
+namespace meridian::store {
+
+class FileIo {
+ public:
+  virtual ~FileIo() = default;
+
+  // Opens `path` for reading and writing, creating it when `create` is set.
+  virtual Status Open(const std::string& path, bool create, int* fd) = 0;
+  virtual Status Close(int fd) = 0;
+  // Writes all of data[0, n) at `offset`; on error some prefix may have been written.
+  virtual Status WriteAt(int fd, const void* data, size_t n, uint64_t offset) = 0;
+  // Reads up to n bytes at `offset`; *got < n only at end of file.
+  virtual Status ReadAt(int fd, void* data, size_t n, uint64_t offset, size_t* got) = 0;
+  virtual Status FileSize(int fd, uint64_t* size) = 0;
+  virtual Status Truncate(int fd, uint64_t size) = 0;
+  virtual Status DataSync(int fd) = 0;  // fdatasync
+  virtual Status SyncDirectory(const std::string& dir) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status Remove(const std::string& path) = 0;
+  virtual Status CreateDirectories(const std::string& dir) = 0;
+  virtual Status ListDirectory(const std::string& dir, std::vector<std::string>* names) = 0;
+};
+
+// The process-wide POSIX implementation.
+FileIo& DefaultFileIo();
+
+// Turns an errno value into a Status: ENOSPC/EDQUOT become kNoSpace, others kIoError.
+Status ErrnoStatus(int err, const std::string& what);
+
+}  // namespace meridian::store

@@ -1,0 +1,146 @@
+// FileStore: a Store in a directory of segment files (README.md has the byte layout and the
+// recovery rules). Appends are written to the OS at once and made durable by a dedicated sync
+// thread: with SyncPolicy::kAlways it starts an fdatasync as soon as anything is unsynced, and
+// every append issued while one is in flight rides on the next (group commit). With kInterval
+// it syncs on a timer. After a failed fsync the store refuses writes until reopened, because
+// the kernel may have dropped the dirty pages.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "store/file_io.h"
+#include "store/indexed_store.h"
+#include "store/segment.h"
+
+namespace meridian::store {
+
+enum class SyncPolicy { kAlways, kInterval };
+
+struct FileStoreOptions {
+  std::string directory;
+  uint64_t segment_max_bytes = 8u << 20;  // roll to a new segment past this size
+  uint64_t segment_max_records = 0;       // ... or this many records (0 = no limit)
+  SyncPolicy sync = SyncPolicy::kAlways;
+  std::chrono::milliseconds sync_interval{1000};  // for kInterval
+  RetentionLimits limits;
+  // A closed segment whose live bytes fall below this fraction of its size is rewritten.
+  double compact_below_live_fraction = 0.5;
+  // Write index.snap on a clean Close() and, on Open, load the index from it instead of
+  // scanning when it matches the segments (same files, sizes and last bytes). Records are then
+  // verified on read rather than all at open. Off by default: open verifies everything.
+  bool index_snapshot = false;
+  FileIo* io = nullptr;                 // nullptr = DefaultFileIo(); must outlive the store
+  IndexedStore::Clock clock = nullptr;  // nullptr = system clock
+};
+
+struct SegmentInfo {
+  std::string file;
+  uint64_t size = 0;
+  uint64_t records = 0;
+  uint64_t live_msgs = 0;
+};
+
+class FileStore final : public IndexedStore {
+ public:
+  // Opens (or creates) the store in options.directory, recovering what is there.
+  static Status Open(const FileStoreOptions& options, std::unique_ptr<FileStore>* out);
+  ~FileStore() override;
+
+  uint64_t DurableSeq() const override;
+  void WhenDurable(uint64_t seq, DurableCallback callback) override;
+  Status Sync() override;
+  Status Close() override;
+
+  // Rewrites every closed segment that is mostly deleted, now.
+  Status Compact();
+  std::vector<SegmentInfo> Segments() const;
+  uint64_t SyncCount() const;  // fdatasync rounds completed (group-commit evidence)
+  // Bytes cut off a torn tail during Open.
+  uint64_t TornBytesTruncated() const { return torn_bytes_; }
+  // True when Open loaded the index from index.snap instead of scanning.
+  bool OpenedFromSnapshot() const { return opened_from_snapshot_; }
+
+ private:
+  using Segment = FileStoreSegment;
+  struct Waiter {
+    uint64_t seq;
+    DurableCallback callback;
+  };
+
+  explicit FileStore(const FileStoreOptions& options);
+
+  Status CheckWritable() const override;
+  Status WriteMessage(uint64_t seq, int64_t ts, std::string_view subject, std::string_view headers,
+                      std::string_view payload, Entry* entry) override;
+  Status WriteMarkers(const std::vector<Marker>& markers) override;
+  Status ReadMessage(const Entry& entry, Message* out) const override;
+  void ReleaseEntry(const Entry& entry) override;
+  void AfterRemoval() override;
+
+  // Recovery (file_store_recovery.cc).
+  Status Recover();
+  Status ScanSegment(const std::shared_ptr<Segment>& segment, bool is_last,
+                     std::vector<uint64_t>* tombstones, uint64_t* floor);
+  void ReportCorruption(const std::string& file, uint64_t offset, uint64_t length,
+                        uint64_t first_seq, uint64_t last_seq, std::string reason);
+  void SettlePendingCorruption(uint64_t next_msg_seq);
+
+  // A corrupt region found while scanning; its sequence range is known once the next intact
+  // message shows where the gap ends.
+  struct PendingCorruption {
+    std::string file;
+    uint64_t offset;
+    uint64_t length;
+    uint64_t first_seq;   // the sequence after the last intact message before it
+    uint64_t header_seq;  // the sequence its (intact) record header named, or 0
+    std::string reason;
+  };
+  std::vector<PendingCorruption> pending_corruption_;
+  uint64_t scan_last_msg_seq_ = 0;
+
+  // Index snapshot (index_snapshot.cc).
+  Status WriteIndexSnapshot();
+  bool LoadIndexSnapshot(const std::vector<uint64_t>& indexes);
+  std::string SnapshotPath() const { return options_.directory + "/index.snap"; }
+
+  std::string SegmentPath(uint64_t index) const;
+  Status CreateSegment(uint64_t index);
+  // Writes write_buf_ to the active segment, rolling first if it would overflow.
+  Status WriteBuffer(uint64_t records, uint64_t* offset);
+  Status RollLocked();
+  Status RewriteSegment(Segment& segment);
+  Status PersistFloorBeforeDroppingRecords();
+  void SyncLoop();
+  void FailLocked(Status status);
+
+  FileStoreOptions options_;
+  FileIo* io_;
+  std::map<uint64_t, std::shared_ptr<Segment>> segments_;
+  std::shared_ptr<Segment> active_;
+  std::string write_buf_;         // reused encode buffer
+  mutable std::string read_buf_;  // reused read buffer
+  uint64_t torn_bytes_ = 0;
+  bool opened_from_snapshot_ = false;
+
+  // Durability state, guarded by mu_.
+  std::condition_variable sync_cv_;  // wakes the sync thread
+  std::condition_variable done_cv_;  // wakes Sync() callers
+  std::thread sync_thread_;
+  uint64_t write_gen_ = 0;    // bumped by every write
+  uint64_t synced_gen_ = 0;   // write_gen_ covered by the last completed sync
+  uint64_t written_seq_ = 0;  // highest message sequence written
+  uint64_t durable_seq_ = 0;
+  uint64_t sync_count_ = 0;
+  bool sync_requested_ = false;
+  bool dir_dirty_ = false;
+  bool stopping_ = false;
+  bool closed_ = false;
+  Status failure_;              // sticky: set by a failed fsync or an unrepairable write
+  std::deque<Waiter> waiters_;  // increasing seq
+};
+
+}  // namespace meridian::store

@@ -1,0 +1,138 @@
+// Store: a stream's message log. Messages get increasing sequence numbers; the store keeps
+// them subject to retention limits, answers lookups by sequence and by subject, and reports
+// when they are durable. Two implementations: FileStore (file_store.h) and MemoryStore
+// (memory_store.h). All methods are thread-safe. Durability callbacks may run on a store-owned
+// thread: an event loop should hand them back to itself (e.g. uv_async_send).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/status.h"
+
+namespace meridian::store {
+
+enum class DiscardPolicy { kOld, kNew };
+
+// Retention limits; zero means "no limit".
+struct RetentionLimits {
+  uint64_t max_msgs = 0;
+  uint64_t max_bytes = 0;  // counted as StoredSize() of each message
+  int64_t max_age_ns = 0;
+  uint64_t max_msgs_per_subject = 0;
+  DiscardPolicy discard = DiscardPolicy::kOld;
+};
+
+struct Message {
+  uint64_t seq = 0;
+  int64_t timestamp_ns = 0;
+  std::string subject;
+  std::string headers;  // the raw NATS header block, or empty
+  std::string payload;
+};
+
+// The bytes a message counts against max_bytes: its record size on disk (40 + lengths).
+uint64_t StoredSize(std::string_view subject, std::string_view headers, std::string_view payload);
+
+struct AppendOptions {
+  // 0 = the next sequence. Otherwise it must be above the last sequence; the skipped ones
+  // become deleted (a replica applying a leader's numbering uses this).
+  uint64_t seq = 0;
+  int64_t timestamp_ns = 0;  // 0 = now
+};
+
+struct StoreState {
+  uint64_t msgs = 0;
+  uint64_t bytes = 0;
+  uint64_t first_seq = 0;  // lowest sequence not removed (last_seq + 1 when empty)
+  int64_t first_ts = 0;
+  uint64_t last_seq = 0;  // highest sequence ever assigned, survives purges and restarts
+  int64_t last_ts = 0;
+  uint64_t num_deleted = 0;  // interior gaps between first_seq and last_seq
+  uint64_t num_subjects = 0;
+  uint64_t corrupt_regions = 0;  // see Corruption()
+};
+
+struct SubjectState {
+  std::string subject;
+  uint64_t msgs = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+};
+
+// A stretch of a segment that failed its checksum and is not a torn tail. Its sequences read
+// as kCorrupt; the replica should be repaired from its peers.
+struct CorruptionReport {
+  std::string file;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint64_t first_seq = 0;  // the sequences the stretch held (best estimate from neighbours)
+  uint64_t last_seq = 0;
+  std::string reason;
+};
+
+// Purge: with an empty filter and no other field, everything. `filter` limits it to matching
+// subjects (wildcards allowed). `below_seq` removes only sequences below it. `keep` keeps the
+// newest `keep` messages (per matching subject when a filter is given). below_seq and keep
+// cannot be combined.
+struct PurgeRequest {
+  std::string filter;
+  uint64_t below_seq = 0;
+  uint64_t keep = 0;
+};
+
+// Called once with the outcome: ok when every message up to `seq` is durable.
+using DurableCallback = std::function<void(uint64_t seq, const Status& status)>;
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Stores a message and returns its sequence in *seq. The message is readable at once;
+  // it is durable when DurableSeq() >= *seq (see WhenDurable / WaitDurable).
+  virtual Status Append(std::string_view subject, std::string_view headers,
+                        std::string_view payload, const AppendOptions& options, uint64_t* seq) = 0;
+  Status Append(std::string_view subject, std::string_view payload, uint64_t* seq) {
+    return Append(subject, {}, payload, AppendOptions{}, seq);
+  }
+
+  // Every message up to this sequence survives a crash of the process or the machine.
+  virtual uint64_t DurableSeq() const = 0;
+  // Runs `callback` once `seq` is durable, or with an error if syncing failed. May run it
+  // before returning (already durable) or later on the store's sync thread.
+  virtual void WhenDurable(uint64_t seq, DurableCallback callback) = 0;
+  // Blocks until `seq` is durable. Not for event-loop threads.
+  Status WaitDurable(uint64_t seq);
+  // Makes everything written so far durable now, whatever the sync policy.
+  virtual Status Sync() = 0;
+
+  virtual Status Load(uint64_t seq, Message* out) const = 0;
+  // The first message with sequence >= start_seq whose subject matches `filter`.
+  virtual Status LoadNext(std::string_view filter, uint64_t start_seq, Message* out) const = 0;
+  // The newest message whose subject matches `filter` (a subject or a wildcard filter).
+  virtual Status LoadLast(std::string_view filter, Message* out) const = 0;
+
+  // Removes one message; a tombstone makes the removal survive restarts.
+  virtual Status Remove(uint64_t seq) = 0;
+  virtual Status Purge(const PurgeRequest& request, uint64_t* purged) = 0;
+  // Removes messages older than max_age (also done on every append and on open). Call it
+  // from a timer when appends are rare.
+  virtual Status ExpireOld() = 0;
+  // kLimitReached with a sentence when discard-new limits would refuse this message.
+  virtual Status CheckDiscardNew(std::string_view subject, uint64_t stored_size) const = 0;
+  virtual void SetLimits(const RetentionLimits& limits) = 0;
+
+  virtual StoreState State() const = 0;
+  // Per-subject counts for subjects matching `filter` (empty = all), sorted by subject.
+  virtual std::vector<SubjectState> SubjectsState(std::string_view filter) const = 0;
+  virtual uint64_t NumMessages(std::string_view filter) const = 0;
+  virtual std::vector<CorruptionReport> Corruption() const = 0;
+
+  // Flushes, syncs and releases resources; later calls return kClosed.
+  virtual Status Close() = 0;
+};
+
+}  // namespace meridian::store
