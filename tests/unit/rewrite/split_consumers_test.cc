@@ -1,0 +1,416 @@
+#include "rewrite/split_consumers.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "fixture.h"
+
+namespace meridian::rewrite {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FooTopology;
+using testing::J;
+using TimePoint = SplitConsumers::TimePoint;
+
+struct Sent {
+  std::string route, subject, reply, headers, body;
+};
+
+class RecordingSink : public SplitSink {
+ public:
+  void ToUpstream(std::string_view subject, std::string_view reply, std::string_view headers,
+                  std::string_view body) override {
+    up.push_back(
+        {"", std::string(subject), std::string(reply), std::string(headers), std::string(body)});
+  }
+  void SubscribeUpstream(std::string_view subject, std::string_view sid) override {
+    subs.push_back(std::string(sid) + " " + std::string(subject));
+  }
+  void UnsubscribeUpstream(std::string_view sid) override { unsubs.push_back(std::string(sid)); }
+  bool ToClient(std::string_view route, std::string_view subject, std::string_view reply,
+                std::string_view headers, std::string_view body) override {
+    if (!listening.count(std::string(route))) return false;
+    down.push_back({std::string(route), std::string(subject), std::string(reply),
+                    std::string(headers), std::string(body)});
+    return true;
+  }
+  std::vector<Sent> up, down;
+  std::vector<std::string> subs, unsubs;
+  std::set<std::string> listening = {"_INBOX.c", "_INBOX.p1", "_INBOX.p2", "_INBOX.push"};
+};
+
+class SplitConsumersTest : public ::testing::Test {
+ protected:
+  SplitConsumersTest() : rewriter_(FooTopology(), "west") {
+    rewriter_.set_filter_style(FilterStyle::kPerOriginConsumers);
+    SplitOptions o;
+    o.inbox = "_MRDN.7.s.";
+    o.sid_prefix = "_MRDN_S";
+    o.name_seed = "7";
+    split_ = std::make_unique<SplitConsumers>(rewriter_, sink_, o);
+  }
+
+  std::string OriginReply(const std::string& region, bool push = false) {
+    nlohmann::json j = {{"type", "io.nats.jetstream.api.v1.consumer_create_response"},
+                        {"stream_name", "foo-read-west"},
+                        {"name", "C__" + region},
+                        {"config",
+                         {{"durable_name", "C__" + region},
+                          {"ack_policy", "explicit"},
+                          {"filter_subject", "foo." + region + ".test"},
+                          {"max_ack_pending", 1000}}},
+                        {"delivered", {{"consumer_seq", 0}, {"stream_seq", 0}}},
+                        {"ack_floor", {{"consumer_seq", 0}, {"stream_seq", 0}}},
+                        {"num_ack_pending", 0},
+                        {"num_pending", 1}};
+    if (push) j["config"]["deliver_subject"] = "_MRDN.7.s.d.C." + region;
+    return j.dump();
+  }
+
+  // Creates durable C filtered on foo.test and answers every origin's create.
+  void CreateC(bool push = false) {
+    nlohmann::json config = {
+        {"durable_name", "C"}, {"ack_policy", "explicit"}, {"filter_subject", "foo.test"}};
+    if (push) config["deliver_subject"] = "_INBOX.push";
+    nlohmann::json body = {{"stream_name", "foo"}, {"config", config}};
+    ASSERT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo.C.foo.test", "_INBOX.c",
+                                        body.dump(), now_));
+    ASSERT_EQ(sink_.up.size(), 3u);
+    const std::vector<std::string> regions = {"east", "central", "west"};
+    for (std::size_t i = 0; i < 3; ++i) {
+      split_->OnUpstreamMessage("_MRDN_SR", sink_.up[i].reply, "", "",
+                                OriginReply(regions[i], push), now_);
+    }
+    sink_.up.clear();
+    sink_.down.clear();
+  }
+
+  // A delivery from origin consumer C__<region> on the given sid.
+  void DeliverFrom(const std::string& sid, const std::string& region, int sseq, int dseq,
+                   int pending = 0) {
+    split_->OnUpstreamMessage(sid, "foo." + region + ".test",
+                              "$JS.ACK.foo-read-west.C__" + region + ".1." + std::to_string(sseq) +
+                                  "." + std::to_string(dseq) + ".1795393222582469645." +
+                                  std::to_string(pending),
+                              "", "m" + std::to_string(sseq), now_);
+  }
+  void StatusOn(const std::string& sid, const std::string& subject, const std::string& headers) {
+    split_->OnUpstreamMessage(sid, subject, "", headers, "", now_);
+  }
+
+  Rewriter rewriter_;
+  RecordingSink sink_;
+  std::unique_ptr<SplitConsumers> split_;
+  TimePoint now_ = TimePoint{} + 1000s;
+};
+
+TEST_F(SplitConsumersTest, CreatesOneConsumerPerOriginWithItsOwnFilter) {
+  nlohmann::json body = {
+      {"stream_name", "foo"},
+      {"config",
+       {{"durable_name", "C"}, {"ack_policy", "explicit"}, {"filter_subject", "foo.test"}}}};
+  ASSERT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo.C.foo.test", "_INBOX.c",
+                                      body.dump(), now_));
+  ASSERT_EQ(sink_.up.size(), 3u);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.API.CONSUMER.CREATE.foo-read-west.C__east");
+  EXPECT_EQ(sink_.up[2].subject, "$JS.API.CONSUMER.CREATE.foo-read-west.C__west");
+  auto east = J(sink_.up[0].body);
+  EXPECT_EQ(east["stream_name"], "foo-read-west");
+  EXPECT_EQ(east["config"]["filter_subject"], "foo.east.test");
+  EXPECT_EQ(east["config"]["durable_name"], "C__east");
+  EXPECT_EQ(east["config"]["ack_policy"], "explicit");
+  EXPECT_EQ(sink_.subs.front(), "_MRDN_SR _MRDN.7.s.r.*.*");
+}
+
+TEST_F(SplitConsumersTest, AnswersTheCreateOnceEveryOriginAnswered) {
+  CreateC();
+  // CreateC cleared the sink after the answers; do it again to see the answer.
+  nlohmann::json body = {
+      {"stream_name", "foo"},
+      {"config",
+       {{"durable_name", "C"}, {"ack_policy", "explicit"}, {"filter_subject", "foo.test"}}}};
+  split_->OnClientRequest("$JS.API.CONSUMER.DURABLE.CREATE.foo.C", "_INBOX.c", body.dump(), now_);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.API.CONSUMER.DURABLE.CREATE.foo-read-west.C__east");
+  split_->OnUpstreamMessage("_MRDN_SR", sink_.up[0].reply, "", "", OriginReply("east"), now_);
+  split_->OnUpstreamMessage("_MRDN_SR", sink_.up[1].reply, "", "", OriginReply("central"), now_);
+  EXPECT_TRUE(sink_.down.empty());
+  split_->OnUpstreamMessage("_MRDN_SR", sink_.up[2].reply, "", "", OriginReply("west"), now_);
+  ASSERT_EQ(sink_.down.size(), 1u);
+  auto j = J(sink_.down[0].body);
+  EXPECT_EQ(j["name"], "C");
+  EXPECT_EQ(j["stream_name"], "foo");
+  EXPECT_EQ(j["config"]["filter_subject"], "foo.test");
+  EXPECT_EQ(j["num_pending"], 3);
+}
+
+TEST_F(SplitConsumersTest, LeavesFiltersTheServerAcceptsOnTheirPath) {
+  nlohmann::json wide = {{"stream_name", "foo"},
+                         {"config", {{"durable_name", "W"}, {"filter_subject", "foo.>"}}}};
+  EXPECT_FALSE(split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo.W.foo.>", "_INBOX.c",
+                                       wide.dump(), now_));
+  nlohmann::json none = {{"stream_name", "foo"}, {"config", {{"durable_name", "U"}}}};
+  EXPECT_FALSE(
+      split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo.U", "_INBOX.c", none.dump(), now_));
+  EXPECT_FALSE(split_->OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.U", "_INBOX.p1", "1", now_));
+  EXPECT_TRUE(sink_.up.empty());
+}
+
+TEST_F(SplitConsumersTest, DoesNothingUnderOtherFilterStyles) {
+  rewriter_.set_filter_style(FilterStyle::kPerRegionList);
+  nlohmann::json body = {{"stream_name", "foo"},
+                         {"config", {{"durable_name", "C"}, {"filter_subject", "foo.test"}}}};
+  EXPECT_FALSE(split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo.C.foo.test", "_INBOX.c",
+                                       body.dump(), now_));
+}
+
+TEST_F(SplitConsumersTest, NamesALegacyEphemeralItself) {
+  nlohmann::json body = {{"stream_name", "foo"}, {"config", {{"filter_subject", "foo.test"}}}};
+  ASSERT_TRUE(
+      split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo", "_INBOX.c", body.dump(), now_));
+  EXPECT_EQ(sink_.up[1].subject, "$JS.API.CONSUMER.CREATE.foo-read-west.mrdn7x1__central");
+  EXPECT_EQ(J(sink_.up[1].body)["config"]["name"], "mrdn7x1__central");
+  EXPECT_FALSE(J(sink_.up[1].body)["config"].contains("durable_name"));
+}
+
+TEST_F(SplitConsumersTest, InfoAsksTheUnsplitNameAndEveryOrigin) {
+  ASSERT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.INFO.foo.C", "_INBOX.c", "", now_));
+  ASSERT_EQ(sink_.up.size(), 4u);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.API.CONSUMER.INFO.foo-read-west.C");
+  EXPECT_EQ(sink_.up[3].subject, "$JS.API.CONSUMER.INFO.foo-read-west.C__west");
+}
+
+TEST_F(SplitConsumersTest, InfoOfAMissingConsumerNamesTheVirtualStream) {
+  ASSERT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.INFO.foo.C", "_INBOX.c", "", now_));
+  const std::string missing =
+      R"({"type":"io.nats.jetstream.api.v1.consumer_info_response","error":{"code":404,"err_code":10014,"description":"consumer not found on foo-read-west"}})";
+  for (int i = 0; i < 4; ++i) {
+    split_->OnUpstreamMessage("_MRDN_SR", sink_.up[i].reply, "", "", missing, now_);
+  }
+  ASSERT_EQ(sink_.down.size(), 1u);
+  EXPECT_EQ(J(sink_.down[0].body)["error"]["description"], "consumer not found on foo");
+}
+
+TEST_F(SplitConsumersTest, AMergeWithNoAnswerAtAllAnswersNothing) {
+  ASSERT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.DELETE.foo.C", "_INBOX.c", "", now_));
+  split_->Tick(now_ + 11s);
+  EXPECT_TRUE(sink_.down.empty());
+}
+
+TEST_F(SplitConsumersTest, APartlyAnsweredMergeAnswersAtItsDeadline) {
+  ASSERT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.DELETE.foo.C", "_INBOX.c", "", now_));
+  split_->OnUpstreamMessage(
+      "_MRDN_SR", sink_.up[1].reply, "", "",
+      R"({"type":"io.nats.jetstream.api.v1.consumer_delete_response","success":true})", now_);
+  split_->Tick(now_ + 11s);
+  ASSERT_EQ(sink_.down.size(), 1u);
+  EXPECT_EQ(J(sink_.down[0].body)["error"]["code"], 408);
+}
+
+TEST_F(SplitConsumersTest, PullSweepsOriginsWithoutWaitingFirst) {
+  CreateC();
+  ASSERT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.C", "_INBOX.p1",
+                                      R"({"batch":5,"expires":1000000000})", now_));
+  ASSERT_EQ(sink_.up.size(), 1u);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.API.CONSUMER.MSG.NEXT.foo-read-west.C__east");
+  EXPECT_EQ(J(sink_.up[0].body), J(R"({"batch":5,"no_wait":true})"));
+  EXPECT_EQ(sink_.up[0].reply, "_MRDN.7.s.p.0.1.0");
+  EXPECT_EQ(sink_.subs.back(), "_MRDN_SP0 _MRDN.7.s.p.0.>");
+}
+
+TEST_F(SplitConsumersTest, PullDeliversRenumberedMessagesFromEveryOriginThenOneTimeout) {
+  CreateC();
+  split_->OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.C", "_INBOX.p1",
+                          R"({"batch":5,"expires":1000000000})", now_);
+  DeliverFrom("_MRDN_SP0", "east", 4, 1, 0);
+  StatusOn("_MRDN_SP0", "_MRDN.7.s.p.0.1.0", "NATS/1.0 408 Request Timeout\r\n\r\n");
+  ASSERT_EQ(sink_.up.size(), 2u);
+  EXPECT_EQ(sink_.up[1].subject, "$JS.API.CONSUMER.MSG.NEXT.foo-read-west.C__central");
+  EXPECT_EQ(J(sink_.up[1].body), J(R"({"batch":4,"no_wait":true})"));
+  DeliverFrom("_MRDN_SP0", "central", 9, 3, 2);
+  StatusOn("_MRDN_SP0", "_MRDN.7.s.p.0.1.1", "NATS/1.0 408 Request Timeout\r\n\r\n");
+  StatusOn("_MRDN_SP0", "_MRDN.7.s.p.0.1.2", "NATS/1.0 404 No Messages\r\n\r\n");
+  // Swept: 3 still wanted, asked of the origins in turn while waiting.
+  ASSERT_EQ(sink_.up.size(), 6u);
+  EXPECT_EQ(J(sink_.up[3].body)["batch"], 1);
+  EXPECT_EQ(J(sink_.up[4].body)["batch"], 1);
+  EXPECT_EQ(J(sink_.up[5].body)["batch"], 1);
+  EXPECT_TRUE(J(sink_.up[3].body).contains("expires"));
+  ASSERT_EQ(sink_.down.size(), 2u);
+  EXPECT_EQ(sink_.down[0].route, "_INBOX.p1");
+  EXPECT_EQ(sink_.down[0].subject, "foo.test");
+  EXPECT_EQ(sink_.down[0].reply, "$JS.ACK.foo.C.1.4.1.1795393222582469645.0");
+  EXPECT_EQ(sink_.down[1].reply, "$JS.ACK.foo.C.1.9.2.1795393222582469645.2");
+  for (int o = 0; o < 3; ++o) {
+    StatusOn("_MRDN_SP0", "_MRDN.7.s.p.0.2." + std::to_string(o),
+             "NATS/1.0 408 Request Timeout\r\n\r\n");
+  }
+  ASSERT_EQ(sink_.down.size(), 3u);
+  EXPECT_EQ(sink_.down[2].headers,
+            "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 3\r\nNats-Pending-Bytes: "
+            "0\r\n\r\n");
+  EXPECT_EQ(split_->pulls_in_flight(), 0u);
+}
+
+TEST_F(SplitConsumersTest, PullNeverDeliversMoreThanTheBatch) {
+  CreateC();
+  split_->OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.C", "_INBOX.p1", "2", now_);
+  DeliverFrom("_MRDN_SP0", "east", 1, 1);
+  DeliverFrom("_MRDN_SP0", "east", 2, 2);
+  DeliverFrom("_MRDN_SP0", "east", 3, 3);  // late, over the batch: dropped, redelivered later
+  EXPECT_EQ(sink_.down.size(), 2u);
+  EXPECT_EQ(split_->stats().deliveries_dropped, 1u);
+  EXPECT_EQ(split_->pulls_in_flight(), 0u);
+}
+
+TEST_F(SplitConsumersTest, NoWaitPullWithNothingAnywhereEndsWithOne404) {
+  CreateC();
+  split_->OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.C", "_INBOX.p1",
+                          R"({"batch":3,"no_wait":true})", now_);
+  for (int o = 0; o < 3; ++o) {
+    StatusOn("_MRDN_SP0", "_MRDN.7.s.p.0.1." + std::to_string(o),
+             "NATS/1.0 404 No Messages\r\n\r\n");
+  }
+  ASSERT_EQ(sink_.down.size(), 1u);
+  EXPECT_EQ(sink_.down[0].headers, "NATS/1.0 404 No Messages\r\n\r\n");
+  EXPECT_EQ(sink_.up.size(), 3u);  // no waiting phase
+}
+
+TEST_F(SplitConsumersTest, StaleStatusesOfAnEarlierRequestAreIgnored) {
+  CreateC();
+  split_->OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.C", "_INBOX.p1",
+                          R"({"batch":1,"no_wait":true})", now_);
+  StatusOn("_MRDN_SP0", "_MRDN.7.s.p.0.0.0", "NATS/1.0 404 No Messages\r\n\r\n");
+  EXPECT_EQ(sink_.up.size(), 1u);
+  EXPECT_TRUE(sink_.down.empty());
+}
+
+TEST_F(SplitConsumersTest, ASilentOriginDoesNotStallTheSweep) {
+  CreateC();
+  split_->OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.C", "_INBOX.p1",
+                          R"({"batch":1,"no_wait":true})", now_);
+  split_->Tick(now_ + 3s);
+  ASSERT_EQ(sink_.up.size(), 2u);
+  EXPECT_EQ(sink_.up[1].subject, "$JS.API.CONSUMER.MSG.NEXT.foo-read-west.C__central");
+}
+
+TEST_F(SplitConsumersTest, AckGoesToTheOriginConsumerWithItsOwnSequence) {
+  CreateC();
+  split_->OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.C", "_INBOX.p1", "2", now_);
+  DeliverFrom("_MRDN_SP0", "east", 4, 7);
+  DeliverFrom("_MRDN_SP0", "west", 5, 2);
+  sink_.up.clear();
+  ASSERT_TRUE(
+      split_->OnClientAck("$JS.ACK.foo.C.1.5.2.1795393222582469645.0", "_INBOX.ackack", "+ACK"));
+  ASSERT_EQ(sink_.up.size(), 1u);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.ACK.foo-read-west.C__west.1.5.2.1795393222582469645.0");
+  EXPECT_EQ(sink_.up[0].reply, "_INBOX.ackack");
+  EXPECT_EQ(sink_.up[0].body, "+ACK");
+}
+
+TEST_F(SplitConsumersTest, AcksOfOtherConsumersAreNotTaken) {
+  CreateC();
+  EXPECT_FALSE(split_->OnClientAck("$JS.ACK.foo.D.1.5.2.1795393222582469645.0", "", ""));
+}
+
+TEST_F(SplitConsumersTest, PushDeliveriesReachTheClientsDeliverSubjectInOneSequence) {
+  CreateC(true);
+  EXPECT_EQ(sink_.subs.back(), "_MRDN_SD1_2 _MRDN.7.s.d.C.west");
+  DeliverFrom("_MRDN_SD1_0", "central", 3, 1, 1);
+  DeliverFrom("_MRDN_SD1_0", "east", 5, 1, 0);
+  DeliverFrom("_MRDN_SD1_0", "central", 6, 2, 0);
+  ASSERT_EQ(sink_.down.size(), 3u);
+  EXPECT_EQ(sink_.down[0].route, "_INBOX.push");
+  EXPECT_EQ(sink_.down[0].reply, "$JS.ACK.foo.C.1.3.1.1795393222582469645.1");
+  EXPECT_EQ(sink_.down[1].reply, "$JS.ACK.foo.C.1.5.2.1795393222582469645.1");
+  EXPECT_EQ(sink_.down[2].reply, "$JS.ACK.foo.C.1.6.3.1795393222582469645.0");
+}
+
+TEST_F(SplitConsumersTest, PushHeartbeatsCarryTheClientsSequences) {
+  CreateC(true);
+  DeliverFrom("_MRDN_SD1_0", "central", 3, 1);
+  DeliverFrom("_MRDN_SD1_0", "east", 5, 1);
+  StatusOn("_MRDN_SD1_0", "_MRDN.7.s.d.C.east",
+           "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 1\r\nNats-Last-Stream: 5\r\n\r\n");
+  ASSERT_EQ(sink_.down.size(), 3u);
+  EXPECT_EQ(sink_.down[2].subject, "_INBOX.push");
+  EXPECT_EQ(sink_.down[2].headers,
+            "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 2\r\nNats-Last-Stream: 5\r\n\r\n");
+}
+
+TEST_F(SplitConsumersTest, FlowControlRequestsPassToTheClientWithTheirReply) {
+  CreateC(true);
+  split_->OnUpstreamMessage("_MRDN_SD1_0", "_MRDN.7.s.d.C.west",
+                            "$JS.FC.foo-read-west.C__west.ab12",
+                            "NATS/1.0 100 FlowControl Request\r\n\r\n", "", now_);
+  ASSERT_EQ(sink_.down.size(), 1u);
+  EXPECT_EQ(sink_.down[0].reply, "$JS.FC.foo-read-west.C__west.ab12");
+  EXPECT_EQ(sink_.down[0].headers, "NATS/1.0 100 FlowControl Request\r\n\r\n");
+}
+
+TEST_F(SplitConsumersTest, AckAllAcksEveryOriginUpToThatPoint) {
+  nlohmann::json body = {{"stream_name", "foo"},
+                         {"config",
+                          {{"durable_name", "C"},
+                           {"ack_policy", "all"},
+                           {"filter_subject", "foo.test"},
+                           {"deliver_subject", "_INBOX.push"}}}};
+  split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo.C.foo.test", "_INBOX.c", body.dump(), now_);
+  const std::vector<std::string> regions = {"east", "central", "west"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    auto reply = J(OriginReply(regions[i], true));
+    reply["config"]["ack_policy"] = "all";
+    split_->OnUpstreamMessage("_MRDN_SR", sink_.up[i].reply, "", "", reply.dump(), now_);
+  }
+  DeliverFrom("_MRDN_SD1_0", "east", 1, 1);     // client 1
+  DeliverFrom("_MRDN_SD1_0", "central", 2, 1);  // client 2
+  DeliverFrom("_MRDN_SD1_0", "east", 3, 2);     // client 3
+  DeliverFrom("_MRDN_SD1_0", "west", 4, 1);     // client 4
+  sink_.up.clear();
+  ASSERT_TRUE(split_->OnClientAck("$JS.ACK.foo.C.1.3.3.1795393222582469645.0", "", ""));
+  ASSERT_EQ(sink_.up.size(), 2u);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.ACK.foo-read-west.C__east.1.3.2.1795393222582469645.0");
+  EXPECT_EQ(sink_.up[1].subject, "$JS.ACK.foo-read-west.C__central.1.2.1.1795393222582469645.0");
+}
+
+TEST_F(SplitConsumersTest, AnEphemeralPushConsumerWhoseClientLeftIsDeleted) {
+  nlohmann::json body = {{"stream_name", "foo"},
+                         {"config",
+                          {{"ack_policy", "none"},
+                           {"filter_subject", "foo.test"},
+                           {"deliver_subject", "_INBOX.gone"}}}};
+  split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo", "_INBOX.c", body.dump(), now_);
+  const std::vector<std::string> regions = {"east", "central", "west"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    auto reply = J(OriginReply(regions[i], true));
+    reply["config"].erase("durable_name");
+    reply["config"]["ack_policy"] = "none";
+    reply["name"] = "mrdn7x1__" + regions[i];
+    split_->OnUpstreamMessage("_MRDN_SR", sink_.up[i].reply, "", "", reply.dump(), now_);
+  }
+  sink_.up.clear();
+  split_->OnUpstreamMessage("_MRDN_SD1_0", "foo.east.test",
+                            "$JS.ACK.foo-read-west.mrdn7x1__east.1.1.1.1795393222582469645.0", "",
+                            "x", now_);
+  ASSERT_EQ(sink_.up.size(), 3u);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.API.CONSUMER.DELETE.foo-read-west.mrdn7x1__east");
+  EXPECT_EQ(split_->known_consumers(), 0u);
+  EXPECT_EQ(sink_.unsubs, (std::vector<std::string>{"_MRDN_SD1_0", "_MRDN_SD1_1", "_MRDN_SD1_2"}));
+}
+
+TEST_F(SplitConsumersTest, AfterAFailoverSubscriptionsAreRenewedAndPullsInFlightEnd) {
+  CreateC();
+  split_->OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.C", "_INBOX.p1",
+                          R"({"batch":2,"expires":5000000000})", now_);
+  sink_.subs.clear();
+  split_->OnUpstreamRestored();
+  EXPECT_EQ(sink_.subs,
+            (std::vector<std::string>{"_MRDN_SR _MRDN.7.s.r.*.*", "_MRDN_SP0 _MRDN.7.s.p.0.>"}));
+  ASSERT_EQ(sink_.down.size(), 1u);
+  EXPECT_TRUE(sink_.down[0].headers.starts_with("NATS/1.0 408 Request Timeout\r\n"));
+  EXPECT_EQ(split_->pulls_in_flight(), 0u);
+}
+
+}  // namespace
+}  // namespace meridian::rewrite
