@@ -1,0 +1,223 @@
+// meridian-node vs stock nats-server in the same run, with libnats: publish-only throughput,
+// 1:1 pub/sub, 1:4 fan-out, request/reply latency (p50/p99) for 16 B and 1 KiB payloads, and
+// RSS with 1000 idle connections. Bounded (each figure a fixed message count); prints a table.
+#include <arpa/inet.h>
+#include <nats/nats.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness/binaries.h"
+#include "harness/health.h"
+#include "harness/ports.h"
+#include "harness/process.h"
+#include "harness/run_dir.h"
+
+namespace {
+
+using namespace meridian;
+using Clock = std::chrono::steady_clock;
+
+natsConnection* Connect(uint16_t port) {
+  natsOptions* opts = nullptr;
+  natsOptions_Create(&opts);
+  std::string url = "nats://127.0.0.1:" + std::to_string(port);
+  natsOptions_SetURL(opts, url.c_str());
+  natsOptions_SetAllowReconnect(opts, false);
+  natsConnection* nc = nullptr;
+  natsStatus s = natsConnection_Connect(&nc, opts);
+  natsOptions_Destroy(opts);
+  if (s != NATS_OK) throw std::runtime_error(std::string("connect: ") + natsStatus_GetText(s));
+  return nc;
+}
+
+void Count(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
+  static_cast<std::atomic<int64_t>*>(closure)->fetch_add(1, std::memory_order_relaxed);
+  natsMsg_Destroy(m);
+}
+
+void Echo(natsConnection* nc, natsSubscription*, natsMsg* m, void*) {
+  natsConnection_Publish(nc, natsMsg_GetReply(m), natsMsg_GetData(m), natsMsg_GetDataLength(m));
+  natsMsg_Destroy(m);
+}
+
+// Messages per second for publishing `n` messages to `subs` subscriber connections
+// (0: publish only), counted when every subscriber got all of them.
+double Throughput(uint16_t port, int subs, int n, int size) {
+  std::string payload(size, 'x');
+  natsConnection* pub = Connect(port);
+  std::vector<natsConnection*> conns;
+  std::vector<natsSubscription*> subscriptions;
+  std::atomic<int64_t> received{0};
+  for (int i = 0; i < subs; ++i) {
+    natsConnection* c = Connect(port);
+    natsSubscription* s = nullptr;
+    natsConnection_Subscribe(&s, c, "bench", Count, &received);
+    natsSubscription_SetPendingLimits(s, -1, -1);
+    natsConnection_Flush(c);
+    conns.push_back(c);
+    subscriptions.push_back(s);
+  }
+  auto start = Clock::now();
+  for (int i = 0; i < n; ++i) natsConnection_Publish(pub, "bench", payload.data(), size);
+  natsConnection_FlushTimeout(pub, 30000);
+  auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (received.load() < static_cast<int64_t>(n) * subs && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  int64_t got = received.load();
+  for (auto* s : subscriptions) natsSubscription_Destroy(s);
+  for (auto* c : conns) natsConnection_Destroy(c);
+  natsConnection_Destroy(pub);
+  if (got < static_cast<int64_t>(n) * subs) return 0;  // lost messages: report 0
+  return n / secs;
+}
+
+// p50 and p99 request/reply round trip in microseconds.
+std::pair<double, double> Latency(uint16_t port, int n, int size) {
+  std::string payload(size, 'x');
+  natsConnection* server = Connect(port);
+  natsConnection* client = Connect(port);
+  natsSubscription* s = nullptr;
+  natsConnection_Subscribe(&s, server, "svc", Echo, nullptr);
+  natsConnection_Flush(server);
+  std::vector<double> us;
+  us.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    natsMsg* reply = nullptr;
+    auto t0 = Clock::now();
+    if (natsConnection_Request(&reply, client, "svc", payload.data(), size, 2000) == NATS_OK) {
+      us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      natsMsg_Destroy(reply);
+    }
+  }
+  natsSubscription_Destroy(s);
+  natsConnection_Destroy(client);
+  natsConnection_Destroy(server);
+  if (us.empty()) return {0, 0};
+  std::sort(us.begin(), us.end());
+  return {us[us.size() / 2], us[us.size() * 99 / 100]};
+}
+
+long RssKb(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+// RSS growth (KiB) of the server with `n` idle clients that sent CONNECT and got PONG.
+long IdleRssKb(pid_t pid, uint16_t port, int n) {
+  long before = RssKb(pid);
+  std::vector<int> fds;
+  const std::string hello = "CONNECT {\"verbose\":false}\r\nPING\r\n";
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      if (fd >= 0) ::close(fd);
+      break;
+    }
+    (void)!::write(fd, hello.data(), hello.size());
+    fds.push_back(fd);
+  }
+  for (int fd : fds) {
+    std::string got;
+    char buf[4096];
+    while (got.find("PONG") == std::string::npos) {
+      ssize_t r = ::read(fd, buf, sizeof buf);
+      if (r <= 0) break;
+      got.append(buf, static_cast<size_t>(r));
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  long after = RssKb(pid);
+  for (int fd : fds) ::close(fd);
+  return after - before;
+}
+
+struct Figures {
+  std::map<std::string, double> v;
+};
+
+Figures Measure(harness::Process& p, uint16_t port) {
+  Figures f;
+  for (int size : {16, 1024}) {
+    std::string s = size == 16 ? "16B" : "1KiB";
+    int n = size == 16 ? 200000 : 100000;
+    f.v["pub only msgs/s " + s] = Throughput(port, 0, n, size);
+    f.v["pub/sub 1:1 msgs/s " + s] = Throughput(port, 1, n, size);
+    f.v["fan-out 1:4 msgs/s " + s] = Throughput(port, 4, n / 4, size);
+    auto [p50, p99] = Latency(port, 2000, size);
+    f.v["req/rep p50 us " + s] = p50;
+    f.v["req/rep p99 us " + s] = p99;
+  }
+  f.v["RSS 1k idle conns KiB"] = static_cast<double>(IdleRssKb(p.pid(), port, 1000));
+  f.v["RSS base KiB"] = static_cast<double>(RssKb(p.pid()));
+  return f;
+}
+
+}  // namespace
+
+int main() {
+  try {
+    harness::RunDir dir("node_bench");
+    std::vector<std::pair<std::string, Figures>> results;
+    for (bool ours : {true, false}) {
+      uint16_t port = harness::FreeLoopbackPort();
+      uint16_t http = harness::FreeLoopbackPort();
+      harness::ProcessSpec spec;
+      if (ours) {
+        spec.argv = {harness::OurBinary("meridian-node").string(),
+                     "-a",
+                     "127.0.0.1",
+                     "-p",
+                     std::to_string(port),
+                     "-m",
+                     std::to_string(http)};
+      } else {
+        spec.argv = {harness::NatsServerBinary().string(),
+                     "-a",
+                     "127.0.0.1",
+                     "-p",
+                     std::to_string(port),
+                     "-m",
+                     std::to_string(http)};
+      }
+      spec.log_path = dir / (ours ? "meridian-node.log" : "nats-server.log");
+      harness::Process p(spec);
+      harness::WaitForHealthz(p, http);
+      results.emplace_back(ours ? "meridian-node" : "nats-server", Measure(p, port));
+      p.Stop();
+    }
+    std::printf("%-26s %16s %16s %8s\n", "figure", "meridian-node", "nats-server", "ratio");
+    for (const auto& [name, ours] : results[0].second.v) {
+      double theirs = results[1].second.v[name];
+      std::printf("%-26s %16.1f %16.1f %8.2f\n", name.c_str(), ours, theirs,
+                  theirs == 0 ? 0.0 : ours / theirs);
+    }
+    nats_Close();
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "node_bench: %s\n", e.what());
+    return 1;
+  }
+}

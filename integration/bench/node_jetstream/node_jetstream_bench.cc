@@ -1,0 +1,208 @@
+// meridian-node's JetStream vs stock nats-server in the same run, with libnats and file
+// storage: sync publish (throughput and p50 latency) and async publish throughput for 16 B and
+// 1 KiB payloads, and pull-consume throughput. meridian-node runs twice: sync "always" (fsync
+// before every PubAck, group commit) and an interval sync (nats-server's lazy 2 min default).
+// Also measures one fdatasync on the same disk. Prints figures and ratios; asserts nothing
+// about time.
+#include <fcntl.h>
+#include <nats/nats.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "harness/binaries.h"
+#include "harness/health.h"
+#include "harness/ports.h"
+#include "harness/process.h"
+#include "harness/run_dir.h"
+
+namespace {
+
+using namespace meridian;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kSyncN = 1500;
+constexpr int kAsyncN = 40000;
+
+void Check(natsStatus s, const std::string& what) {
+  if (s != NATS_OK) {
+    throw std::runtime_error(what + ": " + natsStatus_GetText(s) + " " +
+                             nats_GetLastError(nullptr));
+  }
+}
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+void AddStream(jsCtx* js, const std::string& name, const std::string& subject) {
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  cfg.Name = name.c_str();
+  const char* subjects[] = {subject.c_str()};
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  jsStreamInfo* si = nullptr;
+  Check(js_AddStream(&si, js, &cfg, nullptr, nullptr), "add stream " + name);
+  jsStreamInfo_Destroy(si);
+}
+
+using Figures = std::map<std::string, double>;
+
+void Measure(uint16_t port, Figures& f) {
+  natsOptions* opts = nullptr;
+  natsOptions_Create(&opts);
+  std::string url = "nats://127.0.0.1:" + std::to_string(port);
+  natsOptions_SetURL(opts, url.c_str());
+  natsOptions_SetAllowReconnect(opts, false);
+  natsConnection* nc = nullptr;
+  Check(natsConnection_Connect(&nc, opts), "connect");
+  natsOptions_Destroy(opts);
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = 30000;
+  jo.PublishAsync.MaxPending = 8192;
+  jsCtx* js = nullptr;
+  Check(natsConnection_JetStream(&js, nc, &jo), "jetstream");
+  for (int size : {16, 1024}) {
+    const std::string s = size == 16 ? "16B" : "1KiB";
+    const std::string payload(size, 'x');
+    const std::string stream = "B" + std::to_string(size);
+    const std::string subject = "bench." + std::to_string(size);
+    AddStream(js, stream, subject);
+    std::vector<double> lat;
+    lat.reserve(kSyncN);
+    auto t0 = Clock::now();
+    for (int i = 0; i < kSyncN; ++i) {
+      auto a = Clock::now();
+      Check(js_Publish(nullptr, js, subject.c_str(), payload.data(), size, nullptr, nullptr),
+            "sync publish");
+      lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
+    }
+    f["sync pub msgs/s " + s] = kSyncN / Seconds(t0, Clock::now());
+    f["sync pub p50 us " + s] = Median(lat);
+    t0 = Clock::now();
+    for (int i = 0; i < kAsyncN; ++i) {
+      Check(js_PublishAsync(js, subject.c_str(), payload.data(), size, nullptr), "async publish");
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 60000;
+    Check(js_PublishAsyncComplete(js, &po), "async publish complete");
+    f["async pub msgs/s " + s] = kAsyncN / Seconds(t0, Clock::now());
+
+    // Consume everything just published through one pull consumer (ack none).
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Config.AckPolicy = js_AckNone;
+    natsSubscription* sub = nullptr;
+    Check(js_PullSubscribe(&sub, js, subject.c_str(), "reader", nullptr, &so, nullptr),
+          "pull subscribe");
+    const int total = kSyncN + kAsyncN;
+    int got = 0;
+    t0 = Clock::now();
+    while (got < total) {
+      natsMsgList list{};
+      Check(natsSubscription_Fetch(&list, sub, 1000, 10000, nullptr), "fetch");
+      got += list.Count;
+      natsMsgList_Destroy(&list);
+    }
+    f["consume msgs/s " + s] = total / Seconds(t0, Clock::now());
+    natsSubscription_Destroy(sub);
+  }
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+}
+
+// Median of 200 fdatasync calls, each after a 4 KiB append, in `dir`.
+double FdatasyncUs(const std::filesystem::path& dir) {
+  std::string path = (dir / "fdatasync.probe").string();
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot create " + path);
+  std::string block(4096, 'x');
+  std::vector<double> us;
+  for (int i = 0; i < 200; ++i) {
+    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size())) break;
+    auto a = Clock::now();
+    ::fdatasync(fd);
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  return Median(us);
+}
+
+}  // namespace
+
+int main() {
+  try {
+    harness::RunDir dir("node_jetstream_bench");
+    struct Run {
+      std::string name;
+      Figures figures;
+    };
+    std::vector<Run> runs;
+    for (const std::string kind : {"always", "interval", "nats-server"}) {
+      uint16_t port = harness::FreeLoopbackPort();
+      uint16_t http = harness::FreeLoopbackPort();
+      std::filesystem::path store = dir / ("store-" + kind);
+      std::filesystem::create_directories(store);
+      harness::ProcessSpec spec;
+      if (kind != "nats-server") {
+        auto conf = dir / ("node-" + kind + ".toml");
+        std::ofstream(conf) << "host = \"127.0.0.1\"\nport = " << port
+                            << "\nhttp_host = \"127.0.0.1\"\nhttp_port = " << http
+                            << "\n[jetstream]\nstore_dir = \"" << store.string()
+                            << "\"\nsync_interval = \"" << (kind == "always" ? "always" : "2m")
+                            << "\"\n";
+        spec.argv = {harness::OurBinary("meridian-node").string(), "-c", conf.string()};
+      } else {
+        spec.argv = {harness::NatsServerBinary().string(),
+                     "-a",
+                     "127.0.0.1",
+                     "-p",
+                     std::to_string(port),
+                     "-m",
+                     std::to_string(http),
+                     "-js",
+                     "-sd",
+                     store.string()};
+      }
+      spec.log_path = dir / ("server-" + kind + ".log");
+      harness::Process p(spec);
+      harness::WaitForHealthz(p, http);
+      Run r{kind == "nats-server" ? kind : "node " + kind, {}};
+      Measure(port, r.figures);
+      runs.push_back(std::move(r));
+      p.Stop();
+    }
+    const Figures& theirs = runs[2].figures;
+    std::printf("%-24s %14s %14s %14s %9s %9s\n", "figure", "node always", "node 2m sync",
+                "nats-server", "always/ns", "2m/ns");
+    for (const auto& [name, always] : runs[0].figures) {
+      double interval = runs[1].figures.at(name);
+      double ns = theirs.at(name);
+      std::printf("%-24s %14.1f %14.1f %14.1f %9.2f %9.2f\n", name.c_str(), always, interval, ns,
+                  ns == 0 ? 0.0 : always / ns, ns == 0 ? 0.0 : interval / ns);
+    }
+    std::printf("fdatasync p50 on this disk (4 KiB append): %.1f us\n", FdatasyncUs(dir.path()));
+    nats_Close();
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "node_jetstream_bench: %s\n", e.what());
+    return 1;
+  }
+}
