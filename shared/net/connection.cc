@@ -136,9 +136,19 @@ void Connection::Impl::StartReadingIfWanted() {
       stream(),
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
         auto* self = static_cast<Impl*>(h->data);
+        Loop::Impl* L = self->L;
         if (self->ssl) {
-          if (self->raw_in.empty()) self->raw_in.resize(64 * 1024);
-          *buf = uv_buf_init(self->raw_in.data(), static_cast<unsigned>(self->raw_in.size()));
+          // Ciphertext is copied into the BIO as soon as it is read.
+          std::vector<char>& raw = L->shared_in_busy ? self->raw_in : L->shared_in;
+          if (raw.size() < 64 * 1024) raw.resize(64 * 1024);
+          *buf = uv_buf_init(raw.data(), 64 * 1024);
+          return;
+        }
+        if (self->in_len == 0 && !L->shared_in_busy) {
+          const size_t want = std::max<size_t>(self->options.read_buffer_bytes, 4096);
+          if (L->shared_in.size() < want) L->shared_in.resize(want);
+          self->read_into_shared = true;
+          *buf = uv_buf_init(L->shared_in.data(), static_cast<unsigned>(want));
           return;
         }
         self->EnsureInputSpace();
@@ -157,6 +167,8 @@ void Connection::Impl::StopReading() {
 }
 
 void Connection::Impl::OnRead(ssize_t nread, const uv_buf_t* buf) {
+  const bool shared = read_into_shared;
+  read_into_shared = false;
   if (nread == 0) return;
   if (nread == UV_ENOBUFS) {
     CloseNow(CloseReason::kInputTooLarge,
@@ -181,8 +193,12 @@ void Connection::Impl::OnRead(ssize_t nread, const uv_buf_t* buf) {
     TlsOnCiphertext(buf->base, static_cast<size_t>(nread));
     return;
   }
-  in_len += static_cast<size_t>(nread);
-  Deliver();
+  if (shared) {
+    DeliverShared(buf->base, static_cast<size_t>(nread));
+  } else {
+    in_len += static_cast<size_t>(nread);
+    Deliver();
+  }
   if (!closing && !paused && in_len >= options.max_input_buffer) {
     CloseNow(CloseReason::kInputTooLarge,
              "the peer sent more than " + std::to_string(options.max_input_buffer) +
@@ -192,10 +208,9 @@ void Connection::Impl::OnRead(ssize_t nread, const uv_buf_t* buf) {
   }
 }
 
-void Connection::Impl::Deliver() {
-  needs_deliver = false;
-  if (in_len == 0 || paused || !on_read || !handle_open) return;
-  if (closing && close_info.reason != CloseReason::kClosed) return;
+size_t Connection::Impl::CallReadHandler(std::string_view data) {
+  if (data.empty() || paused || !on_read || !handle_open) return 0;
+  if (closing && close_info.reason != CloseReason::kClosed) return 0;
   ConnectionPtr hold = keep_alive;  // the handler may drop the last user reference
   // The handler may replace or drop itself (SetReadHandler, DetachHandlers): call a moved-out
   // copy so its closure stays alive for the call.
@@ -203,20 +218,51 @@ void Connection::Impl::Deliver() {
   on_read = nullptr;
   read_handler_replaced = false;
   delivering = true;
-  size_t consumed = handler(std::string_view(in.data(), in_len));
+  size_t consumed = handler(data);
   delivering = false;
   if (!read_handler_replaced) on_read = std::move(handler);
+  return std::min(consumed, data.size());
+}
+
+void Connection::Impl::Deliver() {
+  needs_deliver = false;
+  size_t consumed = CallReadHandler(std::string_view(in.data(), in_len));
   if (consumed >= in_len) {
     in_len = 0;
   } else if (consumed > 0) {
     std::memmove(in.data(), in.data() + consumed, in_len - consumed);
     in_len -= consumed;
   }
+  AfterDelivery();
+}
+
+void Connection::Impl::DeliverShared(const char* data, size_t len) {
+  L->shared_in_busy = true;
+  size_t consumed = CallReadHandler(std::string_view(data, len));
+  L->shared_in_busy = false;
+  if (consumed < len) KeepTail(data + consumed, len - consumed);
+  AfterDelivery();
+}
+
+void Connection::Impl::KeepTail(const char* data, size_t len) {
+  // in_len is 0 here: the read went to the shared buffer only because nothing was kept.
+  in_len = 0;
+  const size_t want = std::max(len + options.read_buffer_bytes / 4, options.read_buffer_bytes);
+  if (in.size() < want) in.resize(want);
+  std::memcpy(in.data(), data, len);
+  in_len = len;
+}
+
+void Connection::Impl::AfterDelivery() {
   if (tls_adopt_tail) {  // StartTls() was called by the handler: the rest is ciphertext
     tls_adopt_tail = false;
     if (in_len > 0 && ssl && handle_open) {
       TlsOnCiphertext(in.data(), in_len);  // copies into the BIO before in is reused
     }
+  }
+  // A buffer that grew for one big frame is given back once it holds nothing.
+  if (in_len == 0 && in.size() > options.read_buffer_bytes && !ssl) {
+    std::vector<char>().swap(in);
   }
 }
 

@@ -54,9 +54,12 @@ struct Connection::Impl : LoopResource {
   Callback on_high;
   Callback on_low;
 
-  // Input: bytes [0, in_len) are received and unconsumed (plaintext when TLS is on).
+  // Input: bytes [0, in_len) are received and unconsumed (plaintext when TLS is on). Reads
+  // go to the loop's shared buffer while in_len is 0; `in` holds only unconsumed tails (it is
+  // allocated on the first tail and released again when it grew past read_buffer_bytes).
   std::vector<char> in;
   size_t in_len = 0;
+  bool read_into_shared = false;  // the pending read was given Loop::Impl::shared_in
   bool paused = false;
   bool reading = false;  // uv_read_start active
   bool needs_deliver = false;
@@ -105,6 +108,14 @@ struct Connection::Impl : LoopResource {
   void StartReadingIfWanted();
   void StopReading();
   void Deliver();
+  // Bytes read into the loop's shared buffer: the handler sees them in place, and what it
+  // leaves unconsumed is copied into `in`.
+  void DeliverShared(const char* data, size_t len);
+  // Calls the read handler on `data`; returns how many bytes it consumed (0 when there is no
+  // handler, or reading is paused or the connection is failing).
+  size_t CallReadHandler(std::string_view data);
+  void KeepTail(const char* data, size_t len);
+  void AfterDelivery();
   void OnRead(ssize_t nread, const uv_buf_t* buf);
   void EnsureInputSpace();
 

@@ -37,6 +37,14 @@ struct Loop::Impl {
   std::vector<Connection::Impl*> dirty;
   std::vector<Connection::Impl*> dirty_scratch;
 
+  // One read buffer for every connection of this loop that holds no unconsumed input (and
+  // for TLS ciphertext, which is copied into the BIO at once): a connection reads into it and
+  // keeps only the tail its handler leaves unconsumed, so idle connections own no input
+  // memory. Busy while a read handler looks at it (a handler that runs the loop nested makes
+  // the other connections read into their own buffers meanwhile).
+  std::vector<char> shared_in;
+  bool shared_in_busy = false;
+
   std::unordered_set<LoopResource*> resources;
   bool shutting_down = false;
   bool timed_out = false;
