@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "jetstream/internal.h"
@@ -72,6 +73,23 @@ constexpr jsapi::ErrorCode kConsumerOverlappingSubjectFilters{
     10138, 400, "consumer subject filters cannot overlap"};
 constexpr jsapi::ErrorCode kConsumerEmptyFilter{
     10139, 400, "consumer filter in FilterSubjects cannot be empty"};
+
+// Mirror configuration errors (nats-server errors.json).
+constexpr jsapi::ErrorCode kMirrorMaxMessageSizeTooBig{
+    10030, 400, "stream mirror must have max message size >= source"};
+constexpr jsapi::ErrorCode kMirrorWithSources{10031, 400,
+                                              "stream mirrors can not also contain other sources"};
+constexpr jsapi::ErrorCode kMirrorWithSubjects{10034, 400,
+                                               "stream mirrors can not contain subjects"};
+constexpr jsapi::ErrorCode kMirrorInvalidStreamName{10142, 400, "mirrored stream name is invalid"};
+constexpr jsapi::ErrorCode kMirrorWithFirstSeq{
+    10143, 400, "stream mirrors can not have first sequence configured"};
+constexpr jsapi::ErrorCode kMirrorMultipleFiltersNotAllowed{
+    10150, 400, "mirror with multiple subject transforms cannot also have a single subject filter"};
+constexpr jsapi::ErrorCode kMirrorInvalidSubjectFilter{10151, 400,
+                                                       "mirror transform source: {err}"};
+constexpr jsapi::ErrorCode kMirrorOverlappingSubjectFilters{
+    10152, 400, "mirror subject filters can not overlap"};
 
 constexpr int64_t kMs = 1'000'000;
 
@@ -247,7 +265,6 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
   if (!ValidName(cfg.name)) {
     return invalid("stream name is required and can not contain '.', '*', '>'");
   }
-  if (cfg.mirror) return invalid("stream mirrors are not supported by this node yet");
   for (const auto& src : cfg.sources) {
     if (!ValidName(src.name)) return invalid("stream source name is invalid");
     if (src.name == cfg.name) return invalid("stream can not source itself");
@@ -306,7 +323,64 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
       return invalid("discard new per subject requires max msgs per subject > 0");
     }
   }
-  if (cfg.mirror_direct) return invalid("stream has no mirror but does have mirror direct");
+  if (cfg.mirror) {
+    // nats-server 2.10 checkStreamCfg, in its order.
+    const jsapi::StreamSource& m = *cfg.mirror;
+    if (cfg.first_seq > 0) return kMirrorWithFirstSeq.Make();
+    if (!cfg.subjects.empty()) return kMirrorWithSubjects.Make();
+    if (!cfg.sources.empty()) return kMirrorWithSources.Make();
+    if (!m.filter_subject.empty() && !m.subject_transforms.empty()) {
+      return kMirrorMultipleFiltersNotAllowed.Make();
+    }
+    for (size_t i = 0; i < m.subject_transforms.size(); ++i) {
+      const std::string& src = m.subject_transforms[i].src;
+      if (!src.empty() && !subject::IsValidSubscribeSubject(src)) {
+        return kMirrorInvalidSubjectFilter.Make("invalid subject");
+      }
+      for (size_t j = 0; j < m.subject_transforms.size(); ++j) {
+        const std::string& other = m.subject_transforms[j].src;
+        if (i != j && subject::SubjectsCollide(src.empty() ? ">" : src,
+                                               other.empty() ? ">" : other)) {
+          return kMirrorOverlappingSubjectFilters.Make();
+        }
+      }
+      if (!subject::SubjectTransform::Parse(src.empty() ? ">" : src,
+                                            m.subject_transforms[i].dest)) {
+        return invalid("mirror subject transform destination is invalid");
+      }
+    }
+    if (!m.filter_subject.empty() && !subject::IsValidSubscribeSubject(m.filter_subject)) {
+      return kMirrorInvalidSubjectFilter.Make("invalid subject");
+    }
+    if (m.external) {
+      return invalid("mirrors through an external API prefix are not supported by this node yet");
+    }
+    if (!ValidName(m.name)) return kMirrorInvalidStreamName.Make();
+    auto origin = e_.streams.find(m.name);
+    if (origin != e_.streams.end()) {
+      const jsapi::StreamConfig& oc = origin->second->config;
+      if (cfg.max_msg_size > 0 && oc.max_msg_size > 0 && cfg.max_msg_size < oc.max_msg_size) {
+        return kMirrorMaxMessageSizeTooBig.Make();
+      }
+      // A mirror answers direct gets for its origin when the origin allows them.
+      cfg.mirror_direct = oc.allow_direct;
+    }
+    // Cycles: following mirrors and sources from the origin must not come back here.
+    std::vector<std::string> todo{m.name};
+    std::set<std::string> seen;
+    while (!todo.empty()) {
+      std::string name = todo.back();
+      todo.pop_back();
+      if (name == cfg.name) return invalid("detected cycle");
+      if (!seen.insert(name).second) continue;
+      auto it = e_.streams.find(name);
+      if (it == e_.streams.end()) continue;
+      if (it->second->config.mirror) todo.push_back(it->second->config.mirror->name);
+      for (const auto& src : it->second->config.sources) todo.push_back(src.name);
+    }
+  } else if (cfg.mirror_direct) {
+    return invalid("stream has no mirror but does have mirror direct");
+  }
   for (size_t i = 0; i < cfg.subjects.size(); ++i) {
     const std::string& s = cfg.subjects[i];
     if (!subject::IsValidSubscribeSubject(s)) return invalid("invalid subject");
@@ -350,6 +424,7 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
     if (cfg.storage != old.storage) {
       return invalid("stream configuration update can not change storage type");
     }
+    if (cfg.mirror != old.mirror) return errors::kStreamMirrorNotUpdatable.Make();
     if (cfg.max_consumers != old.max_consumers) {
       return invalid("stream configuration update can not change MaxConsumers");
     }
@@ -459,6 +534,18 @@ jsapi::StreamInfo Api::InfoOf(Stream& s, const jsapi::StreamInfoRequest* req) {
   info.state.num_subjects = static_cast<int64_t>(st.num_subjects);
   info.state.num_deleted = static_cast<int64_t>(st.num_deleted);
   info.state.consumer_count = static_cast<int64_t>(s.consumers.size());
+  if (s.mirror) {
+    jsapi::StreamSourceInfo& mi = info.mirror.emplace();
+    mi.name = s.mirror->config.name;
+    mi.filter_subject = s.mirror->config.filter_subject;
+    mi.subject_transforms = s.mirror->config.subject_transforms;
+    auto origin = e_.streams.find(s.mirror->config.name);
+    if (origin != e_.streams.end()) {
+      uint64_t last = origin->second->store->State().last_seq;
+      mi.lag = last > s.mirror->last_seq ? last - s.mirror->last_seq : 0;
+    }
+    mi.active = jsapi::Nanos(s.mirror->active_ns < 0 ? -1 : e_.Now() - s.mirror->active_ns);
+  }
   for (const auto& src : s.sources) {
     jsapi::StreamSourceInfo& si = info.sources.emplace_back();
     si.name = src.config.name;
@@ -728,7 +815,20 @@ Reply Api::MsgDelete(std::string_view name, std::string_view body) {
 Reply Api::DirectGet(std::string_view name, std::string_view subj_tail, std::string_view reply,
                      std::string_view body, bool subject_form) {
   Stream* s = Find(name);
-  if (!s || !s->config.allow_direct || reply.empty()) return {};
+  if (s && !s->config.allow_direct) s = nullptr;
+  if (!s) {
+    // mirror_direct: a mirror that has (nearly) caught up answers for its origin, as
+    // nats-server's mirrors join the origin's direct-get queue group once within 10 messages.
+    for (auto& [n, m] : e_.streams) {
+      if (!m->mirror || !m->config.mirror_direct || m->mirror->config.name != name) continue;
+      auto origin = e_.streams.find(std::string(name));
+      uint64_t last = origin == e_.streams.end() ? 0 : origin->second->store->State().last_seq;
+      if (last > m->mirror->last_seq && last - m->mirror->last_seq >= 10) continue;
+      s = m.get();
+      break;
+    }
+  }
+  if (!s || reply.empty()) return {};
   auto status = [&](int code, std::string_view text) {
     e_.out->Send(reply, {}, StatusBlock(code, text), {});
     return Reply{};
@@ -1214,7 +1314,7 @@ bool Engine::Publish(std::string_view subj, std::string_view reply, std::string_
 
 bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view reply,
                            std::string_view headers, std::string_view payload,
-                           Engine::PubAckCallback done) {
+                           Engine::PubAckCallback done, const StoreAs& as) {
   const jsapi::StreamConfig& cfg = s->config;
   bool want_reply = !reply.empty() && !cfg.no_ack && done;
   auto fail = [&](const ApiError& e) {
@@ -1223,11 +1323,14 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
   };
   int64_t now = Now();
   if (cfg.sealed) return fail(errors::kStreamSealed.Make());
-  if (auto v = HeaderValue(headers, "Nats-Expected-Stream"); v && *v != cfg.name) {
+  // A mirror copy was checked by its origin: Nats-Expected-*, the duplicate window and the
+  // rollup permission are not checked again (they would stall the mirror).
+  const bool checks = !as.mirror;
+  if (auto v = HeaderValue(headers, "Nats-Expected-Stream"); checks && v && *v != cfg.name) {
     return fail(errors::kStreamExpectedStreamMismatch.Make());
   }
   std::optional<std::string_view> msg_id = HeaderValue(headers, "Nats-Msg-Id");
-  if (msg_id && !msg_id->empty() && cfg.duplicate_window.count() > 0) {
+  if (checks && msg_id && !msg_id->empty() && cfg.duplicate_window.count() > 0) {
     s->ExpireMsgIds(now);
     auto it = s->msg_ids.find(std::string(*msg_id));
     if (it != s->msg_ids.end()) {
@@ -1252,7 +1355,10 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
     return r.ec == std::errc() && r.ptr == v.data() + v.size();
   };
   store::StoreState state = s->store->State();
-  if (auto v = HeaderValue(headers, "Nats-Expected-Last-Subject-Sequence")) {
+  if (!checks) {
+    // Already stored (a copy from before a restart): nothing to do.
+    if (as.seq <= state.last_seq) return false;
+  } else if (auto v = HeaderValue(headers, "Nats-Expected-Last-Subject-Sequence")) {
     uint64_t want = 0;
     if (parse_u64(*v, &want)) {
       store::Message last;
@@ -1262,18 +1368,19 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
       }
     }
   }
-  if (auto v = HeaderValue(headers, "Nats-Expected-Last-Sequence")) {
+  if (auto v = HeaderValue(headers, "Nats-Expected-Last-Sequence"); checks && v) {
     uint64_t want = 0;
     if (parse_u64(*v, &want) && want != state.last_seq) {
       return fail(errors::kStreamWrongLastSequence.Make(std::to_string(state.last_seq)));
     }
   }
-  if (auto v = HeaderValue(headers, "Nats-Expected-Last-Msg-Id"); v && *v != s->last_msg_id) {
+  if (auto v = HeaderValue(headers, "Nats-Expected-Last-Msg-Id");
+      checks && v && *v != s->last_msg_id) {
     return fail(errors::kStreamWrongLastMsgId.Make(s->last_msg_id));
   }
   enum class Rollup { kNone, kSub, kAll } rollup = Rollup::kNone;
   if (auto v = HeaderValue(headers, "Nats-Rollup")) {
-    if (!cfg.allow_rollup_hdrs || cfg.deny_purge) {
+    if (checks && (!cfg.allow_rollup_hdrs || cfg.deny_purge)) {
       return fail(errors::kStreamRollupFailed.Make("rollup not permitted"));
     }
     std::string lower(*v);
@@ -1282,7 +1389,7 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
       rollup = Rollup::kSub;
     } else if (lower == "all") {
       rollup = Rollup::kAll;
-    } else {
+    } else if (checks) {
       return false;  // dropped without a reply, as nats-server does
     }
   }
@@ -1305,8 +1412,10 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
     }
   }
   uint64_t seq = 0;
-  store::Status st =
-      s->store->Append(stored_subject, headers, payload, store::AppendOptions{}, &seq);
+  store::AppendOptions append;
+  append.seq = as.seq;
+  append.timestamp_ns = as.timestamp_ns;
+  store::Status st = s->store->Append(stored_subject, headers, payload, append, &seq);
   if (!st.ok()) {
     if (st.code() == store::StatusCode::kNoSpace)
       return fail(errors::kInsufficientResources.Make());

@@ -178,10 +178,23 @@ class Stream {
   std::set<uint64_t> reported_corrupt;  // last_seq of corrupt regions already reported
   std::vector<SourceState> sources;
   bool sources_dirty = false;
+  // config.mirror: last_seq is the last origin sequence looked at (the mirror stores each
+  // message at its origin sequence, so the store's last_seq is where it resumes).
+  std::optional<SourceState> mirror;
+  bool is_mirror() const { return config.mirror.has_value(); }
   // (Re)builds `sources` from config.sources, keeping the progress of sources that stay, and
-  // recovering it from the stored messages and sources.json on open (sources.cc).
+  // recovering it from the stored messages and sources.json on open; and `mirror` from
+  // config.mirror, resuming after the store's last sequence (sources.cc).
   void SetUpSources(bool recover);
   void SaveSources();
+};
+
+// How a message enters a stream: as a publish (the default), or as a mirror's copy of an
+// origin message, stored verbatim at the origin's sequence and timestamp.
+struct StoreAs {
+  uint64_t seq = 0;
+  int64_t timestamp_ns = 0;
+  bool mirror = false;
 };
 
 class EngineImpl {
@@ -195,12 +208,17 @@ class EngineImpl {
   int64_t Now() const { return options.clock(); }
   // The publish path into one stream (dedupe, Nats-Expected-*, rollups, limits, store,
   // consumers); `done` as Engine::Publish. Returns false when the message was not stored.
+  // A mirror copy (`as.mirror`) skips what the origin already checked (Nats-Expected-*, the
+  // duplicate window, the rollup permission: a rollup the origin applied is applied again).
   bool PublishTo(Stream* s, std::string_view subj, std::string_view reply, std::string_view headers,
-                 std::string_view payload, Engine::PubAckCallback done);
+                 std::string_view payload, Engine::PubAckCallback done, const StoreAs& as = {});
   // Copies what every stream's sources have that it has not taken yet (sources.cc).
   // Re-entrant calls return at once.
   void PumpSources();
   bool pumping_sources = false;
+  // Copies what `target`'s mirror has not taken yet, up to `budget` messages; true when
+  // something moved.
+  bool PumpMirror(Stream& target, int budget);
   void SaveConsumer(Stream& s, Consumer& c);
   void DeleteConsumerFile(Stream& s, const std::string& name);
 };

@@ -63,21 +63,69 @@ bool ParseU64(std::string_view v, uint64_t* out) {
 
 }  // namespace
 
+namespace {
+
+// Transforms and filters of a source or mirror: each transform's `src` also filters (an empty
+// one means everything); without transforms, filter_subject ("" = everything).
+void BuildFilters(const jsapi::StreamSource& cfg, SourceState* st) {
+  for (const auto& t : cfg.subject_transforms) {
+    std::string src = t.src.empty() ? ">" : t.src;
+    auto parsed = subject::SubjectTransform::Parse(src, t.dest);
+    if (!parsed) continue;  // refused by CheckStreamConfig
+    st->transforms.push_back(std::move(parsed.value()));
+    st->filters.push_back(src == ">" ? std::string() : src);
+  }
+  if (st->filters.empty()) {
+    st->filters.push_back(cfg.filter_subject == ">" ? "" : cfg.filter_subject);
+  }
+}
+
+// The next origin message after `after` that one of `filters` matches (lowest sequence).
+bool NextOf(Stream& origin, const std::vector<std::string>& filters, uint64_t after,
+            store::Message* scratch, store::Message* out) {
+  bool found = false;
+  for (const auto& f : filters) {
+    if (origin.LoadNextIntact(f, after + 1, scratch).ok() && (!found || scratch->seq < out->seq)) {
+      std::swap(*out, *scratch);
+      found = true;
+    }
+  }
+  return found;
+}
+
+int64_t TimeNs(const jsapi::Timestamp& t) {
+  return t.unix_seconds * 1'000'000'000 + t.nanos;
+}
+
+}  // namespace
+
 void Stream::SetUpSources(bool recover) {
+  if (config.mirror) {
+    // Keep the progress when the config stays (an update of other fields).
+    std::optional<SourceState> old = std::move(mirror);
+    mirror.emplace();
+    mirror->config = *config.mirror;
+    BuildFilters(*config.mirror, &*mirror);
+    if (old && old->config == *config.mirror) {
+      mirror->last_seq = old->last_seq;
+      mirror->active_ns = old->active_ns;
+      mirror->skipped = old->skipped;
+    }
+    // The mirror stores every message at its origin sequence: what it has is what it took.
+    mirror->last_seq = std::max(mirror->last_seq, store->State().last_seq);
+    if (mirror->last_seq == 0 && config.mirror->opt_start_seq > 0) {
+      mirror->last_seq = config.mirror->opt_start_seq - 1;
+    }
+    (void)recover;
+  } else {
+    mirror.reset();
+  }
   std::vector<SourceState> old = std::move(sources);
   sources.clear();
   for (const auto& cfg : config.sources) {
     SourceState st;
     st.config = cfg;
-    for (const auto& t : cfg.subject_transforms) {
-      std::string src = t.src.empty() ? ">" : t.src;
-      auto parsed = subject::SubjectTransform::Parse(src, t.dest);
-      if (!parsed) continue;  // refused by CheckStreamConfig
-      st.transforms.push_back(std::move(parsed.value()));
-      st.filters.push_back(src == ">" ? std::string() : src);
-    }
-    if (st.filters.empty())
-      st.filters.push_back(cfg.filter_subject == ">" ? "" : cfg.filter_subject);
+    BuildFilters(cfg, &st);
     for (const auto& o : old) {
       if (o.config.name == cfg.name && o.config.filter_subject == cfg.filter_subject) {
         st.last_seq = o.last_seq;
@@ -138,6 +186,54 @@ void Stream::SaveSources() {
   fs::rename(tmp, fs::path(dir) / "sources.json", ec);
 }
 
+bool EngineImpl::PumpMirror(Stream& target, int budget) {
+  SourceState& mir = *target.mirror;
+  auto origin_it = streams.find(mir.config.name);
+  if (origin_it == streams.end() || target.config.sealed) return false;
+  Stream& origin = *origin_it->second;
+  mir.active_ns = Now();  // the origin is on this node: always "heard from"
+  if (mir.last_seq == 0 && mir.config.opt_start_time) {
+    // First start by time: begin at the first origin message at or after it.
+    const int64_t start = TimeNs(*mir.config.opt_start_time);
+    store::Message m;
+    uint64_t seq = 1;
+    uint64_t begin = origin.store->State().last_seq + 1;
+    while (origin.LoadNextIntact("", seq, &m).ok()) {
+      if (m.timestamp_ns >= start) {
+        begin = m.seq;
+        break;
+      }
+      seq = m.seq + 1;
+    }
+    mir.last_seq = begin - 1;
+  }
+  bool moved = false;
+  std::string subject_out;
+  store::Message m, scratch;
+  for (int n = 0; n < budget; ++n) {
+    if (!NextOf(origin, mir.filters, mir.last_seq, &scratch, &m)) {
+      // Everything up to the origin's last sequence was looked at.
+      mir.last_seq = std::max(mir.last_seq, origin.store->State().last_seq);
+      break;
+    }
+    mir.last_seq = m.seq;
+    moved = true;
+    std::string_view subj = m.subject;
+    for (const auto& t : mir.transforms) {
+      if (t.Apply(m.subject, subject_out)) {
+        subj = subject_out;
+        break;
+      }
+    }
+    StoreAs as;
+    as.seq = m.seq;
+    as.timestamp_ns = m.timestamp_ns;
+    as.mirror = true;
+    if (!PublishTo(&target, subj, {}, m.headers, m.payload, nullptr, as)) ++mir.skipped;
+  }
+  return moved;
+}
+
 void EngineImpl::PumpSources() {
   if (pumping_sources) return;
   pumping_sources = true;
@@ -147,11 +243,13 @@ void EngineImpl::PumpSources() {
   for (int round = 0; round < 8; ++round) {
     bool moved = false;
     for (auto& [name, target] : streams) {
+      if (target->mirror && PumpMirror(*target, kBatch)) moved = true;
       for (size_t i = 0; i < target->sources.size(); ++i) {
         SourceState& src = target->sources[i];
         auto origin_it = streams.find(src.config.name);
         if (origin_it == streams.end()) continue;
         Stream& origin = *origin_it->second;
+        src.active_ns = Now();  // the origin is on this node: always "heard from"
         for (int n = 0; n < kBatch; ++n) {
           bool found = false;
           store::Message best;
@@ -172,7 +270,6 @@ void EngineImpl::PumpSources() {
             break;
           }
           src.last_seq = best.seq;
-          src.active_ns = Now();
           target->sources_dirty = true;
           moved = true;
           std::string_view subj = best.subject;

@@ -27,14 +27,19 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 // Every message a stream holds, read through a pull consumer (ack none), by sequence.
-std::map<uint64_t, std::string> ReadAll(jsCtx* js, const char* subject, uint64_t expected) {
+// `stream` binds the consumer to a stream by name (a mirror has no subjects to find it by).
+std::map<uint64_t, std::string> ReadAll(jsCtx* js, const char* subject, uint64_t expected,
+                                        const char* stream = nullptr) {
   std::map<uint64_t, std::string> out;
   natsSubscription* raw = nullptr;
   jsSubOptions so;
   jsSubOptions_Init(&so);
+  so.Stream = stream;
   so.Config.AckPolicy = js_AckNone;
   jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus s = js_PullSubscribe(&raw, js, subject, "reader", nullptr, &so, &code);
+  static int readers = 0;
+  const std::string durable = "reader" + std::to_string(readers++);
+  natsStatus s = js_PullSubscribe(&raw, js, subject, durable.c_str(), nullptr, &so, &code);
   if (s != NATS_OK) {
     ADD_FAILURE() << "pull subscribe: " << natsStatus_GetText(s) << " code " << code;
     return out;
@@ -151,6 +156,95 @@ TEST(JetStreamCrash, EveryAcknowledgedMessageSurvivesKillNineDuringAsyncPublish)
   }
   EXPECT_EQ(missing, 0u) << "acknowledged messages lost after kill -9";
   EXPECT_EQ(different, 0u) << "acknowledged messages read back with other bytes";
+}
+
+// A mirror being fed while the node is killed -9 resumes after the restart exactly where it
+// stopped: once caught up it holds every origin message at the origin's sequence, each once,
+// with the origin's bytes, and nothing else.
+TEST(JetStreamCrash, MirrorResumesExactlyAfterKillNine) {
+  harness::TestRunDir dir;
+  JsServer server(ServerKind::kMeridianNode, dir.path(), {.sync = "always"});
+  {
+    Nc nc = Connect(server.url());
+    Js js = JetStream(nc.get());
+    AddFileStream(js.get(), "ORIG", "orig.>");
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = "MIR";
+    cfg.Storage = js_FileStorage;
+    jsStreamSource mirror;
+    jsStreamSource_Init(&mirror);
+    mirror.Name = "ORIG";
+    cfg.Mirror = &mirror;
+    jsStreamInfo* si = nullptr;
+    ASSERT_EQ(js_AddStream(&si, js.get(), &cfg, nullptr, nullptr), NATS_OK)
+        << nats_GetLastError(nullptr);
+    jsStreamInfo_Destroy(si);
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> acked{0};
+  std::thread publisher([&] {
+    Nc nc = Connect(server.url());
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = 4096;
+    Js js = JetStream(nc.get(), &jo);
+    for (uint64_t i = 0; !stop; ++i) {
+      std::string body = "payload-" + std::to_string(i);
+      if (js_PublishAsync(js.get(), i % 3 ? "orig.a" : "orig.b", body.data(),
+                          static_cast<int>(body.size()), nullptr) != NATS_OK) {
+        break;
+      }
+      if (i % 1000 == 999) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = 10000;
+        if (js_PublishAsyncComplete(js.get(), &po) != NATS_OK) break;
+        acked = i + 1;
+      }
+    }
+  });
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (acked < 15000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  server.Kill();
+  stop = true;
+  publisher.join();
+  ASSERT_GE(acked.load(), 1000u) << "too few acknowledgements before the kill";
+
+  server.Start();
+  Nc nc = Connect(server.url());
+  Js js = JetStream(nc.get());
+  jsStreamInfo* raw = nullptr;
+  ASSERT_EQ(js_GetStreamInfo(&raw, js.get(), "ORIG", nullptr, nullptr), NATS_OK);
+  StreamInfo orig(raw);
+  const uint64_t last = orig->State.LastSeq;
+  ASSERT_GE(last, acked.load());
+  // Wait until the mirror has caught up with the origin.
+  uint64_t mirror_msgs = 0;
+  for (auto until = std::chrono::steady_clock::now() + 60s;
+       std::chrono::steady_clock::now() < until;) {
+    jsStreamInfo* mi = nullptr;
+    ASSERT_EQ(js_GetStreamInfo(&mi, js.get(), "MIR", nullptr, nullptr), NATS_OK);
+    StreamInfo hold(mi);
+    mirror_msgs = mi->State.Msgs;
+    if (mi->State.LastSeq == last) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(mirror_msgs, orig->State.Msgs);
+  auto want_a = ReadAll(js.get(), "orig.a", orig->State.Msgs, "ORIG");
+  auto got_a = ReadAll(js.get(), "orig.a", orig->State.Msgs, "MIR");
+  auto want_b = ReadAll(js.get(), "orig.b", orig->State.Msgs, "ORIG");
+  auto got_b = ReadAll(js.get(), "orig.b", orig->State.Msgs, "MIR");
+  EXPECT_EQ(want_a.size() + want_b.size(), orig->State.Msgs);
+  EXPECT_TRUE(got_a == want_a) << "orig.a: mirror " << got_a.size() << " vs origin "
+                               << want_a.size();
+  EXPECT_TRUE(got_b == want_b) << "orig.b: mirror " << got_b.size() << " vs origin "
+                               << want_b.size();
+  std::printf("mirror: %llu messages acknowledged before kill -9, %llu in the origin after\n",
+              static_cast<unsigned long long>(acked.load()),
+              static_cast<unsigned long long>(orig->State.Msgs));
 }
 
 // The biggest segment file of stream `name` in the global account.

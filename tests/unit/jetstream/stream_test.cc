@@ -70,8 +70,11 @@ TEST_F(StreamTest, CreateSealedAndRollupWithoutPurgeAreInvalid) {
   EXPECT_EQ(r["error"]["description"], "roll-ups require the purge permission");
 }
 
-TEST_F(StreamTest, SourcesAndMirrorsAreRefusedForNow) {
-  Json r = CreateStream({{"name", "M"}, {"mirror", {{"name", "ORDERS"}}}});
+TEST_F(StreamTest, ExternalSourcesAndMirrorsAreRefusedForNow) {
+  Json ext = {{"api", "$JS.hub.API"}, {"deliver", "dl"}};
+  Json r = CreateStream({{"name", "M"}, {"mirror", {{"name", "ORDERS"}, {"external", ext}}}});
+  EXPECT_EQ(r["error"]["err_code"], 10052);
+  r = CreateStream({{"name", "S"}, {"sources", {{{"name", "ORDERS"}, {"external", ext}}}}});
   EXPECT_EQ(r["error"]["err_code"], 10052);
 }
 

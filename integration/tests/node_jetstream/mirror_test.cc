@@ -1,0 +1,204 @@
+// Stream mirrors with libnats and raw $JS.API requests, every case run unchanged against
+// meridian-node and the stock nats-server: sequences and timestamps kept, deleted origin
+// messages skipped, filter + start sequence, config refusals with the server's error codes,
+// no direct publishes, mirror_direct inherited, and resuming after a restart.
+#include <gtest/gtest.h>
+#include <nats/nats.h>
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "harness/gtest_support.h"
+#include "js_test_util.h"
+#include "js_world.h"
+
+namespace meridian::node_js_it {
+namespace {
+
+using namespace std::chrono_literals;
+using Json = nlohmann::json;
+
+class Mirrors : public ::testing::TestWithParam<ServerKind> {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<JsServer>(GetParam(), dir_.path());
+    Reconnect();
+  }
+  void Reconnect() {
+    js_.reset();
+    nc_.reset();
+    nc_ = Connect(server_->url());
+    js_ = JetStream(nc_.get());
+  }
+
+  // A raw JetStream API request; the parsed JSON reply.
+  Json Api(const std::string& subject, const Json& body) {
+    std::string data = body.is_null() ? std::string() : body.dump();
+    natsMsg* reply = nullptr;
+    natsStatus s = natsConnection_Request(&reply, nc_.get(), subject.c_str(), data.data(),
+                                          static_cast<int>(data.size()), 10000);
+    if (s != NATS_OK) {
+      ADD_FAILURE() << subject << ": " << natsStatus_GetText(s);
+      return Json();
+    }
+    Msg hold(reply);
+    return Json::parse(Data(reply), nullptr, false);
+  }
+  Json Create(const Json& cfg) {
+    return Api("$JS.API.STREAM.CREATE." + cfg["name"].get<std::string>(), cfg);
+  }
+  Json Info(const std::string& name) { return Api("$JS.API.STREAM.INFO." + name, Json()); }
+  // Polls stream info until `done` holds (generous: a loaded 2-core CI machine).
+  Json WaitFor(const std::string& name, const std::function<bool(const Json&)>& done) {
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    Json info;
+    while (std::chrono::steady_clock::now() < deadline) {
+      info = Info(name);
+      if (info.is_object() && !info.contains("error") && done(info)) return info;
+      std::this_thread::sleep_for(50ms);
+    }
+    ADD_FAILURE() << "stream " << name << " never reached the expected state: " << info.dump();
+    return info;
+  }
+  void Publish(const std::string& subject, const std::string& body) {
+    ASSERT_EQ(js_Publish(nullptr, js_.get(), subject.c_str(), body.data(),
+                         static_cast<int>(body.size()), nullptr, nullptr),
+              NATS_OK);
+  }
+  // The message at `seq` as (subject, data, time); empty subject when there is none.
+  struct Stored {
+    std::string subject, data;
+    int64_t time = 0;
+    bool operator==(const Stored&) const = default;
+  };
+  Stored Get(const char* stream, uint64_t seq) {
+    natsMsg* m = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    Stored out;
+    if (js_GetMsg(&m, js_.get(), stream, seq, nullptr, &code) != NATS_OK) return out;
+    Msg hold(m);
+    out.subject = natsMsg_GetSubject(m);
+    out.data = Data(m);
+    out.time = natsMsg_GetTime(m);
+    return out;
+  }
+
+  harness::TestRunDir dir_;
+  std::unique_ptr<JsServer> server_;
+  Nc nc_;
+  Js js_;
+};
+
+TEST_P(Mirrors, MirrorKeepsSequencesAndTimestampsAndSkipsDeletedMessages) {
+  AddFileStream(js_.get(), "ORIG", "orig.>");
+  for (int i = 1; i <= 10; ++i) Publish(i % 2 ? "orig.a" : "orig.b", "m" + std::to_string(i));
+  for (uint64_t seq : {1, 2, 5, 6}) {
+    ASSERT_EQ(js_DeleteMsg(js_.get(), "ORIG", seq, nullptr, nullptr), NATS_OK);
+  }
+  Json r = Create({{"name", "MIR"}, {"mirror", {{"name", "ORIG"}}}, {"storage", "file"}});
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  EXPECT_FALSE(r["config"].contains("subjects")) << r.dump();
+  Json info = WaitFor("MIR", [](const Json& i) { return i["state"]["last_seq"] == 10; });
+  EXPECT_EQ(info["state"]["messages"], 6);
+  EXPECT_EQ(info["state"]["first_seq"], 3);
+  EXPECT_EQ(info["state"]["num_deleted"], 2);
+  EXPECT_EQ(info["mirror"]["name"], "ORIG");
+  info = WaitFor("MIR", [](const Json& i) { return i["mirror"]["lag"] == 0; });
+  EXPECT_GE(info["mirror"]["active"].get<int64_t>(), 0);
+  for (uint64_t seq = 3; seq <= 10; ++seq) {
+    Stored o = Get("ORIG", seq), m = Get("MIR", seq);
+    EXPECT_EQ(m, o) << "sequence " << seq;
+  }
+  EXPECT_TRUE(Get("MIR", 5).subject.empty()) << "a deleted origin message was mirrored";
+  // New origin messages follow, at the origin's sequences.
+  Publish("orig.c", "later");
+  WaitFor("MIR", [](const Json& i) { return i["state"]["last_seq"] == 11; });
+  EXPECT_EQ(Get("MIR", 11), Get("ORIG", 11));
+}
+
+TEST_P(Mirrors, FilteredMirrorFromAStartSequence) {
+  AddFileStream(js_.get(), "ORIG", "orig.>");
+  for (int i = 1; i <= 8; ++i) Publish(i % 2 ? "orig.odd" : "orig.even", std::to_string(i));
+  Json r = Create({{"name", "EVEN"},
+                   {"mirror", {{"name", "ORIG"}, {"filter_subject", "orig.even"}, {"opt_start_seq", 3}}}});
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  Json info = WaitFor("EVEN", [](const Json& i) { return i["state"]["last_seq"] == 8; });
+  EXPECT_EQ(info["state"]["messages"], 3);  // 4, 6, 8
+  EXPECT_EQ(info["state"]["first_seq"], 4);
+  EXPECT_EQ(Get("EVEN", 6), Get("ORIG", 6));
+  EXPECT_TRUE(Get("EVEN", 5).subject.empty());
+  EXPECT_TRUE(Get("EVEN", 2).subject.empty());
+}
+
+TEST_P(Mirrors, ConfigRefusalsMatchTheServer) {
+  Json orig = {{"name", "ORIG"}, {"subjects", {"orig.>"}}, {"max_msg_size", 1024}};
+  ASSERT_FALSE(Create(orig).contains("error"));
+  auto code = [&](const Json& cfg) {
+    Json r = Create(cfg);
+    return r.contains("error") ? r["error"]["err_code"].get<int>() : 0;
+  };
+  EXPECT_EQ(code({{"name", "M"}, {"subjects", {"m.>"}}, {"mirror", {{"name", "ORIG"}}}}), 10034);
+  EXPECT_EQ(code({{"name", "M"}, {"mirror", {{"name", "ORIG"}}}, {"sources", {{{"name", "X"}}}}}),
+            10031);
+  EXPECT_EQ(code({{"name", "M"}, {"mirror", {{"name", "ORIG"}}}, {"max_msg_size", 512}}), 10030);
+  Json r = Create({{"name", "M"}, {"mirror", {{"name", "ORIG"}}}});
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  Json cfg = r["config"];
+  Json other = cfg;
+  ASSERT_FALSE(Create({{"name", "OTHER"}, {"subjects", {"other.>"}}}).contains("error"));
+  other["mirror"]["name"] = "OTHER";
+  EXPECT_EQ(Api("$JS.API.STREAM.UPDATE.M", other)["error"]["err_code"], 10055);
+  Json subjects = cfg;
+  subjects["subjects"] = {"m.>"};
+  EXPECT_EQ(Api("$JS.API.STREAM.UPDATE.M", subjects)["error"]["err_code"], 10034);
+  Json limits = cfg;
+  limits["max_msgs"] = 1000;
+  Json updated = Api("$JS.API.STREAM.UPDATE.M", limits);
+  EXPECT_FALSE(updated.contains("error")) << updated.dump();
+  EXPECT_EQ(updated["config"]["max_msgs"], 1000);
+}
+
+TEST_P(Mirrors, MirrorTakesNoDirectPublishesAndInheritsDirectGets) {
+  ASSERT_FALSE(
+      Create({{"name", "ORIG"}, {"subjects", {"orig.>"}}, {"allow_direct", true}}).contains("error"));
+  Json r = Create({{"name", "MIR"}, {"mirror", {{"name", "ORIG"}}}});
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  EXPECT_EQ(r["config"]["mirror_direct"], true);
+  // A mirror listens on no subject: a JetStream publish to its name finds no stream.
+  jsErrCode code = static_cast<jsErrCode>(0);
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = 2000;
+  natsStatus s = js_Publish(nullptr, js_.get(), "MIR", "x", 1, &po, &code);
+  EXPECT_TRUE(s == NATS_NO_RESPONDERS || s == NATS_TIMEOUT) << natsStatus_GetText(s);
+  Publish("orig.a", "one");
+  Json info = WaitFor("MIR", [](const Json& i) { return i["state"]["last_seq"] == 1; });
+  EXPECT_EQ(info["state"]["messages"], 1);
+  EXPECT_EQ(Get("MIR", 1).data, "one");
+}
+
+TEST_P(Mirrors, MirrorResumesAfterARestartWithoutDuplicatesOrGaps) {
+  AddFileStream(js_.get(), "ORIG", "orig.>");
+  ASSERT_FALSE(Create({{"name", "MIR"}, {"mirror", {{"name", "ORIG"}}}}).contains("error"));
+  for (int i = 1; i <= 100; ++i) Publish("orig.a", "a" + std::to_string(i));
+  WaitFor("MIR", [](const Json& i) { return i["state"]["last_seq"] == 100; });
+  server_->Restart();
+  Reconnect();
+  for (int i = 1; i <= 100; ++i) Publish("orig.b", "b" + std::to_string(i));
+  Json info = WaitFor("MIR", [](const Json& i) { return i["state"]["last_seq"] == 200; });
+  EXPECT_EQ(info["state"]["messages"], 200);
+  EXPECT_EQ(info["state"]["first_seq"], 1);
+  for (uint64_t seq = 1; seq <= 200; ++seq) {
+    EXPECT_EQ(Get("MIR", seq), Get("ORIG", seq)) << "sequence " << seq;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(BothServers, Mirrors,
+                         ::testing::Values(ServerKind::kMeridianNode, ServerKind::kNatsServer),
+                         [](const auto& info) { return KindName(info.param); });
+
+}  // namespace
+}  // namespace meridian::node_js_it
