@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -27,6 +31,15 @@ std::vector<net::Endpoint> Endpoints(const std::vector<config::NatsUrl>& urls) {
   for (const config::NatsUrl& u : urls)
     out.push_back(net::Endpoint::Tcp(u.address.host, u.address.port));
   return out;
+}
+
+// Gives the heap's free memory back to the system. glibc keeps what closed connections
+// freed (their sessions, write buffers, pending tables) inside the heap, so RSS would stay at
+// its peak after clients leave.
+void ReleaseFreeMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
 }
 
 std::string HostOf(const std::string& address) {
@@ -60,6 +73,9 @@ struct Sidecar::Impl {
   std::uint64_t next_id = 1;
   net::Timer tick;
   bool stopping = false;
+  // Connections closed since the heap was last trimmed, and when that was.
+  std::size_t closed_since_trim = 0;
+  std::chrono::steady_clock::time_point last_trim{};
 
   Impl(net::Loop& l, SidecarConfig c, TopologyFile t)
       : loop(l), config(std::move(c)), topology(std::move(t)) {}
@@ -123,7 +139,10 @@ struct Sidecar::Impl {
     auto conn = session::ProxyConnection::Start(
         env, std::move(client), id, std::move(info), [this](std::uint64_t done) {
           // Erased later: we may be inside its call.
-          loop.Post([this, done] { connections.erase(done); });
+          loop.Post([this, done] {
+            connections.erase(done);
+            ++closed_since_trim;
+          });
         });
     connections.emplace(id, std::move(conn));
   }
@@ -272,6 +291,12 @@ net::Status Sidecar::Start() {
     const auto now = std::chrono::steady_clock::now();
     for (auto& [id, conn] : s.connections) conn->Tick(now);
     s.CheckHome();
+    // At most once a second, and only after connections went away.
+    if (s.closed_since_trim > 0 && now - s.last_trim >= std::chrono::seconds(1)) {
+      s.closed_since_trim = 0;
+      s.last_trim = now;
+      ReleaseFreeMemory();
+    }
   });
   return net::Status::Ok();
 }
