@@ -1,5 +1,6 @@
 #include "rewrite/pending.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -12,10 +13,38 @@ PendingTable::PendingTable(Options options) : options_(options) {
         "request in flight");
   }
   // At most half full, so probe sequences stay short.
-  std::size_t slots = 2;
-  while (slots < options_.capacity * 2) slots <<= 1;
+  max_slots_ = 2;
+  while (max_slots_ < options_.capacity * 2) max_slots_ <<= 1;
+  const std::size_t slots = std::min(max_slots_, kInitialSlots);
   slots_.resize(slots);
   mask_ = slots - 1;
+}
+
+void PendingTable::Grow() {
+  std::vector<Slot> old(slots_.size() * 2);
+  old.swap(slots_);
+  mask_ = slots_.size() - 1;
+  for (Slot& s : old) {
+    if (s.hash == 0) continue;
+    std::size_t i = s.hash & mask_;
+    while (slots_[i].hash != 0) i = (i + 1) & mask_;
+    Slot& d = slots_[i];
+    d.hash = s.hash;
+    d.deadline = s.deadline;
+    d.plan = s.plan;
+    d.key_len = s.key_len;
+    if (s.key_len > kInlineKey) {
+      d.long_key.swap(s.long_key);
+    } else {
+      std::memcpy(d.key, s.key, s.key_len);
+    }
+  }
+}
+
+void PendingTable::ShrinkIfEmpty() {
+  if (size_ != 0 || slots_.size() <= kInitialSlots) return;
+  std::vector<Slot>(std::min(max_slots_, kInitialSlots)).swap(slots_);
+  mask_ = slots_.size() - 1;
 }
 
 std::uint64_t PendingTable::Hash(std::string_view key) {
@@ -52,6 +81,10 @@ PendingTable::AddResult PendingTable::Add(std::string_view reply, const ReplyPla
   if (size_ >= options_.capacity) {
     ++stats_.full;
     return AddResult::kFull;
+  }
+  if ((size_ + 1) * 2 > slots_.size() && slots_.size() < max_slots_) {
+    Grow();
+    return Add(reply, plan, now);  // not in the table: this time it is added in place
   }
   s.hash = hash;
   s.plan = plan;

@@ -1,9 +1,12 @@
 // The pending-request table: what reply each request in flight expects, keyed by the
 // request's reply subject.
 //
-// Bounded: a fixed number of slots allocated up front (open addressing, linear probing,
-// backward-shift deletion), keys up to kInlineKey bytes stored inline, so Add/Take allocate
-// nothing for ordinary inbox subjects. When full, Add refuses (kFull) and the caller
+// Bounded: open addressing, linear probing, backward-shift deletion, keys up to kInlineKey
+// bytes stored inline, so Add/Take allocate nothing for ordinary inbox subjects. The slots
+// start small (kInitialSlots) and double as entries arrive, never more than half full, up to
+// what `capacity` entries need; ShrinkIfEmpty() gives the memory back once nothing is in
+// flight (a connection that once had 1000 requests in flight does not keep ~350 KiB of
+// slots for good). When full, Add refuses (kFull) and the caller
 // forwards the request anyway: its reply then passes unrewritten, which is counted. Entries
 // live until their reply arrives (Take) or their deadline passes (Expire). Time is passed
 // in, never read, so tests drive it. Not thread-safe: one table per event loop.
@@ -25,6 +28,7 @@ class PendingTable {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
   static constexpr std::size_t kInlineKey = 96;
+  static constexpr std::size_t kInitialSlots = 16;
 
   struct Options {
     std::size_t capacity = 8192;  // entries in flight at most
@@ -54,7 +58,13 @@ class PendingTable {
   template <typename OnExpired>
   std::size_t Expire(TimePoint now, OnExpired&& on_expired);
 
+  // Back to kInitialSlots when nothing is in flight (call it on a timer, not per message:
+  // a table that empties between requests would otherwise be reallocated each time).
+  void ShrinkIfEmpty();
+
   bool empty() const { return size_ == 0; }
+  // Slots allocated now (memory: slots() * about 180 bytes).
+  std::size_t slots() const { return slots_.size(); }
   std::size_t size() const { return size_; }
   std::size_t capacity() const { return options_.capacity; }
   const Stats& stats() const { return stats_; }
@@ -76,10 +86,13 @@ class PendingTable {
   // Index of the slot holding `key`, or of the empty slot where it would go.
   std::size_t Find(std::string_view key, std::uint64_t hash) const;
   void RemoveAt(std::size_t index);
+  // Doubles the slots and re-inserts every entry.
+  void Grow();
 
   Options options_;
   std::vector<Slot> slots_;
   std::size_t mask_;
+  std::size_t max_slots_;  // what `capacity` entries need at half load
   std::size_t size_ = 0;
   Stats stats_;
 };

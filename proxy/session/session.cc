@@ -549,6 +549,7 @@ void Session::Tick(TimePoint now) {
     counters_.requests_expired +=
         pending_->Expire(now, [](std::string_view, const rewrite::ReplyPlan&) {});
   }
+  if (pending_) pending_->ShrinkIfEmpty();
   if (fanout_.open_groups() > 0) {
     for (rewrite::FanOutTable::Completed& done : fanout_.Expire(now)) FinishFanOut(done);
   }

@@ -84,5 +84,39 @@ TEST(PendingTable, StaysConsistentUnderManyAddsAndRemovals) {
   }
 }
 
+TEST(PendingTable, StartsSmallGrowsToItsCapacityAndShrinksWhenEmpty) {
+  PendingTable t({.capacity = 1000, .timeout = 1s});
+  EXPECT_EQ(t.slots(), PendingTable::kInitialSlots);
+  std::string long_key(200, 'l');
+  ASSERT_EQ(t.Add(long_key, ReplyPlan{ReplyKind::kMsgGet, 7}, kT0),
+            PendingTable::AddResult::kAdded);
+  for (int i = 0; i < 999; ++i) {
+    ASSERT_EQ(t.Add("_INBOX.g." + std::to_string(i),
+                    ReplyPlan{ReplyKind::kPubAck, static_cast<std::uint32_t>(i)}, kT0),
+              PendingTable::AddResult::kAdded);
+  }
+  EXPECT_EQ(t.size(), 1000u);
+  EXPECT_EQ(t.slots(), 2048u);  // never more than half full
+  EXPECT_EQ(t.Add("_INBOX.g.full", ReplyPlan{ReplyKind::kPubAck}, kT0),
+            PendingTable::AddResult::kFull);
+  t.ShrinkIfEmpty();  // not empty: nothing changes
+  EXPECT_EQ(t.slots(), 2048u);
+  // Every entry survived the re-insertions, the long key too.
+  auto l = t.Take(long_key);
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->stream, 7u);
+  for (int i = 0; i < 999; ++i) {
+    auto p = t.Take("_INBOX.g." + std::to_string(i));
+    ASSERT_TRUE(p) << i;
+    EXPECT_EQ(p->stream, static_cast<std::uint32_t>(i));
+  }
+  ASSERT_TRUE(t.empty());
+  t.ShrinkIfEmpty();
+  EXPECT_EQ(t.slots(), PendingTable::kInitialSlots);
+  // Usable again after shrinking.
+  t.Add("_INBOX.g.again", ReplyPlan{ReplyKind::kStreamInfo}, kT0);
+  EXPECT_EQ(t.Take("_INBOX.g.again")->kind, ReplyKind::kStreamInfo);
+}
+
 }  // namespace
 }  // namespace meridian::rewrite
