@@ -1,5 +1,7 @@
-// meridian-demo: the main job. Starts a local multi-region deployment, says where to connect,
-// and runs until Ctrl-C (SIGINT) or SIGTERM; then stops everything cleanly.
+// meridian-demo: the main job. Starts a local multi-region deployment (latency between regions
+// through the fault proxy), walks through the seed scenario (kill a region, split the brain)
+// with traffic and a summary, says where to connect, and runs until Ctrl-C (SIGINT) or
+// SIGTERM; then stops everything cleanly. Exits non-zero if a step or an invariant fails.
 #include <signal.h>
 
 #include <cstring>
@@ -13,12 +15,14 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: meridian-demo [--once] [--keep] [--regions east,central,west]\n"
-    "                     [--servers-per-region N] [--stretch]\n"
-    "  --once                 start, check health, print where to connect, then tear down\n"
+    "                     [--servers-per-region N] [--stretch] [--latency MS] [--no-scenario]\n"
+    "  --once                 run the walkthrough, print where to connect, then tear down\n"
     "  --keep                 keep the run directory (configs, logs, stores) at the end\n"
     "  --regions A,B,C        region names (default east,central,west)\n"
     "  --servers-per-region N servers per regional cluster (default 3)\n"
-    "  --stretch              add the stretch cluster xr, one node per region\n";
+    "  --stretch              add the stretch cluster xr, one node per region\n"
+    "  --latency MS           one-way latency between regions (default 40, jitter MS/4)\n"
+    "  --no-scenario          skip the seed scenario (traffic, kill, split, summary)\n";
 
 bool ParseArgs(int argc, char** argv, meridian::demo::DemoOptions& o) {
   for (int i = 1; i < argc; ++i) {
@@ -33,6 +37,13 @@ bool ParseArgs(int argc, char** argv, meridian::demo::DemoOptions& o) {
       o.keep = true;
     } else if (a == "--stretch") {
       o.stretch_cluster = true;
+    } else if (a == "--no-scenario") {
+      o.scenario = false;
+    } else if (a == "--latency") {
+      const int ms = std::stoi(value());
+      if (ms < 0 || ms > 1000) throw std::invalid_argument("--latency must be 0-1000 ms");
+      o.latency = std::chrono::milliseconds(ms);
+      o.jitter = std::chrono::milliseconds(ms / 4);
     } else if (a == "--servers-per-region") {
       o.servers_per_region = std::stoi(value());
       if (o.servers_per_region < 1 || o.servers_per_region > 9) {
@@ -87,9 +98,8 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
   meridian::harness::LeaveTerminationSignalsToCaller();
 
-  meridian::demo::DemoContext ctx{options, std::cout, [] { return PendingStopSignal() != 0; },
-                                  nullptr, nullptr};
-  const auto steps = meridian::demo::DemoSteps();
+  meridian::demo::DemoContext ctx(options, std::cout, [] { return PendingStopSignal() != 0; });
+  const auto steps = meridian::demo::DemoSteps(options);
   int exit_code = 0;
   int stopped_by = 0;
   try {
@@ -121,7 +131,7 @@ int main(int argc, char** argv) {
     }
     if (stopped_by != 0) std::cout << "\nReceived " << strsignal(stopped_by) << ".\n";
   } catch (const meridian::harness::WaitCancelled&) {
-    std::cout << "\nReceived " << strsignal(PendingStopSignal()) << " during start-up.\n";
+    std::cout << "\nReceived " << strsignal(PendingStopSignal()) << " during the walkthrough.\n";
   } catch (const std::exception& e) {
     std::cerr << "meridian-demo: " << e.what() << "\n";
     if (ctx.run_dir) ctx.run_dir->Keep();
