@@ -238,7 +238,7 @@ void EngineImpl::PumpSources() {
   if (pumping_sources) return;
   pumping_sources = true;
   std::string headers, subject_out, extra;
-  store::Message m;
+  store::Message m, best;  // reused: their buffers keep their capacity
   // Repeat while something moved: a chain A -> B -> C settles in one call.
   for (int round = 0; round < 8; ++round) {
     bool moved = false;
@@ -251,16 +251,7 @@ void EngineImpl::PumpSources() {
         Stream& origin = *origin_it->second;
         src.active_ns = Now();  // the origin is on this node: always "heard from"
         for (int n = 0; n < kBatch; ++n) {
-          bool found = false;
-          store::Message best;
-          for (const auto& f : src.filters) {
-            if (origin.LoadNextIntact(f, src.last_seq + 1, &m).ok() &&
-                (!found || m.seq < best.seq)) {
-              best = std::move(m);
-              found = true;
-            }
-          }
-          if (!found) {
+          if (!NextOf(origin, src.filters, src.last_seq, &m, &best)) {
             // Everything up to the origin's last sequence was looked at.
             uint64_t last = origin.store->State().last_seq;
             if (last > src.last_seq) {

@@ -1,5 +1,6 @@
 #include "store/file_store.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace meridian::store {
@@ -149,16 +150,43 @@ Status FileStore::ReadMessage(const Entry& entry, Message* out) const {
                                             " is gone from " + options_.directory);
   }
   const Segment& segment = *it->second;
-  read_buf_.resize(entry.length);
+  const char* record = nullptr;
   size_t got = 0;
-  if (Status st = io_->ReadAt(segment.fd, read_buf_.data(), entry.length, entry.offset, &got);
-      !st.ok()) {
-    return st;
+  const bool sequential = last_segment_ == &segment && last_end_ == entry.offset;
+  last_segment_ = &segment;
+  last_end_ = entry.offset + entry.length;
+  if (ra_segment_.lock() == it->second && entry.offset >= ra_offset_ &&
+      entry.offset + entry.length <= ra_offset_ + ra_buf_.size()) {
+    record = ra_buf_.data() + (entry.offset - ra_offset_);
+    got = entry.length;
+  } else if (sequential && entry.length < kReadAhead && segment.size > entry.offset) {
+    size_t want = static_cast<size_t>(
+        std::min<uint64_t>(kReadAhead, segment.size - entry.offset));
+    want = std::max<size_t>(want, entry.length);
+    ra_buf_.resize(want);
+    size_t have = 0;
+    if (Status st = io_->ReadAt(segment.fd, ra_buf_.data(), want, entry.offset, &have);
+        !st.ok()) {
+      ra_segment_.reset();
+      return st;
+    }
+    ra_buf_.resize(have);
+    ra_offset_ = entry.offset;
+    ra_segment_ = it->second;
+    record = ra_buf_.data();
+    got = std::min<size_t>(have, entry.length);
+  } else {
+    read_buf_.resize(entry.length);
+    if (Status st = io_->ReadAt(segment.fd, read_buf_.data(), entry.length, entry.offset, &got);
+        !st.ok()) {
+      return st;
+    }
+    record = read_buf_.data();
   }
   RecordHeader header;
   bool header_valid = false;
   ParseOutcome outcome =
-      ParseRecord(reinterpret_cast<const uint8_t*>(read_buf_.data()), got, &header, &header_valid);
+      ParseRecord(reinterpret_cast<const uint8_t*>(record), got, &header, &header_valid);
   if (outcome != ParseOutcome::kOk || header.type != RecordType::kMessage ||
       header.seq != entry.seq || header.record_size() != entry.length) {
     CorruptionReport report;
@@ -172,7 +200,7 @@ Status FileStore::ReadMessage(const Entry& entry, Message* out) const {
                   "message " + std::to_string(entry.seq) + " in " + segment.path + " at offset " +
                       std::to_string(entry.offset) + " failed its checksum; repair this replica");
   }
-  const char* body = read_buf_.data() + kRecordHeaderSize;
+  const char* body = record + kRecordHeaderSize;
   out->seq = header.seq;
   out->timestamp_ns = header.timestamp_ns;
   out->subject.assign(body, header.subject_len);

@@ -123,6 +123,17 @@ class FileStore final : public IndexedStore {
   std::shared_ptr<Segment> active_;
   std::string write_buf_;         // reused encode buffer
   mutable std::string read_buf_;  // reused read buffer
+  // Read-ahead for sequential readers (consumers, sources, mirrors): when a read starts where
+  // the previous one ended, up to kReadAhead bytes of that segment are read at once and the
+  // following records are served from them (still verified record by record). Segments are
+  // append-only and a rewritten segment is a new object, so the window stays valid while
+  // ra_segment_ is that segment.
+  static constexpr size_t kReadAhead = 64 * 1024;
+  mutable std::weak_ptr<Segment> ra_segment_;
+  mutable std::string ra_buf_;
+  mutable uint64_t ra_offset_ = 0;   // file offset of ra_buf_[0]
+  mutable uint64_t last_end_ = 0;    // where the previous read ended
+  mutable const Segment* last_segment_ = nullptr;
   uint64_t torn_bytes_ = 0;
   bool opened_from_snapshot_ = false;
 

@@ -1,0 +1,189 @@
+// The sourcing rate: three write streams holding N messages each are sourced into one read
+// stream, and the read stream's fill rate (messages per second, from the create request to
+// the last message stored) is measured on meridian-node (sync "always" and a 2 min interval)
+// and on the stock nats-server in the same run. nats-server sources through one goroutine
+// per stream and tops out near 20K msg/s (nats-io/nats-server#8612); the goal for
+// meridian-node is ten times that. Prints figures and ratios; asserts nothing about time.
+//
+// Usage: node_sourcing_bench [messages per write stream, default 50000]
+#include <nats/nats.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness/binaries.h"
+#include "harness/health.h"
+#include "harness/ports.h"
+#include "harness/process.h"
+#include "harness/run_dir.h"
+
+namespace {
+
+using namespace meridian;
+using Clock = std::chrono::steady_clock;
+
+void Check(natsStatus s, const std::string& what) {
+  if (s != NATS_OK) {
+    throw std::runtime_error(what + ": " + natsStatus_GetText(s) + " " +
+                             nats_GetLastError(nullptr));
+  }
+}
+
+// A raw $JS.API request; the reply text.
+std::string Request(natsConnection* nc, const std::string& subject, const std::string& body) {
+  natsMsg* reply = nullptr;
+  Check(natsConnection_Request(&reply, nc, subject.c_str(), body.data(),
+                               static_cast<int>(body.size()), 30000),
+        "request " + subject);
+  std::string out(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
+  natsMsg_Destroy(reply);
+  if (out.find("\"error\"") != std::string::npos) throw std::runtime_error(subject + ": " + out);
+  return out;
+}
+
+uint64_t StoredMsgs(jsCtx* js, const char* stream) {
+  jsStreamInfo* si = nullptr;
+  Check(js_GetStreamInfo(&si, js, stream, nullptr, nullptr), std::string("info ") + stream);
+  uint64_t n = si->State.Msgs;
+  jsStreamInfo_Destroy(si);
+  return n;
+}
+
+struct Result {
+  double fill_msgs_per_s = 0;
+  double publish_msgs_per_s = 0;  // filling the write streams (context only)
+};
+
+Result Measure(uint16_t port, int n) {
+  natsOptions* opts = nullptr;
+  natsOptions_Create(&opts);
+  std::string url = "nats://127.0.0.1:" + std::to_string(port);
+  natsOptions_SetURL(opts, url.c_str());
+  natsOptions_SetAllowReconnect(opts, false);
+  natsConnection* nc = nullptr;
+  Check(natsConnection_Connect(&nc, opts), "connect");
+  natsOptions_Destroy(opts);
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = 30000;
+  jo.PublishAsync.MaxPending = 8192;
+  jo.PublishAsync.StallWait = 60000;  // a loaded disk may hold acks back for a while
+  jsCtx* js = nullptr;
+  Check(natsConnection_JetStream(&js, nc, &jo), "jetstream");
+  const std::string payload(128, 'x');
+  Result r;
+  auto t0 = Clock::now();
+  for (int w = 1; w <= 3; ++w) {
+    const std::string name = "W" + std::to_string(w);
+    Request(nc, "$JS.API.STREAM.CREATE." + name,
+            R"({"name":")" + name + R"(","subjects":["w)" + std::to_string(w) +
+                R"(.>"],"storage":"file"})");
+    const std::string subject = "w" + std::to_string(w) + ".data";
+    for (int i = 0; i < n; ++i) {
+      Check(js_PublishAsync(js, subject.c_str(), payload.data(), static_cast<int>(payload.size()),
+                            nullptr),
+            "async publish");
+    }
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = 120000;
+  Check(js_PublishAsyncComplete(js, &po), "async publish complete");
+  r.publish_msgs_per_s = 3.0 * n / std::chrono::duration<double>(Clock::now() - t0).count();
+  for (const char* w : {"W1", "W2", "W3"}) {
+    if (StoredMsgs(js, w) != static_cast<uint64_t>(n)) {
+      throw std::runtime_error(std::string(w) + " does not hold every message");
+    }
+  }
+
+  // The measured part: from the read stream's create request until it holds all 3N.
+  const uint64_t total = 3ull * static_cast<uint64_t>(n);
+  t0 = Clock::now();
+  Request(nc, "$JS.API.STREAM.CREATE.READ",
+          R"({"name":"READ","storage":"file","sources":[{"name":"W1"},{"name":"W2"},)"
+          R"({"name":"W3"}]})");
+  auto limit = t0 + std::chrono::seconds(600);
+  uint64_t have = 0;
+  while ((have = StoredMsgs(js, "READ")) < total) {
+    if (Clock::now() > limit) {
+      throw std::runtime_error("the read stream holds " + std::to_string(have) + " of " +
+                               std::to_string(total) + " after 10 minutes");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  r.fill_msgs_per_s = static_cast<double>(total) /
+                      std::chrono::duration<double>(Clock::now() - t0).count();
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const int n = argc > 1 ? std::atoi(argv[1]) : 50000;
+    if (n <= 0) throw std::runtime_error("messages per write stream must be positive");
+    harness::RunDir dir("node_sourcing_bench");
+    struct Run {
+      std::string name;
+      Result result;
+    };
+    std::vector<Run> runs;
+    for (const std::string kind : {"always", "interval", "nats-server"}) {
+      uint16_t port = harness::FreeLoopbackPort();
+      uint16_t http = harness::FreeLoopbackPort();
+      std::filesystem::path store = dir / ("store-" + kind);
+      std::filesystem::create_directories(store);
+      harness::ProcessSpec spec;
+      if (kind != "nats-server") {
+        auto conf = dir / ("node-" + kind + ".toml");
+        std::ofstream(conf) << "host = \"127.0.0.1\"\nport = " << port
+                            << "\nhttp_host = \"127.0.0.1\"\nhttp_port = " << http
+                            << "\n[jetstream]\nstore_dir = \"" << store.string()
+                            << "\"\nsync_interval = \"" << (kind == "always" ? "always" : "2m")
+                            << "\"\n";
+        spec.argv = {harness::OurBinary("meridian-node").string(), "-c", conf.string()};
+      } else {
+        spec.argv = {harness::NatsServerBinary().string(),
+                     "-a",
+                     "127.0.0.1",
+                     "-p",
+                     std::to_string(port),
+                     "-m",
+                     std::to_string(http),
+                     "-js",
+                     "-sd",
+                     store.string()};
+      }
+      spec.log_path = dir / ("server-" + kind + ".log");
+      harness::Process p(spec);
+      harness::WaitForHealthz(p, http);
+      runs.push_back({kind == "nats-server" ? kind : "node " + kind, Measure(port, n)});
+      p.Stop();
+    }
+    const double ns = runs[2].result.fill_msgs_per_s;
+    std::printf("three write streams x %d messages (128 B, file storage) sourced into one read "
+                "stream\n",
+                n);
+    std::printf("%-16s %22s %22s %10s\n", "server", "sourcing msgs/s", "write publish msgs/s",
+                "vs ns");
+    for (const auto& r : runs) {
+      std::printf("%-16s %22.0f %22.0f %10.2f\n", r.name.c_str(), r.result.fill_msgs_per_s,
+                  r.result.publish_msgs_per_s, ns == 0 ? 0.0 : r.result.fill_msgs_per_s / ns);
+    }
+    std::printf("goal: node sourcing >= 10x nats-server (node always: %.1fx)\n",
+                ns == 0 ? 0.0 : runs[0].result.fill_msgs_per_s / ns);
+    nats_Close();
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "node_sourcing_bench: %s\n", e.what());
+    return 1;
+  }
+}
