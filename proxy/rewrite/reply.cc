@@ -43,7 +43,144 @@ bool IsNameBoundary(char c) {
   }
 }
 
+bool IsJsonSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// The PubAck as nats-server writes it, {"stream":"<name>","seq":<n>[,"domain":"<d>"]
+// [,"duplicate":true]}, read without building a document: a flat object whose values are
+// strings without escapes, numbers, true, false or null, all ASCII, each key once. On
+// success `stream` is the "stream" value (empty, with pos npos, when absent or not a
+// string). Anything else (an error object, an escape, a repeated key, bad JSON) returns
+// false: the caller then parses the reply fully, so nothing is decided on bytes alone.
+class FlatObjectScan {
+ public:
+  explicit FlatObjectScan(std::string_view text) : t_(text) {}
+
+  bool Run() {
+    SkipSpace();
+    if (!Eat('{')) return false;
+    SkipSpace();
+    if (Eat('}')) return End();
+    std::size_t keys = 0;
+    for (;;) {
+      std::string_view key;
+      if (!String(key)) return false;
+      // Repeated keys: which one counts is the document parser's business.
+      for (std::size_t k = 0; k < keys; ++k) {
+        if (seen_[k] == key) return false;
+      }
+      if (keys == kMaxKeys) return false;
+      seen_[keys++] = key;
+      SkipSpace();
+      if (!Eat(':')) return false;
+      SkipSpace();
+      if (Peek() == '"') {
+        const std::size_t start = i_ + 1;
+        std::string_view value;
+        if (!String(value)) return false;
+        if (key == "stream") {
+          stream = value;
+          stream_pos = start;
+        }
+      } else if (!Scalar()) {
+        return false;
+      }
+      SkipSpace();
+      if (Eat('}')) return End();
+      if (!Eat(',')) return false;
+      SkipSpace();
+    }
+  }
+
+  std::string_view stream;
+  std::size_t stream_pos = std::string_view::npos;
+
+ private:
+  static constexpr std::size_t kMaxKeys = 8;
+
+  char Peek() const { return i_ < t_.size() ? t_[i_] : '\0'; }
+  bool Eat(char c) {
+    if (Peek() != c || i_ >= t_.size()) return false;
+    ++i_;
+    return true;
+  }
+  void SkipSpace() {
+    while (i_ < t_.size() && IsJsonSpace(t_[i_])) ++i_;
+  }
+  bool End() {
+    SkipSpace();
+    return i_ == t_.size();
+  }
+  bool String(std::string_view& out) {
+    if (!Eat('"')) return false;
+    const std::size_t start = i_;
+    while (i_ < t_.size()) {
+      const auto c = static_cast<unsigned char>(t_[i_]);
+      if (c == '"') {
+        out = t_.substr(start, i_ - start);
+        ++i_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20 || c >= 0x80) return false;
+      ++i_;
+    }
+    return false;
+  }
+  bool Literal(std::string_view word) {
+    if (t_.substr(i_, word.size()) != word) return false;
+    i_ += word.size();
+    return true;
+  }
+  // A number as JSON spells it, or true, false, null.
+  bool Scalar() {
+    const char c = Peek();
+    if (c == 't') return Literal("true");
+    if (c == 'f') return Literal("false");
+    if (c == 'n') return Literal("null");
+    Eat('-');
+    if (!Eat('0')) {  // no leading zeros
+      if (!IsDigit(Peek())) return false;
+      while (IsDigit(Peek())) ++i_;
+    }
+    if (Eat('.')) {
+      if (!IsDigit(Peek())) return false;
+      while (IsDigit(Peek())) ++i_;
+    }
+    if (Peek() == 'e' || Peek() == 'E') {
+      ++i_;
+      if (Peek() == '+' || Peek() == '-') ++i_;
+      if (!IsDigit(Peek())) return false;
+      while (IsDigit(Peek())) ++i_;
+    }
+    return true;
+  }
+
+  std::string_view t_;
+  std::size_t i_ = 0;
+  std::string_view seen_[kMaxKeys];
+};
+
 }  // namespace
+
+std::optional<ReplyAction> Rewriter::RewritePubAckFast(std::string_view body, ReplyResult& out) {
+  FlatObjectScan scan(body);
+  if (!scan.Run()) return std::nullopt;
+  if (scan.stream_pos == std::string_view::npos) return ReplyAction::kUnchanged;
+  auto internal = topology_->FindInternal(scan.stream);
+  if (!internal) return ReplyAction::kUnchanged;
+  const std::string& name = topology_->streams()[internal->stream].name;
+  out.body.assign(body.substr(0, scan.stream_pos));
+  out.body.append(name);
+  out.body.append(body.substr(scan.stream_pos + scan.stream.size()));
+  out.body_changed = true;
+  ++stats_.replies_rewritten;
+  return ReplyAction::kRewritten;
+}
 
 bool Rewriter::RewriteNamesInText(std::string_view text, std::string& out) const {
   bool changed = false;
@@ -380,6 +517,11 @@ ReplyAction Rewriter::RewriteReply(const ReplyPlan& plan, std::string_view heade
     out.headers_changed = true;
     ++stats_.replies_rewritten;
     return ReplyAction::kRewritten;
+  }
+
+  if (plan.kind == ReplyKind::kPubAck) {
+    // One per published message: the usual shape is read without building a document.
+    if (std::optional<ReplyAction> fast = RewritePubAckFast(body, out)) return *fast;
   }
 
   auto parsed = ParseObject(body);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -199,6 +200,10 @@ class Rewriter {
   // tail_pos is set) the tail converted with ToStoredFilter.
   void RedirectSubject(const ApiSubject& api, std::uint32_t stream, std::string_view subject,
                        std::string& out);
+
+  // A PubAck of the usual flat shape, rewritten in place (the stream value replaced, every
+  // other byte kept); nullopt when the body needs the full parse (errors, escapes...).
+  std::optional<ReplyAction> RewritePubAckFast(std::string_view body, ReplyResult& out);
 
   // Split consumers (FilterStyle::kPerOriginConsumers): "<C>__<origin>" for every origin of
   // the stream becomes "<C>" in CONSUMER.NAMES, and one merged entry in CONSUMER.LIST.

@@ -51,6 +51,40 @@ TEST_F(Reply, PubAckErrorNamesTheVirtualStream) {
   EXPECT_EQ(Body()["error"]["err_code"], 10060);
 }
 
+TEST_F(Reply, PubAckWithDomainKeepsEveryOtherByte) {
+  ASSERT_EQ(Run(ReplyKind::kPubAck, R"( {"stream":"foo-write-west","seq":18446744073709551615,)"
+                                    R"("domain":"hub", "duplicate":false} )"),
+            ReplyAction::kRewritten);
+  EXPECT_EQ(out.body, R"( {"stream":"foo","seq":18446744073709551615,"domain":"hub", )"
+                      R"("duplicate":false} )");
+}
+
+TEST_F(Reply, PubAckOfAnotherStreamIsUnchanged) {
+  EXPECT_EQ(Run(ReplyKind::kPubAck, R"({"stream":"orders","seq":3})"), ReplyAction::kUnchanged);
+  EXPECT_EQ(Run(ReplyKind::kPubAck, R"({"seq":3})"), ReplyAction::kUnchanged);
+  EXPECT_EQ(Run(ReplyKind::kPubAck, R"({"stream":7,"seq":3})"), ReplyAction::kUnchanged);
+}
+
+TEST_F(Reply, PubAckWithEscapesOrRepeatedKeysIsParsedFully) {
+  // The stream name escaped: the quick reader leaves it to the JSON parser, which sees it.
+  ASSERT_EQ(Run(ReplyKind::kPubAck, R"({"stream":"foo-write-west","seq":2})"),
+            ReplyAction::kRewritten);
+  EXPECT_EQ(Body(), J(R"({"stream":"foo","seq":2})"));
+  ASSERT_EQ(Run(ReplyKind::kPubAck, R"({"stream":"orders","stream":"foo-write-west","seq":2})"),
+            ReplyAction::kRewritten);
+  EXPECT_EQ(Body()["stream"], "foo");
+}
+
+TEST_F(Reply, BrokenPubAckIsUnparseable) {
+  for (const char* body : {R"({"stream":"foo-write-west","seq":01})",
+                           R"({"stream":"foo-write-west","seq":1,})",
+                           R"({"stream":"foo-write-west","seq":1} x)",
+                           R"({"stream":"foo-write-west","seq":-})", R"({"stream":"foo-write-west")",
+                           R"({"stream":"foo-write-west","ok":tru})", ""}) {
+    EXPECT_EQ(Run(ReplyKind::kPubAck, body), ReplyAction::kUnparseable) << body;
+  }
+}
+
 TEST_F(Reply, StreamInfoShowsVirtualNameSubjectsAndNoSources) {
   ASSERT_EQ(Run(ReplyKind::kStreamInfo, Load("stream_info.json")), ReplyAction::kRewritten);
   auto j = Body();
