@@ -735,7 +735,8 @@ void PrintWhereToConnect(DemoContext& ctx) {
 
 std::vector<DemoStep> DemoSteps(const DemoOptions& options) {
   std::vector<DemoStep> steps = {
-      {"Start a super-cluster of stock nats-servers (JetStream, accounts $SYS and APP)",
+      {"Start a super-cluster of stock nats-servers (JetStream, accounts $SYS and APP), every "
+       "gateway through the fault proxy, latency between regions",
        StartSuperCluster},
       {"Check health: /healthz on every server, one JetStream meta leader", CheckHealth},
       {"Start a meridian-sidecar per region (virtual stream foo, subjects foo.>)", StartSidecars},
