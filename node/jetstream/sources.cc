@@ -243,6 +243,10 @@ void EngineImpl::PumpSources() {
   for (int round = 0; round < 8; ++round) {
     bool moved = false;
     for (auto& [name, target] : streams) {
+      if (!target->mirror && target->sources.empty()) continue;
+      // Copies acknowledge nothing: let the store write them together (one write per batch
+      // instead of one per message).
+      target->store->BeginBatch();
       if (target->mirror && PumpMirror(*target, kBatch)) moved = true;
       for (size_t i = 0; i < target->sources.size(); ++i) {
         SourceState& src = target->sources[i];
@@ -292,6 +296,9 @@ void EngineImpl::PumpSources() {
               extra, &headers);
           if (!PublishTo(target.get(), subj, {}, headers, best.payload, nullptr)) ++src.skipped;
         }
+      }
+      if (store::Status st = target->store->EndBatch(); !st.ok() && options.warn) {
+        options.warn("stream " + name + ": writing sourced messages failed: " + st.message());
       }
     }
     if (!moved) break;

@@ -70,7 +70,40 @@ Status FileStore::CreateSegment(uint64_t index) {
   return Status::Ok();
 }
 
+Status FileStore::FlushPendingLocked() {
+  if (pending_.empty()) return Status::Ok();
+  Status st = io_->WriteAt(active_->fd, pending_.data(), pending_.size(), pending_offset_);
+  if (!st.ok()) {
+    // The batch's records are indexed but not (all) on file: stop the store; reopening
+    // recovers what reached the file (the copier resumes from there).
+    if (Status cut = io_->Truncate(active_->fd, pending_offset_); !cut.ok()) FailLocked(cut);
+    active_->size = pending_offset_;
+    pending_.clear();
+    pending_seq_ = 0;
+    FailLocked(st);
+    return failure_;
+  }
+  pending_.clear();
+  if (pending_seq_ != 0) written_seq_ = pending_seq_;
+  pending_seq_ = 0;
+  ++write_gen_;
+  if (options_.sync == SyncPolicy::kAlways) sync_cv_.notify_one();
+  return Status::Ok();
+}
+
+void FileStore::BeginBatch() {
+  std::lock_guard<std::mutex> lock(mu_);
+  batching_ = true;
+}
+
+Status FileStore::EndBatch() {
+  std::lock_guard<std::mutex> lock(mu_);
+  batching_ = false;
+  return FlushPendingLocked();
+}
+
 Status FileStore::RollLocked() {
+  if (Status st = FlushPendingLocked(); !st.ok()) return st;
   if (active_ != nullptr) {
     // The sealed segment is made durable before its successor exists, so after a crash only
     // the last segment can have a torn tail.
@@ -97,6 +130,15 @@ Status FileStore::WriteBuffer(uint64_t records, uint64_t* offset) {
     if (!st.ok()) return st;
   }
   *offset = active_->size;
+  if (batching_) {
+    if (pending_.empty()) pending_offset_ = *offset;
+    pending_.append(write_buf_);
+    active_->size += write_buf_.size();
+    active_->records += records;
+    if (pending_.size() >= kBatchFlushBytes) return FlushPendingLocked();
+    return Status::Ok();
+  }
+  if (Status st = FlushPendingLocked(); !st.ok()) return st;
   Status st = io_->WriteAt(active_->fd, write_buf_.data(), write_buf_.size(), *offset);
   if (!st.ok()) {
     // Cut back whatever part of the record reached the file, so recovery never sees it.
@@ -121,7 +163,11 @@ Status FileStore::WriteMessage(uint64_t seq, int64_t ts, std::string_view subjec
   entry->segment = static_cast<uint32_t>(active_->index);
   ++active_->live_msgs;
   active_->live_bytes += entry->length;
-  written_seq_ = seq;
+  if (batching_ && !pending_.empty()) {
+    pending_seq_ = seq;
+  } else {
+    written_seq_ = seq;
+  }
   return Status::Ok();
 }
 
@@ -152,10 +198,18 @@ Status FileStore::ReadMessage(const Entry& entry, Message* out) const {
   const Segment& segment = *it->second;
   const char* record = nullptr;
   size_t got = 0;
+  if (!pending_.empty() && it->second == active_ && entry.offset >= pending_offset_ &&
+      entry.offset + entry.length <= pending_offset_ + pending_.size()) {
+    // Appended in a batch and not written yet.
+    record = pending_.data() + (entry.offset - pending_offset_);
+    got = entry.length;
+  }
   const bool sequential = last_segment_ == &segment && last_end_ == entry.offset;
   last_segment_ = &segment;
   last_end_ = entry.offset + entry.length;
-  if (ra_segment_.lock() == it->second && entry.offset >= ra_offset_ &&
+  if (record != nullptr) {
+    // served from pending_
+  } else if (ra_segment_.lock() == it->second && entry.offset >= ra_offset_ &&
       entry.offset + entry.length <= ra_offset_ + ra_buf_.size()) {
     record = ra_buf_.data() + (entry.offset - ra_offset_);
     got = entry.length;
@@ -224,6 +278,7 @@ Status FileStore::PersistFloorBeforeDroppingRecords() {
   markers_.clear();
   markers_.push_back({RecordType::kFloor, FirstSeq()});
   if (Status st = WriteMarkers(markers_); !st.ok()) return st;
+  if (Status st = FlushPendingLocked(); !st.ok()) return st;
   if (Status st = io_->DataSync(active_->fd); !st.ok()) {
     FailLocked(st);
     return failure_;
@@ -369,6 +424,7 @@ void FileStore::WhenDurable(uint64_t seq, DurableCallback callback) {
 Status FileStore::Sync() {
   std::unique_lock<std::mutex> lock(mu_);
   if (Status st = CheckWritable(); !st.ok()) return st;
+  if (Status st = FlushPendingLocked(); !st.ok()) return st;
   uint64_t target = write_gen_;
   if (synced_gen_ >= target && !dir_dirty_) return Status::Ok();
   sync_requested_ = true;
@@ -433,6 +489,8 @@ Status FileStore::Close() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_ || stopping_) return Status::Ok();
+    batching_ = false;
+    if (failure_.ok() && active_ != nullptr) (void)FlushPendingLocked();
     stopping_ = true;
     sync_cv_.notify_one();
   }

@@ -54,6 +54,8 @@ class FileStore final : public IndexedStore {
   void WhenDurable(uint64_t seq, DurableCallback callback) override;
   Status Sync() override;
   Status Close() override;
+  void BeginBatch() override;
+  Status EndBatch() override;
 
   // Rewrites every closed segment that is mostly deleted, now.
   Status Compact();
@@ -123,6 +125,15 @@ class FileStore final : public IndexedStore {
   std::shared_ptr<Segment> active_;
   std::string write_buf_;         // reused encode buffer
   mutable std::string read_buf_;  // reused read buffer
+  // Write batch (BeginBatch/EndBatch): records appended to the active segment at
+  // [pending_offset_, pending_offset_ + pending_.size()) are still only here. active_->size
+  // already counts them; write_gen_ and written_seq_ move when they are written.
+  static constexpr size_t kBatchFlushBytes = 1 << 20;
+  bool batching_ = false;
+  std::string pending_;
+  uint64_t pending_offset_ = 0;
+  uint64_t pending_seq_ = 0;  // highest message sequence in pending_
+  Status FlushPendingLocked();
   // Read-ahead for sequential readers (consumers, sources, mirrors): when a read starts where
   // the previous one ended, up to kReadAhead bytes of that segment are read at once and the
   // following records are served from them (still verified record by record). Segments are

@@ -109,6 +109,16 @@ class Store {
   // Makes everything written so far durable now, whatever the sync policy.
   virtual Status Sync() = 0;
 
+  // A write batch, for a bulk copier that acknowledges nothing (stream sources and mirrors):
+  // between BeginBatch() and EndBatch() appends are readable at once but may be held in
+  // memory and written to the OS together at EndBatch() (or when enough piled up). They are
+  // not durable, and DurableSeq() does not pass them, before they are written. A failed write
+  // of a batch stops the store (kFailed) until it is reopened; recovery then holds what
+  // reached the file. Publishes that are acknowledged must not be appended inside a batch
+  // with interval sync, since their ack promises the bytes reached the OS. No-ops by default.
+  virtual void BeginBatch() {}
+  virtual Status EndBatch() { return Status::Ok(); }
+
   virtual Status Load(uint64_t seq, Message* out) const = 0;
   // The first message with sequence >= start_seq whose subject matches `filter`.
   virtual Status LoadNext(std::string_view filter, uint64_t start_seq, Message* out) const = 0;

@@ -5,7 +5,7 @@
 // per stream and tops out near 20K msg/s (nats-io/nats-server#8612); the goal for
 // meridian-node is ten times that. Prints figures and ratios; asserts nothing about time.
 //
-// Usage: node_sourcing_bench [messages per write stream, default 50000]
+// Usage: node_sourcing_bench [messages per write stream, default 200000]
 #include <nats/nats.h>
 
 #include <chrono>
@@ -128,7 +128,7 @@ Result Measure(uint16_t port, int n) {
 
 int main(int argc, char** argv) {
   try {
-    const int n = argc > 1 ? std::atoi(argv[1]) : 50000;
+    const int n = argc > 1 ? std::atoi(argv[1]) : 200000;
     if (n <= 0) throw std::runtime_error("messages per write stream must be positive");
     harness::RunDir dir("node_sourcing_bench");
     struct Run {
