@@ -99,10 +99,12 @@ std::string SidecarProcess::ConfigText() const {
     c << "user = " << TomlString(spec_.upstream_user) << "\n"
       << "password = " << TomlString(spec_.upstream_password) << "\n";
   }
+  if (!spec_.extra_config.empty()) c << "\n" << spec_.extra_config << "\n";
   return c.str();
 }
 
 std::string SidecarProcess::TopologyFileText() const {
+  if (!spec_.topology_text.empty()) return spec_.topology_text;
   return TopologyText(spec_.regions, spec_.streams);
 }
 

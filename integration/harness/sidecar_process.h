@@ -37,6 +37,8 @@ struct SidecarSpec {
   std::vector<RegionSpec> regions;               // every region of the topology, with its servers
   std::vector<VirtualStreamSpec> streams;
   std::vector<std::string> extra_args;  // appended to the command line
+  std::string extra_config;    // TOML appended to the sidecar config (e.g. a [coordinator] table)
+  std::string topology_text;   // the whole topology file; empty: TopologyText(regions, streams)
 };
 
 class SidecarProcess {

@@ -5,10 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <future>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "harness/gtest_support.h"
@@ -211,6 +213,73 @@ TEST_F(Topology, AddingARegionAddsItsStreamsAndSourcesWhileASidecarPublishesWith
         << read << " holds " << StreamState(c, read, "messages") << " of " << n;
   }
   EXPECT_EQ(StreamState(c, "baz-write-east", "messages"), n);
+}
+
+// The sidecar's own topology job ([coordinator] in sidecar.toml): it creates the streams at
+// start, trims write streams once every region has sourced them, and logs drift without
+// changing anything.
+TEST_F(Topology, TheSidecarsTopologyJobAppliesAtStartTrimsAndLogsDrift) {
+  harness::SidecarSpec spec;
+  spec.name = "sidecar-job";
+  spec.region = "east";
+  for (const auto* s : cluster_->ServersIn("east")) spec.upstream_urls.push_back(s->ClientUrl());
+  spec.upstream_user = cluster_->app_user()->user;
+  spec.upstream_password = cluster_->app_user()->password;
+  std::string topo = TopologyText(*cluster_, kRegions, {{"qux", {}, ""}});
+  topo.replace(0, topo.find('\n'), "trim_interval = \"1s\"");
+  spec.topology_text = topo;
+  spec.extra_config =
+      "[coordinator]\napply_on_start = true\ndrift_interval = \"1s\"\ntrim = true\n";
+  harness::SidecarProcess sidecar(run_dir_->path(), spec);
+  sidecar.Start();
+  const auto log_path = sidecar.process().log_path();
+  auto log_has = [&](const std::string& what) {
+    std::ifstream f(log_path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str().find(what) != std::string::npos;
+  };
+
+  // apply_on_start: the six streams appear and a plan finds nothing to do.
+  Conn c(*cluster_, "west");
+  ASSERT_TRUE(WaitFor([&] { return Matching(StreamNames(c), "qux").size() == 6; },
+                      std::chrono::seconds(90)))
+      << sidecar.process().LogTail();
+  auto file = File("qux.toml", topo);
+  EXPECT_TRUE(WaitFor(
+      [&] { return Meridian({"topology", "plan", "--file", file.string()}).code == 0; },
+      std::chrono::seconds(60)));
+
+  // Published through the sidecar; once every read stream has them, the job trims them.
+  constexpr int kMessages = 20;
+  {
+    Conn pub(sidecar.ClientUrl());
+    for (int i = 0; i < kMessages; ++i) {
+      ASSERT_TRUE(pub.PublishAcked("qux.item." + std::to_string(i), "m" + std::to_string(i)));
+    }
+  }
+  for (const auto& region : kRegions) {
+    EXPECT_TRUE(WaitFor([&] { return StreamState(c, "qux-read-" + region, "messages") == kMessages; },
+                        std::chrono::seconds(60)))
+        << "qux-read-" << region;
+  }
+  EXPECT_TRUE(WaitFor([&] { return StreamState(c, "qux-write-east", "first_seq") > 1; },
+                      std::chrono::seconds(60)))
+      << sidecar.process().LogTail();
+  EXPECT_TRUE(log_has("topology trim: qux-write-east: purged")) << sidecar.process().LogTail();
+  for (const auto& region : kRegions) {
+    EXPECT_EQ(StreamState(c, "qux-read-" + region, "messages"), kMessages) << region;
+  }
+
+  // Drift: a read stream deleted behind the job's back is reported, and not recreated.
+  json del = c.Api("$JS.API.STREAM.DELETE.qux-read-west");
+  ASSERT_TRUE(del.value("success", false)) << del.dump();
+  EXPECT_TRUE(WaitFor([&] { return log_has("topology drift: qux-read-west in \"west\""); },
+                      std::chrono::seconds(60)))
+      << sidecar.process().LogTail();
+  auto names = StreamNames(c);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "qux-read-west"), 0);
+  sidecar.Stop();
 }
 
 TEST_F(Topology, OrderedAndImmediateStreamsLiveInTheStretchClusterWithRegionalMirrors) {
