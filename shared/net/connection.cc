@@ -245,12 +245,14 @@ void Connection::Impl::DeliverShared(const char* data, size_t len) {
 }
 
 void Connection::Impl::KeepTail(const char* data, size_t len) {
-  // in_len is 0 here: the read went to the shared buffer only because nothing was kept.
-  in_len = 0;
-  const size_t want = std::max(len + options.read_buffer_bytes / 4, options.read_buffer_bytes);
+  // in_len is 0 unless a handler ran the loop nested and this connection read meanwhile:
+  // those bytes came later, so the tail goes before them.
+  const size_t want =
+      std::max(in_len + len + options.read_buffer_bytes / 4, options.read_buffer_bytes);
   if (in.size() < want) in.resize(want);
+  if (in_len > 0) std::memmove(in.data() + len, in.data(), in_len);
   std::memcpy(in.data(), data, len);
-  in_len = len;
+  in_len += len;
 }
 
 void Connection::Impl::AfterDelivery() {

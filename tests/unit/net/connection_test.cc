@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "net/listener.h"
 #include "net/loop.h"
@@ -318,6 +320,58 @@ TEST(Connection, ReaderThatNeverConsumesIsClosedWithInputTooLarge) {
   c->Write(std::string(100000, 'q'));
   ASSERT_TRUE(RunUntil(loop, [&] { return server_saw.has_value(); }));
   EXPECT_EQ(server_saw->reason, CloseReason::kInputTooLarge);
+}
+
+TEST(Connection, TailsOfManyConnectionsSharingTheLoopReadBufferStayApart) {
+  // Every connection reads into one buffer of the loop; what a handler leaves unconsumed
+  // (here: a line not yet finished) must be kept per connection, in order.
+  Loop loop;
+  constexpr int kConns = 4;
+  std::vector<ConnectionPtr> servers;
+  std::vector<std::string> lines(kConns);
+  auto l = Listener::Listen(loop, Endpoint::Tcp("127.0.0.1", 0), [&](ConnectionPtr c) {
+    servers.push_back(c);
+    c->SetReadHandler([&, c](std::string_view d) {
+      const size_t nl = d.rfind('\n');
+      if (nl == std::string_view::npos) return size_t{0};  // keep the partial line
+      // The first byte of a line says which client sent it.
+      for (std::string_view rest = d.substr(0, nl + 1); !rest.empty();) {
+        const size_t end = rest.find('\n');
+        lines[static_cast<size_t>(rest[0] - '0')] += std::string(rest.substr(0, end + 1));
+        rest.remove_prefix(end + 1);
+      }
+      return nl + 1;
+    });
+  });
+  ASSERT_TRUE(l.ok());
+  std::vector<ConnectionPtr> clients;
+  for (int i = 0; i < kConns; ++i) {
+    clients.push_back(ConnectOrFail(loop, (*l)->endpoint()));
+    ASSERT_TRUE(clients.back());
+  }
+  ASSERT_TRUE(RunUntil(loop, [&] { return servers.size() == kConns; }));
+  std::vector<std::string> want(kConns);
+  for (int round = 0; round < 20; ++round) {
+    // Each client sends half a line, the loop runs (the halves are read and kept), then the
+    // rest of the line and a second line's start.
+    for (int i = 0; i < kConns; ++i) {
+      clients[i]->Write(std::to_string(i) + "-r" + std::to_string(round) + "-first");
+    }
+    for (int k = 0; k < 5; ++k) loop.RunOnce();
+    for (int i = 0; i < kConns; ++i) {
+      clients[i]->Write("-half\n" + std::to_string(i) + "-second-" + std::to_string(round));
+      clients[i]->Write(std::string("\n"));
+      want[i] += std::to_string(i) + "-r" + std::to_string(round) + "-first-half\n" +
+                 std::to_string(i) + "-second-" + std::to_string(round) + "\n";
+    }
+  }
+  ASSERT_TRUE(RunUntil(loop, [&] {
+    for (int i = 0; i < kConns; ++i) {
+      if (lines[i].size() < want[i].size()) return false;
+    }
+    return true;
+  }));
+  for (int i = 0; i < kConns; ++i) EXPECT_EQ(lines[i], want[i]) << i;
 }
 
 TEST(Connection, ResumeReadingRedeliversTheKeptTail) {
