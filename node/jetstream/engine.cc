@@ -1308,7 +1308,7 @@ bool Engine::Publish(std::string_view subj, std::string_view reply, std::string_
   }
   if (!s) return false;
   impl_->PublishTo(s, subj, reply, headers, payload, std::move(done));
-  impl_->PumpSources();
+  impl_->PumpSources(1);
   return true;
 }
 
@@ -1321,15 +1321,16 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
     if (want_reply) done(jsapi::PubAckErrorBody(cfg.name, e));
     return false;
   };
-  int64_t now = Now();
+  int64_t now = as.now_ns != 0 ? as.now_ns : Now();
   if (cfg.sealed) return fail(errors::kStreamSealed.Make());
+  const PubHeaders hdr = ParsePubHeaders(headers);
   // A mirror copy was checked by its origin: Nats-Expected-*, the duplicate window and the
   // rollup permission are not checked again (they would stall the mirror).
   const bool checks = !as.mirror;
-  if (auto v = HeaderValue(headers, "Nats-Expected-Stream"); checks && v && *v != cfg.name) {
+  if (auto v = hdr.expected_stream; checks && v && *v != cfg.name) {
     return fail(errors::kStreamExpectedStreamMismatch.Make());
   }
-  std::optional<std::string_view> msg_id = HeaderValue(headers, "Nats-Msg-Id");
+  std::optional<std::string_view> msg_id = hdr.msg_id;
   if (checks && msg_id && !msg_id->empty() && cfg.duplicate_window.count() > 0) {
     s->ExpireMsgIds(now);
     auto it = s->msg_ids.find(std::string(*msg_id));
@@ -1354,11 +1355,16 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
     auto r = std::from_chars(v.data(), v.data() + v.size(), *out);
     return r.ec == std::errc() && r.ptr == v.data() + v.size();
   };
-  store::StoreState state = s->store->State();
+  // The store's state, read once and only when a check needs it.
+  std::optional<store::StoreState> state_cache;
+  auto state = [&]() -> const store::StoreState& {
+    if (!state_cache) state_cache = s->store->State();
+    return *state_cache;
+  };
   if (!checks) {
     // Already stored (a copy from before a restart): nothing to do.
-    if (as.seq <= state.last_seq) return false;
-  } else if (auto v = HeaderValue(headers, "Nats-Expected-Last-Subject-Sequence")) {
+    if (as.seq <= state().last_seq) return false;
+  } else if (auto v = hdr.expected_last_subject_seq) {
     uint64_t want = 0;
     if (parse_u64(*v, &want)) {
       store::Message last;
@@ -1368,18 +1374,18 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
       }
     }
   }
-  if (auto v = HeaderValue(headers, "Nats-Expected-Last-Sequence"); checks && v) {
+  if (auto v = hdr.expected_last_seq; checks && v) {
     uint64_t want = 0;
-    if (parse_u64(*v, &want) && want != state.last_seq) {
-      return fail(errors::kStreamWrongLastSequence.Make(std::to_string(state.last_seq)));
+    if (parse_u64(*v, &want) && want != state().last_seq) {
+      return fail(errors::kStreamWrongLastSequence.Make(std::to_string(state().last_seq)));
     }
   }
-  if (auto v = HeaderValue(headers, "Nats-Expected-Last-Msg-Id");
+  if (auto v = hdr.expected_last_msg_id;
       checks && v && *v != s->last_msg_id) {
     return fail(errors::kStreamWrongLastMsgId.Make(s->last_msg_id));
   }
   enum class Rollup { kNone, kSub, kAll } rollup = Rollup::kNone;
-  if (auto v = HeaderValue(headers, "Nats-Rollup")) {
+  if (auto v = hdr.rollup) {
     if (checks && (!cfg.allow_rollup_hdrs || cfg.deny_purge)) {
       return fail(errors::kStreamRollupFailed.Make("rollup not permitted"));
     }
@@ -1400,10 +1406,10 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
   }
   if (cfg.discard == jsapi::DiscardPolicy::kNew) {
     uint64_t size = store::StoredSize(stored_subject, headers, payload);
-    if (cfg.max_msgs > 0 && state.msgs >= static_cast<uint64_t>(cfg.max_msgs)) {
+    if (cfg.max_msgs > 0 && state().msgs >= static_cast<uint64_t>(cfg.max_msgs)) {
       return fail(errors::kStreamStoreFailed.Make("maximum messages exceeded"));
     }
-    if (cfg.max_bytes > 0 && state.bytes + size > static_cast<uint64_t>(cfg.max_bytes)) {
+    if (cfg.max_bytes > 0 && state().bytes + size > static_cast<uint64_t>(cfg.max_bytes)) {
       return fail(errors::kStreamStoreFailed.Make("maximum bytes exceeded"));
     }
     if (cfg.discard_new_per_subject && cfg.max_msgs_per_subject > 0 &&
@@ -1511,8 +1517,12 @@ void Engine::HandleFlowControl(std::string_view subj) {
   c->second->Pump(impl_->Now());
 }
 
+bool Engine::PumpSources() {
+  return impl_->PumpSources(1);
+}
+
 void Engine::Tick() {
-  impl_->PumpSources();
+  impl_->PumpSources(8);
   int64_t now = impl_->Now();
   for (auto& [n, s] : impl_->streams) {
     uint64_t before = s->store->State().first_seq;

@@ -105,6 +105,13 @@ class Engine {
   // consumer state. Call every 100 ms or so; each call uses the clock's current time.
   void Tick();
 
+  // Copies one slice (a few thousand messages per source) of what stream sources and mirrors
+  // have not taken yet. Returns true when it copied something, i.e. more may be pending: the
+  // server should then call it again on a later turn of its loop (e.g. Post it), so that a
+  // large backlog is copied at full speed while everything else still gets its turn. Tick()
+  // and Publish() also copy, in bounded amounts.
+  bool PumpSources();
+
   // The $JS.API.INFO reply body (account usage, limits, API counters) for monitoring,
   // without counting it as an API request.
   std::string AccountInfoJson();

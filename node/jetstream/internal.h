@@ -24,6 +24,12 @@ namespace meridian::jetstream {
 // Header block helpers (headers.cc).
 // The value of header `key` (exact, case-sensitive name) in a NATS header block, or nullopt.
 std::optional<std::string_view> HeaderValue(std::string_view block, std::string_view key);
+// The headers the publish path looks at, found in one pass over the block.
+struct PubHeaders {
+  std::optional<std::string_view> expected_stream, expected_last_seq, expected_last_subject_seq,
+      expected_last_msg_id, msg_id, rollup;
+};
+PubHeaders ParsePubHeaders(std::string_view block);
 // Appends "Key: value\r\n" lines to a block (creating "NATS/1.0\r\n...\r\n" if empty).
 std::string AppendHeaders(std::string_view block,
                           const std::vector<std::pair<std::string, std::string>>& add);
@@ -195,6 +201,7 @@ struct StoreAs {
   uint64_t seq = 0;
   int64_t timestamp_ns = 0;
   bool mirror = false;
+  int64_t now_ns = 0;  // the engine's "now" when a bulk copier already has it (0: ask the clock)
 };
 
 class EngineImpl {
@@ -212,9 +219,10 @@ class EngineImpl {
   // duplicate window, the rollup permission: a rollup the origin applied is applied again).
   bool PublishTo(Stream* s, std::string_view subj, std::string_view reply, std::string_view headers,
                  std::string_view payload, Engine::PubAckCallback done, const StoreAs& as = {});
-  // Copies what every stream's sources have that it has not taken yet (sources.cc).
-  // Re-entrant calls return at once.
-  void PumpSources();
+  // Copies what every stream's sources and mirrors have that they have not taken yet, in up
+  // to `rounds` rounds of a slice per source (sources.cc). Returns true when something was
+  // copied (more may be pending). Re-entrant calls return at once.
+  bool PumpSources(int rounds);
   bool pumping_sources = false;
   // Copies what `target`'s mirror has not taken yet, up to `budget` messages; true when
   // something moved.

@@ -20,8 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kSourceHeader = "Nats-Stream-Source";
-// Messages one source copies per pump before letting the loop run again.
-constexpr int kBatch = 8192;
+// Messages one source or mirror copies per round (a slice: a few milliseconds of work).
+constexpr int kBatch = 4096;
 
 // Copies a header block without the lines `drop` says to remove, adding `extra` lines.
 // Returns the number of dropped lines.
@@ -229,18 +229,20 @@ bool EngineImpl::PumpMirror(Stream& target, int budget) {
     as.seq = m.seq;
     as.timestamp_ns = m.timestamp_ns;
     as.mirror = true;
+    as.now_ns = mir.active_ns;
     if (!PublishTo(&target, subj, {}, m.headers, m.payload, nullptr, as)) ++mir.skipped;
   }
   return moved;
 }
 
-void EngineImpl::PumpSources() {
-  if (pumping_sources) return;
+bool EngineImpl::PumpSources(int rounds) {
+  if (pumping_sources) return false;
   pumping_sources = true;
+  bool any = false;
   std::string headers, subject_out, extra;
   store::Message m, best;  // reused: their buffers keep their capacity
   // Repeat while something moved: a chain A -> B -> C settles in one call.
-  for (int round = 0; round < 8; ++round) {
+  for (int round = 0; round < rounds; ++round) {
     bool moved = false;
     for (auto& [name, target] : streams) {
       if (!target->mirror && target->sources.empty()) continue;
@@ -294,7 +296,11 @@ void EngineImpl::PumpSources() {
                        (key == "Nats-Rollup" && !rollups_allowed);
               },
               extra, &headers);
-          if (!PublishTo(target.get(), subj, {}, headers, best.payload, nullptr)) ++src.skipped;
+          StoreAs as;
+          as.now_ns = src.active_ns;  // this pump's "now"
+          if (!PublishTo(target.get(), subj, {}, headers, best.payload, nullptr, as)) {
+            ++src.skipped;
+          }
         }
       }
       if (store::Status st = target->store->EndBatch(); !st.ok() && options.warn) {
@@ -302,8 +308,10 @@ void EngineImpl::PumpSources() {
       }
     }
     if (!moved) break;
+    any = true;
   }
   pumping_sources = false;
+  return any;
 }
 
 }  // namespace meridian::jetstream

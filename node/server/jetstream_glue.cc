@@ -144,7 +144,21 @@ void AccountJetStream::DrainAcks() {
 }
 
 void AccountJetStream::Tick() {
-  if (!closed_) engine_->Tick();
+  if (closed_) return;
+  engine_->Tick();
+  PumpSources();
+}
+
+void AccountJetStream::PumpSources() {
+  if (closed_ || pump_posted_ || !engine_->PumpSources()) return;
+  pump_posted_ = true;
+  std::weak_ptr<AckQueue> weak = acks_;
+  loop_.Post([weak] {
+    auto q = weak.lock();
+    if (!q || q->owner == nullptr) return;
+    q->owner->pump_posted_ = false;
+    q->owner->PumpSources();
+  });
 }
 
 void AccountJetStream::Close() {

@@ -60,6 +60,10 @@ class AccountJetStream {
   class Out;
   struct AckQueue;
   void DrainAcks();
+  // Copies a slice of the sources' and mirrors' backlog and, while there is more, posts
+  // itself to the loop again (one slice per loop turn).
+  void PumpSources();
+  bool pump_posted_ = false;
 
   net::Loop& loop_;
   std::string directory_;

@@ -207,6 +207,19 @@ TEST_F(MirrorTest, LagCountsWhatTheMirrorHasNotTaken) {
   EXPECT_EQ(Info("M")["state"]["messages"], 3);
 }
 
+TEST_F(MirrorTest, ABacklogIsCopiedInSlicesUntilPumpSourcesSaysDone) {
+  CreateStream({{"name", "O"}, {"subjects", {"o.>"}}, {"storage", "memory"}});
+  for (int i = 0; i < 10000; ++i) Pub("o.a", "x");
+  CreateStream({{"name", "M"}, {"mirror", {{"name", "O"}}}, {"storage", "memory"}});
+  CreateStream({{"name", "R"}, {"sources", {{{"name", "O"}}}}, {"storage", "memory"}});
+  int calls = 0;
+  while (engine_->PumpSources()) ASSERT_LT(++calls, 100);
+  EXPECT_GE(calls, 2);  // more than one slice
+  EXPECT_EQ(Info("M")["state"]["messages"], 10000);
+  EXPECT_EQ(Info("R")["state"]["messages"], 10000);
+  EXPECT_FALSE(engine_->PumpSources());
+}
+
 TEST_F(MirrorTest, SourcesStillCopyAndReportActivity) {
   CreateStream({{"name", "A"}, {"subjects", {"a.>"}}});
   CreateStream({{"name", "B"}, {"subjects", {"b.>"}}});
