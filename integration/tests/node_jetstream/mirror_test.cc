@@ -133,6 +133,21 @@ TEST_P(Mirrors, FilteredMirrorFromAStartSequence) {
   EXPECT_TRUE(Get("EVEN", 2).subject.empty());
 }
 
+TEST_P(Mirrors, MirrorFromAStartTimeBeginsAtTheFirstMessageAtOrAfterIt) {
+  AddFileStream(js_.get(), "ORIG", "orig.>");
+  for (int i = 1; i <= 5; ++i) Publish("orig.old", std::to_string(i));
+  std::this_thread::sleep_for(50ms);  // distinct timestamps on both sides of the start
+  for (int i = 6; i <= 10; ++i) Publish("orig.new", std::to_string(i));
+  Json start = Api("$JS.API.STREAM.MSG.GET.ORIG", Json({{"seq", 6}}))["message"]["time"];
+  ASSERT_TRUE(start.is_string());
+  Json r = Create({{"name", "LATE"}, {"mirror", {{"name", "ORIG"}, {"opt_start_time", start}}}});
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  Json info = WaitFor("LATE", [](const Json& i) { return i["state"]["last_seq"] == 10; });
+  EXPECT_EQ(info["state"]["messages"], 5);
+  EXPECT_EQ(info["state"]["first_seq"], 6);
+  EXPECT_EQ(Get("LATE", 6), Get("ORIG", 6));
+}
+
 TEST_P(Mirrors, ConfigRefusalsMatchTheServer) {
   Json orig = {{"name", "ORIG"}, {"subjects", {"orig.>"}}, {"max_msg_size", 1024}};
   ASSERT_FALSE(Create(orig).contains("error"));
