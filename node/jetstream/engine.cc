@@ -339,8 +339,8 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
       }
       for (size_t j = 0; j < m.subject_transforms.size(); ++j) {
         const std::string& other = m.subject_transforms[j].src;
-        if (i != j && subject::SubjectsCollide(src.empty() ? ">" : src,
-                                               other.empty() ? ">" : other)) {
+        if (i != j &&
+            subject::SubjectsCollide(src.empty() ? ">" : src, other.empty() ? ">" : other)) {
           return kMirrorOverlappingSubjectFilters.Make();
         }
       }
@@ -1380,8 +1380,7 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
       return fail(errors::kStreamWrongLastSequence.Make(std::to_string(state().last_seq)));
     }
   }
-  if (auto v = hdr.expected_last_msg_id;
-      checks && v && *v != s->last_msg_id) {
+  if (auto v = hdr.expected_last_msg_id; checks && v && *v != s->last_msg_id) {
     return fail(errors::kStreamWrongLastMsgId.Make(s->last_msg_id));
   }
   enum class Rollup { kNone, kSub, kAll } rollup = Rollup::kNone;

@@ -210,17 +210,15 @@ Status FileStore::ReadMessage(const Entry& entry, Message* out) const {
   if (record != nullptr) {
     // served from pending_
   } else if (ra_segment_.lock() == it->second && entry.offset >= ra_offset_ &&
-      entry.offset + entry.length <= ra_offset_ + ra_buf_.size()) {
+             entry.offset + entry.length <= ra_offset_ + ra_buf_.size()) {
     record = ra_buf_.data() + (entry.offset - ra_offset_);
     got = entry.length;
   } else if (sequential && entry.length < kReadAhead && segment.size > entry.offset) {
-    size_t want = static_cast<size_t>(
-        std::min<uint64_t>(kReadAhead, segment.size - entry.offset));
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kReadAhead, segment.size - entry.offset));
     want = std::max<size_t>(want, entry.length);
     ra_buf_.resize(want);
     size_t have = 0;
-    if (Status st = io_->ReadAt(segment.fd, ra_buf_.data(), want, entry.offset, &have);
-        !st.ok()) {
+    if (Status st = io_->ReadAt(segment.fd, ra_buf_.data(), want, entry.offset, &have); !st.ok()) {
       ra_segment_.reset();
       return st;
     }

@@ -142,8 +142,8 @@ class FileStore final : public IndexedStore {
   static constexpr size_t kReadAhead = 64 * 1024;
   mutable std::weak_ptr<Segment> ra_segment_;
   mutable std::string ra_buf_;
-  mutable uint64_t ra_offset_ = 0;   // file offset of ra_buf_[0]
-  mutable uint64_t last_end_ = 0;    // where the previous read ended
+  mutable uint64_t ra_offset_ = 0;  // file offset of ra_buf_[0]
+  mutable uint64_t last_end_ = 0;   // where the previous read ended
   mutable const Segment* last_segment_ = nullptr;
   uint64_t torn_bytes_ = 0;
   bool opened_from_snapshot_ = false;

@@ -117,8 +117,8 @@ Result Measure(uint16_t port, int n) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  r.fill_msgs_per_s = static_cast<double>(total) /
-                      std::chrono::duration<double>(Clock::now() - t0).count();
+  r.fill_msgs_per_s =
+      static_cast<double>(total) / std::chrono::duration<double>(Clock::now() - t0).count();
   jsCtx_Destroy(js);
   natsConnection_Destroy(nc);
   return r;
@@ -169,9 +169,10 @@ int main(int argc, char** argv) {
       p.Stop();
     }
     const double ns = runs[2].result.fill_msgs_per_s;
-    std::printf("three write streams x %d messages (128 B, file storage) sourced into one read "
-                "stream\n",
-                n);
+    std::printf(
+        "three write streams x %d messages (128 B, file storage) sourced into one read "
+        "stream\n",
+        n);
     std::printf("%-16s %22s %22s %10s\n", "server", "sourcing msgs/s", "write publish msgs/s",
                 "vs ns");
     for (const auto& r : runs) {

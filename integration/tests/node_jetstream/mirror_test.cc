@@ -122,8 +122,9 @@ TEST_P(Mirrors, MirrorKeepsSequencesAndTimestampsAndSkipsDeletedMessages) {
 TEST_P(Mirrors, FilteredMirrorFromAStartSequence) {
   AddFileStream(js_.get(), "ORIG", "orig.>");
   for (int i = 1; i <= 8; ++i) Publish(i % 2 ? "orig.odd" : "orig.even", std::to_string(i));
-  Json r = Create({{"name", "EVEN"},
-                   {"mirror", {{"name", "ORIG"}, {"filter_subject", "orig.even"}, {"opt_start_seq", 3}}}});
+  Json r = Create(
+      {{"name", "EVEN"},
+       {"mirror", {{"name", "ORIG"}, {"filter_subject", "orig.even"}, {"opt_start_seq", 3}}}});
   ASSERT_FALSE(r.contains("error")) << r.dump();
   Json info = WaitFor("EVEN", [](const Json& i) { return i["state"]["last_seq"] == 8; });
   EXPECT_EQ(info["state"]["messages"], 3);  // 4, 6, 8
@@ -177,8 +178,8 @@ TEST_P(Mirrors, ConfigRefusalsMatchTheServer) {
 }
 
 TEST_P(Mirrors, MirrorTakesNoDirectPublishesAndInheritsDirectGets) {
-  ASSERT_FALSE(
-      Create({{"name", "ORIG"}, {"subjects", {"orig.>"}}, {"allow_direct", true}}).contains("error"));
+  ASSERT_FALSE(Create({{"name", "ORIG"}, {"subjects", {"orig.>"}}, {"allow_direct", true}})
+                   .contains("error"));
   Json r = Create({{"name", "MIR"}, {"mirror", {{"name", "ORIG"}}}});
   ASSERT_FALSE(r.contains("error")) << r.dump();
   EXPECT_EQ(r["config"]["mirror_direct"], true);
