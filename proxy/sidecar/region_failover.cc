@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "http/prometheus.h"
+#include "sidecar/js_readiness.h"
 #include "sidecar/upstream_probe.h"
 
 namespace meridian::sidecar {
@@ -25,6 +26,7 @@ RegionFailover::RegionFailover(net::Loop& loop, const SidecarConfig& config,
     auto pool = std::make_unique<session::UpstreamPool>(loop_, std::move(servers), connect);
     probes_[r.name] = std::make_unique<UpstreamProbe>(loop_, *pool, tls, config_.credentials,
                                                       std::chrono::milliseconds(2000), nullptr);
+    probes_[r.name]->WatchJetStream(WriteStreamsOf(topology_.topology.get(), r.name));
     pools_[r.name] = std::move(pool);
   }
 }
@@ -58,9 +60,30 @@ std::vector<std::string> RegionFailover::Order(const std::string& home) const {
 
 std::vector<session::FailoverTarget> RegionFailover::Targets(
     const std::string& home, session::UpstreamPool* home_pool) const {
-  std::vector<session::FailoverTarget> out{{"", home_pool}};
-  for (const std::string& r : Order(home)) out.push_back({r, pools_.at(r).get()});
+  // Ready failover regions (servers answer, JetStream ready) first, then the others: every
+  // region stays listed, so a session is never stranded while any server answers.
+  std::vector<std::string> ready, others;
+  for (const std::string& r : Order(home)) (RegionReady(r) ? ready : others).push_back(r);
+  std::vector<session::FailoverTarget> out;
+  // The home region goes first unless it was down and is not back with its JetStream.
+  const bool home_first = !home_down_ || ready.empty();
+  if (home_first) out.push_back({"", home_pool});
+  for (const std::string& r : ready) out.push_back({r, pools_.at(r).get()});
+  if (!home_first) out.push_back({"", home_pool});
+  for (const std::string& r : others) out.push_back({r, pools_.at(r).get()});
   return out;
+}
+
+bool RegionFailover::RegionReady(const std::string& region) const {
+  auto it = probes_.find(region);
+  return it != probes_.end() && it->second->jetstream_ready();
+}
+
+bool RegionFailover::AnyRegionReady(const std::string& home) const {
+  for (const std::string& r : Order(home)) {
+    if (RegionReady(r)) return true;
+  }
+  return false;
 }
 
 rewrite::Rewriter* RegionFailover::RewriterFor(const std::string& region, std::string& refusal) {
@@ -84,16 +107,28 @@ rewrite::Rewriter* RegionFailover::RewriterFor(const std::string& region, std::s
 
 std::string RegionFailover::ServingRegion(const std::string& home) const {
   for (const std::string& r : Order(home)) {
+    if (RegionReady(r)) return r;
+  }
+  for (const std::string& r : Order(home)) {
     auto it = probes_.find(r);
     if (it != probes_.end() && it->second->reachable()) return r;
   }
   return "";
 }
 
-bool RegionFailover::Check(const std::string& home, bool home_reachable,
-                           const std::string& home_error) {
-  if (!home_reachable) {
+bool RegionFailover::Check(const std::string& home, const HomeState& state) {
+  home_ = state;
+  const std::string& home_error = state.error;
+  const std::uint64_t now = loop_.NowMs();
+  if (!state.reachable) {
     home_ok_since_ms_ = 0;
+    home_js_ok_since_ms_ = 0;
+    if (home_unreachable_since_ms_ == 0) home_unreachable_since_ms_ = now;
+    if (config_.failover &&
+        (state.every_refused ||
+         now - home_unreachable_since_ms_ >= static_cast<std::uint64_t>(kHomeDownAfter.count()))) {
+      home_down_ = true;
+    }
     const std::string serving = ServingRegion(home);
     if (home_was_ok_ || serving != logged_serving_) {
       if (!config_.failover) {
@@ -115,16 +150,57 @@ bool RegionFailover::Check(const std::string& home, bool home_reachable,
       logged_serving_ = serving;
     }
     home_was_ok_ = false;
+    logged_js_.clear();
     return false;
   }
-  const std::uint64_t now = loop_.NowMs();
+  home_unreachable_since_ms_ = 0;
   if (home_ok_since_ms_ == 0) home_ok_since_ms_ = now;
   if (!home_was_ok_) {
-    spdlog::warn("home region \"{}\" answers again: sessions served elsewhere move back", home);
+    spdlog::warn(
+        "home region \"{}\" answers again: sessions served elsewhere move back once its "
+        "JetStream is ready",
+        home);
     home_was_ok_ = true;
     logged_serving_.clear();
   }
-  return now - home_ok_since_ms_ >= static_cast<std::uint64_t>(kSettle.count());
+  const auto settle = static_cast<std::uint64_t>(kSettle.count());
+  if (state.jetstream_ready) {
+    if (home_js_ok_since_ms_ == 0) home_js_ok_since_ms_ = now;
+    if (now - home_js_ok_since_ms_ >= settle) {
+      if (home_down_) {
+        spdlog::warn(
+            "home region \"{}\" is back: its JetStream is ready; sessions served elsewhere "
+            "move back",
+            home);
+        home_down_ = false;
+        logged_js_.clear();
+      }
+      return true;
+    }
+    return false;
+  }
+  home_js_ok_since_ms_ = 0;
+  if (!config_.failover || !AnyRegionReady(home)) {
+    // Nowhere better to serve from: the home region as soon as it answers (as without the
+    // JetStream check).
+    if (home_down_ && logged_js_ != " home") {
+      spdlog::warn(
+          "home region \"{}\" answers but its JetStream is not ready ({}), and no failover "
+          "region's is either: sessions move back",
+          home, state.jetstream_reason);
+      logged_js_ = " home";
+    }
+    return now - home_ok_since_ms_ >= settle;
+  }
+  const std::string serving = ServingRegion(home);
+  if (home_down_ && logged_js_ != serving) {
+    spdlog::warn(
+        "home region \"{}\" answers but its JetStream is not ready ({}): sessions stay on "
+        "region \"{}\"",
+        home, state.jetstream_reason, serving);
+    logged_js_ = serving;
+  }
+  return false;
 }
 
 void RegionFailover::Log(const session::FailoverEvent& e) {
@@ -146,6 +222,21 @@ nlohmann::json RegionFailover::Varz(const std::string& home, std::size_t session
   nlohmann::json reach = nlohmann::json::object();
   for (const auto& [name, probe] : probes_) reach[name] = probe->reachable();
   j["regions_reachable"] = reach;
+  // JetStream readiness (js_readiness.h): the home region's and each failover region's, and
+  // why not ready.
+  nlohmann::json ready = nlohmann::json::object();
+  nlohmann::json why = nlohmann::json::object();
+  if (!home.empty()) {
+    ready[home] = home_.jetstream_ready;
+    if (!home_.jetstream_ready) why[home] = home_.jetstream_reason;
+  }
+  for (const auto& [name, probe] : probes_) {
+    ready[name] = probe->jetstream_ready();
+    if (!probe->jetstream_ready()) why[name] = probe->jetstream_reason();
+  }
+  j["jetstream_ready"] = ready;
+  j["jetstream_not_ready"] = why;
+  j["home_down"] = home_down();
   j["failovers"] = c.failovers;
   j["failovers_to_region"] = c.failovers_to_region;
   j["returns_home"] = c.returns_home;
@@ -161,7 +252,8 @@ nlohmann::json RegionFailover::Varz(const std::string& home, std::size_t session
   return j;
 }
 
-void RegionFailover::Metrics(http::MetricsText& m, const std::string& served_from, bool degraded,
+void RegionFailover::Metrics(http::MetricsText& m, const std::string& home,
+                             const std::string& served_from, bool degraded,
                              std::size_t sessions_elsewhere) const {
   const session::SessionCounters& c = counters_;
   m.Gauge("meridian_sidecar_degraded",
@@ -190,6 +282,20 @@ void RegionFailover::Metrics(http::MetricsText& m, const std::string& served_fro
             double(c.failovers_abandoned), {{"reason", "no_upstream"}});
   m.Gauge("meridian_sidecar_sessions_served_elsewhere", "Open sessions served from another region",
           double(sessions_elsewhere));
+  const char* help =
+      "1 while the region's servers answer and its JetStream is ready (every write stream has "
+      "a leader)";
+  if (!home.empty()) {
+    m.Gauge("meridian_sidecar_jetstream_ready", help, home_.jetstream_ready ? 1 : 0,
+            {{"region", home}});
+  }
+  for (const auto& [name, probe] : probes_) {
+    m.Gauge("meridian_sidecar_jetstream_ready", help, probe->jetstream_ready() ? 1 : 0,
+            {{"region", name}});
+  }
+  m.Gauge("meridian_sidecar_home_down",
+          "1 from the home region going down until it is back with its JetStream ready",
+          home_down() ? 1 : 0);
 }
 
 }  // namespace meridian::sidecar

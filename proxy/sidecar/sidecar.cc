@@ -20,6 +20,7 @@
 #include "rewrite/rewriter.h"
 #include "session/proxy_connection.h"
 #include "session/upstream_pool.h"
+#include "sidecar/js_readiness.h"
 #include "sidecar/region_failover.h"
 #include "sidecar/upstream_probe.h"
 
@@ -96,7 +97,15 @@ struct Sidecar::Impl {
       spdlog::warn("region \"{}\" has no [regions.{}] table in {}", name, name,
                    config.topology_file);
     }
+    WatchHomeJetStream();
     return true;
+  }
+
+  // The home probe asks JetStream about the region's write streams once the region is known.
+  void WatchHomeJetStream() {
+    if (probe && !region.empty() && region_error.empty() && !probe->jetstream_watched()) {
+      probe->WatchJetStream(WriteStreamsOf(topology.topology.get(), region));
+    }
   }
 
   rewrite::Rewriter* Resolve(const session::UpstreamInfo& info, std::string& refusal) {
@@ -118,8 +127,15 @@ struct Sidecar::Impl {
 
   void CheckHome() {
     if (!failover || region.empty()) return;
-    const bool home_ok = probe && probe->reachable();
-    const bool move = failover->Check(region, home_ok, probe ? probe->last_error() : "");
+    HomeState home;
+    if (probe) {
+      home.reachable = probe->reachable();
+      home.every_refused = probe->every_server_refused();
+      home.jetstream_ready = probe->jetstream_ready();
+      home.error = probe->last_error();
+      home.jetstream_reason = probe->jetstream_reason();
+    }
+    const bool move = failover->Check(region, home);
     if (!move) return;
     for (auto& [id, conn] : connections) conn->MoveHome();
   }
@@ -255,6 +271,7 @@ net::Status Sidecar::Start() {
           s.SetRegion(info.cluster, "from the upstream INFO cluster");
         }
       });
+  s.WatchHomeJetStream();
   s.probe->Start();
   s.failover->Start();
 
@@ -327,7 +344,25 @@ Health Sidecar::health() const {
             "region unknown: not configured, and no upstream INFO with a cluster name seen yet"};
   }
   if (!s.region_error.empty()) return {false, false, "", s.region_error};
-  if (s.probe && s.probe->reachable()) return {true, false, "", ""};
+  if (s.probe && s.probe->reachable()) {
+    std::size_t away = 0;  // sessions served from another region
+    for (const auto& [id, conn] : s.connections) {
+      if (!conn->serving_region().empty()) ++away;
+    }
+    if (!s.failover || (!s.failover->home_down() && away == 0)) return {true, false, "", ""};
+    // Back from an outage, but not yet with its JetStream ready: sessions stay elsewhere.
+    std::string why = "home region \"" + s.region + "\" reachable, ";
+    why += s.probe->jetstream_ready() ? "JetStream ready: sessions move back in a moment"
+                                      : "JetStream not ready: " + s.probe->jetstream_reason();
+    if (s.failover->AnyRegionReady(s.region) || away > 0) {
+      const std::string elsewhere = s.failover->ServingRegion(s.region);
+      if (!elsewhere.empty()) {
+        return {true, true, elsewhere, why + "; served from region \"" + elsewhere + "\""};
+      }
+    }
+    return {true, true, s.region,
+            why + "; no other region's JetStream is ready: served from the home region"};
+  }
   const std::string why = "no upstream server of region \"" + s.region +
                           "\" is reachable: " + (s.probe ? s.probe->last_error() : "");
   const std::string elsewhere = s.failover ? s.failover->ServingRegion(s.region) : "";
@@ -454,7 +489,8 @@ std::string Sidecar::MetricsText() const {
     for (const auto& [id, conn] : impl_->connections) {
       if (!conn->serving_region().empty()) ++elsewhere;
     }
-    impl_->failover->Metrics(m, h.degraded ? h.served_from : impl_->region, h.degraded, elsewhere);
+    impl_->failover->Metrics(m, impl_->region, h.degraded ? h.served_from : impl_->region,
+                             h.degraded, elsewhere);
   }
   return m.Take();
 }

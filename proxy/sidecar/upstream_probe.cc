@@ -1,8 +1,26 @@
 #include "sidecar/upstream_probe.h"
 
+#include <charconv>
+#include <random>
 #include <utility>
 
+#include "proto/headers.h"
+
 namespace meridian::sidecar {
+namespace {
+
+// "_INBOX.<22 random letters and digits>", unique to one probe.
+std::string NewInbox() {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_int_distribution<std::size_t> pick(0, kAlphabet.size() - 1);
+  std::string out = "_INBOX.";
+  for (int i = 0; i < 22; ++i) out += kAlphabet[pick(rng)];
+  return out;
+}
+
+}  // namespace
 
 UpstreamProbe::UpstreamProbe(net::Loop& loop, session::UpstreamPool& pool,
                              std::shared_ptr<const net::TlsContext> tls,
@@ -15,7 +33,8 @@ UpstreamProbe::UpstreamProbe(net::Loop& loop, session::UpstreamPool& pool,
       interval_(interval),
       on_info_(std::move(on_info)),
       backoff_(std::chrono::milliseconds(100), interval),
-      parser_(proto::Direction::kServerToClient, proto::Limits{1024 * 1024, 64 << 20, true}) {}
+      parser_(proto::Direction::kServerToClient, proto::Limits{1024 * 1024, 64 << 20, true}),
+      inbox_(NewInbox()) {}
 
 UpstreamProbe::~UpstreamProbe() {
   *alive_ = false;
@@ -31,6 +50,8 @@ void UpstreamProbe::Stop() {
   stopped_ = true;
   ping_timer_.Cancel();
   retry_timer_.Cancel();
+  js_timer_.Cancel();
+  connected_ = false;
   if (conn_) {
     conn_->DetachHandlers();
     conn_->Close();
@@ -41,6 +62,57 @@ void UpstreamProbe::Stop() {
 bool UpstreamProbe::reachable() const {
   if (!conn_ || !info_seen_) return false;
   return loop_.NowMs() - last_seen_ms_ <= static_cast<std::uint64_t>(interval_.count()) * 2 + 500;
+}
+
+void UpstreamProbe::WatchJetStream(std::vector<std::string> write_streams) {
+  js_timer_.Cancel();
+  js_ = std::make_unique<JsReadiness>(std::move(write_streams));
+  if (connected_) StartJetStreamPolls();
+}
+
+bool UpstreamProbe::jetstream_ready() const {
+  return reachable() && (!js_ || js_->ready());
+}
+
+std::string UpstreamProbe::jetstream_reason() const {
+  if (!reachable()) return "not reachable: " + last_error_;
+  return js_ ? js_->reason() : "";
+}
+
+void UpstreamProbe::StartJetStreamPolls() {
+  if (!js_ || !conn_) return;
+  PollJetStream();
+  js_timer_ = loop_.Every(std::chrono::milliseconds(250), [this] { PollJetStream(); });
+}
+
+void UpstreamProbe::PollJetStream() {
+  if (!js_ || !conn_ || !connected_) return;
+  std::string out;
+  for (const JsReadiness::Request& r : js_->Poll(loop_.NowMs())) {
+    out += "PUB " + r.subject + " " + inbox_ + "." + std::to_string(r.token) + " 0\r\n\r\n";
+  }
+  if (!out.empty()) conn_->Write(out);
+}
+
+void UpstreamProbe::OnReply(const proto::Op& op) {
+  if (!js_ || op.subject.size() <= inbox_.size() + 1 ||
+      op.subject.substr(0, inbox_.size()) != inbox_ || op.subject[inbox_.size()] != '.') {
+    return;
+  }
+  const std::string_view tail = op.subject.substr(inbox_.size() + 1);
+  std::uint64_t token = 0;
+  auto [end, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), token);
+  if (ec != std::errc() || end != tail.data() + tail.size()) return;
+  int status = 0;
+  std::string_view description;
+  if (op.kind == proto::OpKind::kHmsg) {
+    proto::HeaderView headers;
+    if (proto::HeaderView::Parse(op.headers, &headers) == proto::HeaderError::kNone) {
+      status = headers.status();
+      description = headers.description();
+    }
+  }
+  js_->OnReply(token, status, description, op.payload);
 }
 
 void UpstreamProbe::Connect() {
@@ -61,6 +133,7 @@ void UpstreamProbe::OnConnected(net::Result<net::ConnectionPtr> result,
     return;
   }
   if (!result.ok()) {
+    every_server_refused_ = true;  // the pool tried every server
     Lost(result.message());
     return;
   }
@@ -92,12 +165,17 @@ std::size_t UpstreamProbe::OnBytes(std::string_view data) {
           if (tls_) conn_->StartTls(tls_, conn_->peer_address(), [](const net::Status&) {});
           std::string connect =
               session::RewriteConnect(
-                  R"({"verbose":false,"pedantic":false,"protocol":1,"name":"meridian-sidecar-probe"})",
+                  R"({"verbose":false,"pedantic":false,"protocol":1,"headers":true,)"
+                  R"("no_responders":true,"name":"meridian-sidecar-probe"})",
                   creds_)
                   ->upstream_json;
-          conn_->Write("CONNECT " + connect + "\r\nPING\r\n");
+          conn_->Write("CONNECT " + connect + "\r\nSUB " + inbox_ + ".* 1\r\nPING\r\n");
           backoff_.Reset();
           last_error_.clear();
+          every_server_refused_ = false;
+          connected_ = true;
+          if (js_) js_->Reset("JetStream not answered yet on the connection to " + server_);
+          StartJetStreamPolls();
           ping_timer_ = loop_.Every(interval_, [this] {
             if (!conn_) return;
             if (!reachable()) {
@@ -119,6 +197,10 @@ std::size_t UpstreamProbe::OnBytes(std::string_view data) {
       case proto::OpKind::kPong:
         last_seen_ms_ = loop_.NowMs();
         break;
+      case proto::OpKind::kMsg:
+      case proto::OpKind::kHmsg:
+        OnReply(op);
+        break;
       case proto::OpKind::kErr:
         last_error_ = "the upstream server said -ERR '" + std::string(op.text) + "'";
         break;
@@ -136,7 +218,10 @@ std::size_t UpstreamProbe::OnBytes(std::string_view data) {
 
 void UpstreamProbe::Lost(const std::string& why) {
   ping_timer_.Cancel();
+  js_timer_.Cancel();
   info_seen_ = false;
+  connected_ = false;
+  if (js_) js_->Reset("not connected (" + why + ")");
   if (last_error_.empty() || last_error_.rfind("the upstream server said", 0) != 0) {
     last_error_ = why;
   }
