@@ -53,11 +53,15 @@ char* PutUint(char* p, uint64_t v) {
 }
 
 char* PutView(char* p, std::string_view s) {
+  if (s.empty()) return p;  // an empty view may have a null data()
   std::memcpy(p, s.data(), s.size());
   return p + s.size();
 }
 
 constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
+
+// Messages with at most this many header and payload bytes are queued as one piece.
+constexpr size_t kWholeMessageBytes = 512;
 
 }  // namespace
 
@@ -98,6 +102,9 @@ struct Account {
   std::vector<ServiceRoute> services_in;
   std::unordered_map<std::string, PendingResponse> responses;
   size_t connections = 0;
+  // Publishes answered from a client's last-subject match (see PubMatch), counted into
+  // /subsz's matches and cache hits with the sublist's own.
+  uint64_t last_subject_hits = 0;
   bool jetstream_enabled = false;
   std::unique_ptr<AccountJetStream> js;  // set by Start() when jetstream_enabled
 };
@@ -122,6 +129,13 @@ struct Client {
   int64_t start_unix_ms = 0;
   int64_t last_activity_unix_ms = 0;
   uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
+  // The match result of this client's last published subject, valid while its account's
+  // sublist has seen no insert or remove since (`generation`): a publisher repeating a subject
+  // skips the sublist's hash lookup and the shared_ptr copy (see PubMatch).
+  Account* last_account = nullptr;
+  std::string last_subject;
+  uint64_t last_generation = 0;
+  std::shared_ptr<const subject::MatchResult> last_match;
   net::Timer auth_timer;
   net::Timer tls_timer;  // closes a client that has not finished the TLS handshake
   net::Timer first_ping_timer;
@@ -675,7 +689,7 @@ struct Server::Impl {
       subj = mapped;
       break;
     }
-    bool delivered = Deliver(c, acc, subj, op.reply, op.headers, op.payload);
+    bool delivered = DeliverTo(PubMatch(c, acc, subj), c, subj, op.reply, op.headers, op.payload);
     if (acc->js && acc->js->Handle(subj, op.reply, op.headers, op.payload)) delivered = true;
     if (!acc->streams_out.empty() || !acc->services_in.empty() || !acc->responses.empty()) {
       if (RouteAcrossAccounts(c, acc, subj, op.reply, op.headers, op.payload)) delivered = true;
@@ -751,14 +765,44 @@ struct Server::Impl {
     return false;
   }
 
+  static uint64_t Generation(const subject::Sublist& sl) {
+    return sl.Stats().inserts + sl.Stats().removes;
+  }
+
+  // The subscribers of `subj` in `acc` for a message client `c` publishes. The result is kept
+  // in the client (a publisher mostly repeats its subject) and stays valid while it is used:
+  // only this client's next publish replaces it, and publishes do not nest.
+  const subject::MatchResult& PubMatch(Client* c, Account* acc, std::string_view subj) {
+    uint64_t gen = Generation(acc->sublist);
+    if (c->last_match && c->last_account == acc && c->last_generation == gen &&
+        c->last_subject == subj) {
+      ++acc->last_subject_hits;
+      return *c->last_match;
+    }
+    c->last_match = acc->sublist.Match(subj);
+    c->last_account = acc;
+    c->last_generation = gen;
+    c->last_subject.assign(subj);
+    return *c->last_match;
+  }
+
   // Delivers to the subscribers of `subj`; the MSG line shows `shown` when not empty (JetStream
   // deliveries are routed by the deliver subject but show the stored message's subject).
   bool Deliver(Client* from, Account* acc, std::string_view subj, std::string_view reply,
                std::string_view headers, std::string_view payload, std::string_view shown = {}) {
-    std::string_view as = shown.empty() ? subj : shown;
+    // Held for the delivery: a delivery may unsubscribe (max reached), which must not free it.
     auto result = acc->sublist.Match(subj);
+    return DeliverTo(*result, from, subj, reply, headers, payload, shown);
+  }
+
+  // Delivers to the subscribers in `result` (`subj`'s match, which the caller keeps alive).
+  bool DeliverTo(const subject::MatchResult& result, Client* from, std::string_view subj,
+                 std::string_view reply, std::string_view headers, std::string_view payload,
+                 std::string_view shown = {}) {
+    if (result.empty()) return false;
+    std::string_view as = shown.empty() ? subj : shown;
     bool delivered = false;
-    for (auto id : result->plain) {
+    for (auto id : result.plain) {
       auto* sub = reinterpret_cast<Subscription*>(id);
       if (sub->dead || sub->client->closed) continue;
       if (from != nullptr && !from->echo && sub->client == from) continue;
@@ -766,7 +810,7 @@ struct Server::Impl {
       SendMsg(sub, as, reply, headers, payload);
       delivered = true;
     }
-    for (const auto& q : result->queues) {
+    for (const auto& q : result.queues) {
       size_t n = q.members.size();
       if (n == 0) continue;
       size_t start = NextRandom() % n;
@@ -787,7 +831,11 @@ struct Server::Impl {
                std::string_view headers, std::string_view payload) {
     Client* to = sub->client;
     bool with_headers = !headers.empty() && to->headers;
-    size_t need = subj.size() + sub->sid.size() + reply.size() + 64;
+    size_t body = (with_headers ? headers.size() : 0) + payload.size();
+    // A small message is built whole in the scratch line and queued with one copy (one
+    // append to the connection's output instead of four).
+    const bool whole = body <= kWholeMessageBytes;
+    size_t need = subj.size() + sub->sid.size() + reply.size() + 64 + (whole ? body : 0);
     if (line.capacity() < need) line.reserve(need);
     line.resize(need);
     char* p = line.data();
@@ -813,9 +861,18 @@ struct Server::Impl {
     p = PutUint(p, total);
     *p++ = '\r';
     *p++ = '\n';
-    std::string_view parts[4] = {std::string_view(line.data(), p - line.data()),
-                                 with_headers ? headers : std::string_view(), payload, "\r\n"};
-    to->conn->Write(parts);
+    if (whole) {
+      if (with_headers) p = PutView(p, headers);
+      p = PutView(p, payload);
+      *p++ = '\r';
+      *p++ = '\n';
+      to->conn->Write(std::string_view(line.data(), p - line.data()));
+    } else {
+      std::string_view parts[4] = {std::string_view(line.data(), p - line.data()),
+                                   with_headers ? headers : std::string_view(), payload,
+                                   "\r\n"};
+      to->conn->Write(parts);
+    }
     ++to->out_msgs;
     to->out_bytes += total;
     ++stats.out_msgs;
@@ -1050,9 +1107,10 @@ Server::~Server() {
 net::Status Server::Start() {
   net::ConnectionOptions copts;
   copts.max_pending_output = impl_->options.max_pending;
-  // 16 KiB per client instead of net's 64 KiB default: 1000 idle clients cost 16 MiB of
-  // read buffers, and the buffer still grows for a large payload split across reads.
-  copts.read_buffer_bytes = 16 * 1024;
+  // Reads go to net's loop-wide buffer (a connection keeps only an unconsumed tail, so idle
+  // clients own no input memory): 64 KiB reads, as nats-server's largest, take a flooding
+  // publisher's bytes in a quarter of the read calls of 16 KiB.
+  copts.read_buffer_bytes = 64 * 1024;
   copts.max_input_buffer =
       std::max<size_t>(8 * 1024 * 1024, impl_->options.max_payload * 2 + 65536);
   auto l = net::Listener::Listen(
@@ -1157,8 +1215,8 @@ SublistInfo Server::Subscriptions() const {
     s.cache += a->sublist.CacheCount();
     s.inserts += st.inserts;
     s.removes += st.removes;
-    s.matches += st.matches;
-    s.hits += st.cache_hits;
+    s.matches += st.matches + a->last_subject_hits;
+    s.hits += st.cache_hits + a->last_subject_hits;
   }
   return s;
 }

@@ -106,6 +106,36 @@ TEST_F(ProtocolTest, PublishReachesSubscriberAsMsg) {
   EXPECT_TRUE(c->WaitFor("MSG foo.bar 7 reply 5\r\nhello\r\n")) << c->received();
 }
 
+// A publisher repeating one subject is answered from its last match (server.cc PubMatch):
+// a subscribe or unsubscribe by another client in between must still count.
+TEST_F(ProtocolTest, RepeatedSubjectFollowsSubscribesAndUnsubscribesOfOthers) {
+  StartServer();
+  auto pub = Client();
+  auto sub = Client();
+  pub->Send(kQuietConnect);
+  sub->Send(kQuietConnect);
+  pub->Send("PUB foo 1\r\na\r\nPUB foo 1\r\na\r\nPING\r\n");
+  ASSERT_TRUE(pub->WaitFor("PONG\r\n"));
+  sub->Send("SUB foo 1\r\nPING\r\n");
+  ASSERT_TRUE(sub->WaitFor("PONG\r\n"));
+  // Around the size up to which a message is queued in one piece (512 bytes).
+  const std::string p512(512, 'm'), p513(513, 'n'), p4k(4096, 'k');
+  pub->Send("PUB foo 1\r\nb\r\nPUB foo 512\r\n" + p512 + "\r\nPUB foo 513\r\n" + p513 +
+            "\r\nPUB foo 4096\r\n" + p4k + "\r\n");
+  ASSERT_TRUE(sub->WaitFor("MSG foo 1 4096\r\n" + p4k + "\r\n")) << sub->received();
+  EXPECT_EQ(sub->received().find("\r\na\r\n"), std::string::npos) << sub->received();
+  EXPECT_NE(sub->received().find("MSG foo 1 1\r\nb\r\nMSG foo 1 512\r\n" + p512 +
+                                 "\r\nMSG foo 1 513\r\n" + p513 + "\r\n"),
+            std::string::npos)
+      << sub->received();
+  sub->received().clear();
+  sub->Send("UNSUB 1\r\nSUB bar 2\r\nPING\r\n");
+  ASSERT_TRUE(sub->WaitFor("PONG\r\n"));
+  pub->Send("PUB foo 1\r\nc\r\nPUB bar 1\r\nd\r\n");
+  ASSERT_TRUE(sub->WaitFor("MSG bar 2 1\r\nd\r\n")) << sub->received();
+  EXPECT_EQ(sub->received().find("\r\nc\r\n"), std::string::npos) << sub->received();
+}
+
 TEST_F(ProtocolTest, VerboseConnectAnswersOkAfterEachOp) {
   StartServer();
   auto c = Client();
