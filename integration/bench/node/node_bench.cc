@@ -1,6 +1,9 @@
 // meridian-node vs stock nats-server in the same run, with libnats: publish-only throughput,
 // 1:1 pub/sub, 1:4 fan-out, request/reply latency (p50/p99) for 16 B and 1 KiB payloads, and
 // RSS with 1000 idle connections. Bounded (each figure a fixed message count); prints a table.
+// Both servers run at once and every figure is measured in kRounds rounds that alternate
+// between them, so load from elsewhere on the machine hits both alike: a throughput figure is
+// the best of its rounds, a latency figure the median of its rounds.
 #include <arpa/inet.h>
 #include <nats/nats.h>
 #include <netinet/in.h>
@@ -11,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -154,25 +158,74 @@ long IdleRssKb(pid_t pid, uint16_t port, int n) {
   return after - before;
 }
 
-struct Figures {
-  std::map<std::string, double> v;
+constexpr int kRounds = 3;
+
+struct Server {
+  std::string name;
+  std::unique_ptr<harness::Process> process;
+  uint16_t port = 0;
+  std::map<std::string, std::vector<double>> samples;  // figure -> one value per round
 };
 
-Figures Measure(harness::Process& p, uint16_t port) {
-  Figures f;
+double Best(std::vector<double> v) { return *std::max_element(v.begin(), v.end()); }
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Runs `one` for each server in turn, kRounds times (the order flips every round). With
+// NODE_BENCH_ONLY set (e.g. "req/rep" or "pub only"), only the figures whose name contains it
+// run: for profiling one load.
+bool Wanted(const std::string& figure) {
+  const char* only = std::getenv("NODE_BENCH_ONLY");
+  return only == nullptr || figure.find(only) != std::string::npos;
+}
+
+template <typename F>
+void Rounds(std::vector<Server>& servers, const std::string& figure, F one) {
+  if (!Wanted(figure)) return;
+  for (int r = 0; r < kRounds; ++r) {
+    for (size_t i = 0; i < servers.size(); ++i) {
+      Server& s = servers[r % 2 == 0 ? i : servers.size() - 1 - i];
+      one(s);
+    }
+  }
+}
+
+// figure -> (value per server), in print order.
+std::map<std::string, std::vector<double>> Measure(std::vector<Server>& servers) {
   for (int size : {16, 1024}) {
     std::string s = size == 16 ? "16B" : "1KiB";
     int n = size == 16 ? 200000 : 100000;
-    f.v["pub only msgs/s " + s] = Throughput(port, 0, n, size);
-    f.v["pub/sub 1:1 msgs/s " + s] = Throughput(port, 1, n, size);
-    f.v["fan-out 1:4 msgs/s " + s] = Throughput(port, 4, n / 4, size);
-    auto [p50, p99] = Latency(port, 2000, size);
-    f.v["req/rep p50 us " + s] = p50;
-    f.v["req/rep p99 us " + s] = p99;
+    Rounds(servers, "pub only msgs/s " + s, [&](Server& srv) {
+      srv.samples["pub only msgs/s " + s].push_back(Throughput(srv.port, 0, n, size));
+    });
+    Rounds(servers, "pub/sub 1:1 msgs/s " + s, [&](Server& srv) {
+      srv.samples["pub/sub 1:1 msgs/s " + s].push_back(Throughput(srv.port, 1, n, size));
+    });
+    Rounds(servers, "fan-out 1:4 msgs/s " + s, [&](Server& srv) {
+      srv.samples["fan-out 1:4 msgs/s " + s].push_back(Throughput(srv.port, 4, n / 4, size));
+    });
+    Rounds(servers, "req/rep us " + s, [&](Server& srv) {
+      auto [p50, p99] = Latency(srv.port, 2000, size);
+      srv.samples["req/rep p50 us " + s].push_back(p50);
+      srv.samples["req/rep p99 us " + s].push_back(p99);
+    });
   }
-  f.v["RSS 1k idle conns KiB"] = static_cast<double>(IdleRssKb(p.pid(), port, 1000));
-  f.v["RSS base KiB"] = static_cast<double>(RssKb(p.pid()));
-  return f;
+  for (Server& srv : servers) {
+    if (!Wanted("RSS")) break;
+    srv.samples["RSS 1k idle conns KiB"].push_back(
+        static_cast<double>(IdleRssKb(srv.process->pid(), srv.port, 1000)));
+    srv.samples["RSS base KiB"].push_back(static_cast<double>(RssKb(srv.process->pid())));
+  }
+  std::map<std::string, std::vector<double>> out;
+  for (Server& srv : servers) {
+    for (auto& [name, v] : srv.samples) {
+      bool latency = name.find(" us ") != std::string::npos;
+      out[name].push_back(latency || v.size() == 1 ? Median(v) : Best(v));
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -180,7 +233,7 @@ Figures Measure(harness::Process& p, uint16_t port) {
 int main() {
   try {
     harness::RunDir dir("node_bench");
-    std::vector<std::pair<std::string, Figures>> results;
+    std::vector<Server> servers;
     for (bool ours : {true, false}) {
       uint16_t port = harness::FreeLoopbackPort();
       uint16_t http = harness::FreeLoopbackPort();
@@ -203,14 +256,22 @@ int main() {
                      std::to_string(http)};
       }
       spec.log_path = dir / (ours ? "meridian-node.log" : "nats-server.log");
-      harness::Process p(spec);
-      harness::WaitForHealthz(p, http);
-      results.emplace_back(ours ? "meridian-node" : "nats-server", Measure(p, port));
-      p.Stop();
+      Server s;
+      s.name = ours ? "meridian-node" : "nats-server";
+      s.process = std::make_unique<harness::Process>(spec);
+      s.port = port;
+      harness::WaitForHealthz(*s.process, http);
+      servers.push_back(std::move(s));
     }
+    auto results = Measure(servers);
+    for (Server& s : servers) s.process->Stop();
+    std::printf("%d rounds alternating between the servers: throughput is the best round, "
+                "latency the median round\n",
+                kRounds);
     std::printf("%-26s %16s %16s %8s\n", "figure", "meridian-node", "nats-server", "ratio");
-    for (const auto& [name, ours] : results[0].second.v) {
-      double theirs = results[1].second.v[name];
+    for (const auto& [name, v] : results) {
+      if (v.size() < 2) continue;
+      double ours = v[0], theirs = v[1];
       std::printf("%-26s %16.1f %16.1f %8.2f\n", name.c_str(), ours, theirs,
                   theirs == 0 ? 0.0 : ours / theirs);
     }
