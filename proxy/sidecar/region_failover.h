@@ -102,8 +102,9 @@ class RegionFailover {
 
   static constexpr std::chrono::milliseconds kSettle{1000};
   // The home probe unreachable this long counts as the home region down even while its
-  // servers accept connections (e.g. stopped).
-  static constexpr std::chrono::milliseconds kHomeDownAfter{1000};
+  // servers accept connections (e.g. all stopped). Longer than the probe takes to leave one
+  // stale server (PINGs every 2 s, stale after 4.5 s), so an in-region failover never counts.
+  static constexpr std::chrono::milliseconds kHomeDownAfter{5000};
 
  private:
   net::Loop& loop_;
