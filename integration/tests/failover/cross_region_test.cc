@@ -100,7 +100,9 @@ TEST_F(FailoverTest, RegionDownClientKeepsPublishingThroughAnotherRegionAndRetur
           n = CountMatching(r, "foo-read-" + r, stored);
           return n == kStored;
         },
-        30s))
+        // nats-server re-creates source consumers with back-off after a region is lost; on a
+        // loaded 2-core machine that took over 30 s twice.
+        120s))
         << "foo-read-" << r << " has " << n << " of " << kStored;
   }
 
@@ -130,7 +132,7 @@ TEST_F(FailoverTest, RegionDownClientKeepsPublishingThroughAnotherRegionAndRetur
         n = CountMatching(kHome, "foo-read-" + kHome, stored);
         return n == kStored;
       },
-      60s))
+      120s))
       << "foo-read-west has " << n << " of " << kStored;
 
   // Publishes land in west's own write stream again (its streams may need a moment).
