@@ -472,6 +472,7 @@ std::unique_ptr<Stream> Api::OpenStream(const jsapi::StreamConfig& cfg, int64_t 
     o.clock = clock;
     o.sync = e_.options.sync_always ? store::SyncPolicy::kAlways : store::SyncPolicy::kInterval;
     o.sync_interval = e_.options.sync_interval;
+    o.io = e_.options.file_io;
     std::unique_ptr<store::FileStore> fsr;
     store::Status st = store::FileStore::Open(o, &fsr);
     if (!st.ok()) {

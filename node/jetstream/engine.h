@@ -17,6 +17,10 @@
 #include <string>
 #include <string_view>
 
+namespace meridian::store {
+class FileIo;
+}  // namespace meridian::store
+
 namespace meridian::jetstream {
 
 // What the engine needs from the server. Implemented by node/server.
@@ -56,6 +60,9 @@ struct EngineOptions {
   // fdatasync every `sync_interval`, acknowledging at once.
   bool sync_always = true;
   std::chrono::milliseconds sync_interval{1000};
+  // The file operations of file streams' stores and of their sources.json (tests count
+  // syncs and order with it). nullptr = store::DefaultFileIo(); must outlive the engine.
+  store::FileIo* file_io = nullptr;
   // Where the engine reports problems the server should log (a corrupt region found in a
   // stream's segments, with its file and offset; a stream that cannot be recovered). Called
   // on the engine's thread. Empty: not reported.

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jetstream/internal.h"
+#include "store/file_io.h"
 #include "subject/subject.h"
 
 namespace meridian::jetstream {
@@ -173,17 +174,22 @@ void Stream::SetUpSources(bool recover) {
 }
 
 void Stream::SaveSources() {
-  sources_dirty = false;
-  if (dir.empty()) return;
+  if (dir.empty()) {
+    sources_dirty = false;
+    return;
+  }
+  // The progress may name origin messages whose copies are only written, not yet synced:
+  // sync the store first, so that after a power loss sources.json is never ahead of the
+  // copies (which would leave a gap). On failure keep it dirty and write nothing; the stored
+  // copies' Nats-Stream-Source headers still carry the progress.
+  if (!store->Sync().ok()) return;
   nlohmann::json j = nlohmann::json::object();
   for (const auto& st : sources) j[st.config.name] = st.last_seq;
-  fs::path tmp = fs::path(dir) / "sources.json.tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump();
+  store::FileIo& io = engine->options.file_io ? *engine->options.file_io : store::DefaultFileIo();
+  if (store::WriteFileAtomic(io, (fs::path(dir) / "sources.json").string(), dir, j.dump())
+          .ok()) {
+    sources_dirty = false;
   }
-  std::error_code ec;
-  fs::rename(tmp, fs::path(dir) / "sources.json", ec);
 }
 
 bool EngineImpl::PumpMirror(Stream& target, int budget) {

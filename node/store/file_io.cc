@@ -122,4 +122,23 @@ Status ErrnoStatus(int err, const std::string& what) {
   return Status(StatusCode::kIoError, message);
 }
 
+Status WriteFileAtomic(FileIo& io, const std::string& path, const std::string& dir,
+                       std::string_view data) {
+  const std::string tmp = path + ".tmp";
+  int fd = -1;
+  Status st = io.Open(tmp, true, &fd);
+  if (!st.ok()) return st;
+  st = io.Truncate(fd, 0);
+  if (st.ok()) st = io.WriteAt(fd, data.data(), data.size(), 0);
+  if (st.ok()) st = io.DataSync(fd);
+  Status closed = io.Close(fd);
+  if (st.ok()) st = closed;
+  if (st.ok()) st = io.Rename(tmp, path);
+  if (!st.ok()) {
+    (void)io.Remove(tmp);
+    return st;
+  }
+  return io.SyncDirectory(dir);
+}
+
 }  // namespace meridian::store

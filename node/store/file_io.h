@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/status.h"
@@ -35,6 +36,14 @@ class FileIo {
 
 // The process-wide POSIX implementation.
 FileIo& DefaultFileIo();
+
+// Replaces `path` atomically and durably: writes `path`.tmp, fdatasyncs it, renames it over
+// `path` and fsyncs `dir` (the directory holding `path`). After a crash the file holds either
+// the old or the new contents, never a mix or nothing; when this returns Ok the new contents
+// survive a power loss. On failure the .tmp file is removed and `path` is left as it was
+// (except when the directory sync fails: then the rename may or may not survive a crash).
+Status WriteFileAtomic(FileIo& io, const std::string& path, const std::string& dir,
+                       std::string_view data);
 
 // Turns an errno value into a Status: ENOSPC/EDQUOT become kNoSpace, others kIoError.
 Status ErrnoStatus(int err, const std::string& what);

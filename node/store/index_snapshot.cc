@@ -131,18 +131,7 @@ Status FileStore::WriteIndexSnapshot() {
   }
   w.U32(Crc32c(out.data(), out.size()));
 
-  std::string tmp = SnapshotPath() + ".tmp";
-  int fd = -1;
-  Status st = io_->Open(tmp, true, &fd);
-  if (!st.ok()) return st;
-  st = io_->Truncate(fd, 0);
-  if (st.ok()) st = io_->WriteAt(fd, out.data(), out.size(), 0);
-  if (st.ok()) st = io_->DataSync(fd);
-  (void)io_->Close(fd);
-  if (st.ok()) st = io_->Rename(tmp, SnapshotPath());
-  if (st.ok()) st = io_->SyncDirectory(options_.directory);
-  if (!st.ok()) (void)io_->Remove(tmp);
-  return st;
+  return WriteFileAtomic(*io_, SnapshotPath(), options_.directory, out);
 }
 
 bool FileStore::LoadIndexSnapshot(const std::vector<uint64_t>& indexes) {

@@ -249,5 +249,39 @@ TEST(FileStoreCrash, EveryAcknowledgedAppendSurvivesSigkill) {
   EXPECT_GE(store->State().last_seq, *acked.rbegin());
 }
 
+std::string ReadAll(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return "<missing>";
+  std::string s;
+  char buf[256];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
+TEST(WriteFileAtomic, ReplacesTheFileAfterSyncingItAndKeepsTheOldOneOnFailure) {
+  TempDir dir;
+  FaultyFileIo io;
+  const std::string path = dir.path() + "/state.json";
+  ASSERT_TRUE(WriteFileAtomic(io, path, dir.path(), "first, longer").ok());
+  EXPECT_EQ(ReadAll(path), "first, longer");
+  EXPECT_EQ(io.data_syncs, 1);
+  ASSERT_TRUE(WriteFileAtomic(io, path, dir.path(), "second").ok());
+  EXPECT_EQ(ReadAll(path), "second");  // truncated, not overlaid
+  EXPECT_EQ(io.data_syncs, 2);
+
+  io.fail_sync = true;  // an unsynced file is never renamed into place
+  EXPECT_FALSE(WriteFileAtomic(io, path, dir.path(), "third").ok());
+  EXPECT_EQ(ReadAll(path), "second");
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  io.fail_sync = false;
+  io.writes_until_failure = 0;  // nor is a partly written one
+  io.partial_bytes = 2;
+  EXPECT_FALSE(WriteFileAtomic(io, path, dir.path(), "fourth").ok());
+  EXPECT_EQ(ReadAll(path), "second");
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+}
+
 }  // namespace
 }  // namespace meridian::store
