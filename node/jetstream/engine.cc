@@ -1523,6 +1523,16 @@ bool Engine::PumpSources() {
 
 void Engine::Tick() {
   impl_->PumpSources(8);
+  // Origins whose sources wait on them are synced now and the sources pumped again (interval
+  // sync would otherwise hold the copies back for up to sync_interval; with `always` the sync
+  // is already under way).
+  bool synced = false;
+  for (auto& [n, s] : impl_->streams) {
+    if (!s->sources_waiting) continue;
+    s->sources_waiting = false;
+    if (s->store->Sync().ok()) synced = true;  // a failed store stays behind; its sources wait
+  }
+  if (synced) impl_->PumpSources(8);
   int64_t now = impl_->Now();
   for (auto& [n, s] : impl_->streams) {
     uint64_t before = s->store->State().first_seq;

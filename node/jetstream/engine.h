@@ -67,6 +67,13 @@ struct EngineOptions {
   // stream's segments, with its file and offset; a stream that cannot be recovered). Called
   // on the engine's thread. Empty: not reported.
   std::function<void(const std::string&)> warn;
+  // Sources and mirrors copy an origin message only once the origin's store has made it
+  // durable (Store::DurableSeq()). When one waits on an origin's sync, the engine asks to be
+  // woken through this: it is called, possibly on the origin store's sync thread (or after
+  // Close()), once that origin has synced; the server should post PumpSources() to its loop.
+  // Empty: a waiting source copies on the next publish or Tick() (Tick() also syncs an origin
+  // a source waits on, so with interval sync copies lag at most one tick).
+  std::function<void()> wake_sources;
 };
 
 class EngineImpl;

@@ -184,6 +184,10 @@ class Stream {
   std::set<uint64_t> reported_corrupt;  // last_seq of corrupt regions already reported
   std::vector<SourceState> sources;
   bool sources_dirty = false;
+  // As an origin: a source or mirror waits for this store to make messages durable (Tick()
+  // syncs it); the highest sequence a wake-up is registered for (EngineOptions::wake_sources).
+  bool sources_waiting = false;
+  uint64_t wake_armed_seq = 0;
   // config.mirror: last_seq is the last origin sequence looked at (the mirror stores each
   // message at its origin sequence, so the store's last_seq is where it resumes).
   std::optional<SourceState> mirror;
@@ -227,6 +231,9 @@ class EngineImpl {
   // Copies what `target`'s mirror has not taken yet, up to `budget` messages; true when
   // something moved.
   bool PumpMirror(Stream& target, int budget);
+  // A source or mirror waits for `origin` to make its messages durable: flags it for Tick()
+  // and registers a wake-up (EngineOptions::wake_sources) for its last sequence.
+  void WaitForOrigin(Stream& origin);
   void SaveConsumer(Stream& s, Consumer& c);
   void DeleteConsumerFile(Stream& s, const std::string& name);
 };

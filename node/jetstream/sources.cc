@@ -5,7 +5,11 @@
 // stored messages themselves: no duplicates and no gaps. Nothing an origin stored can stall a
 // source: Nats-Expected-* headers are stripped, a Nats-Rollup the target does not allow is
 // stripped, and a message the target refuses (a duplicate Nats-Msg-Id inside the window, a
-// limit) is passed over and counted.
+// limit) is passed over and counted. Only what the origin's store has made durable
+// (Store::DurableSeq()) is copied: a copy, and the progress recorded with it, must never name
+// an origin message that a power loss could take away (the origin would then reuse its
+// sequence for a new message, which the source would skip as already copied).
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -192,6 +196,17 @@ void Stream::SaveSources() {
   }
 }
 
+void EngineImpl::WaitForOrigin(Stream& origin) {
+  origin.sources_waiting = true;
+  if (!options.wake_sources) return;
+  const uint64_t last = origin.store->State().last_seq;
+  if (last <= origin.wake_armed_seq) return;  // already registered
+  origin.wake_armed_seq = last;
+  origin.store->WhenDurable(last, [wake = options.wake_sources](uint64_t, const store::Status& st) {
+    if (st.ok()) wake();
+  });
+}
+
 bool EngineImpl::PumpMirror(Stream& target, int budget) {
   SourceState& mir = *target.mirror;
   auto origin_it = streams.find(mir.config.name);
@@ -216,10 +231,17 @@ bool EngineImpl::PumpMirror(Stream& target, int budget) {
   bool moved = false;
   std::string subject_out;
   store::Message m, scratch;
+  const uint64_t durable = origin.store->DurableSeq();  // copy no further (see the top)
   for (int n = 0; n < budget; ++n) {
     if (!NextOf(origin, mir.filters, mir.last_seq, &scratch, &m)) {
-      // Everything up to the origin's last sequence was looked at.
-      mir.last_seq = std::max(mir.last_seq, origin.store->State().last_seq);
+      // Everything up to the origin's last sequence was looked at (as far as it is durable).
+      const uint64_t last = origin.store->State().last_seq;
+      mir.last_seq = std::max(mir.last_seq, std::min(last, durable));
+      if (last > durable) WaitForOrigin(origin);
+      break;
+    }
+    if (m.seq > durable) {
+      WaitForOrigin(origin);
       break;
     }
     mir.last_seq = m.seq;
@@ -262,14 +284,22 @@ bool EngineImpl::PumpSources(int rounds) {
         if (origin_it == streams.end()) continue;
         Stream& origin = *origin_it->second;
         src.active_ns = Now();  // the origin is on this node: always "heard from"
+        const uint64_t durable = origin.store->DurableSeq();  // copy no further (see the top)
         for (int n = 0; n < kBatch; ++n) {
           if (!NextOf(origin, src.filters, src.last_seq, &m, &best)) {
-            // Everything up to the origin's last sequence was looked at.
-            uint64_t last = origin.store->State().last_seq;
-            if (last > src.last_seq) {
-              src.last_seq = last;
+            // Everything up to the origin's last sequence was looked at (as far as it is
+            // durable).
+            const uint64_t last = origin.store->State().last_seq;
+            const uint64_t upto = std::min(last, durable);
+            if (upto > src.last_seq) {
+              src.last_seq = upto;
               target->sources_dirty = true;
             }
+            if (last > durable) WaitForOrigin(origin);
+            break;
+          }
+          if (best.seq > durable) {
+            WaitForOrigin(origin);
             break;
           }
           src.last_seq = best.seq;

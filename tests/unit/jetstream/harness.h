@@ -98,6 +98,10 @@ class EngineTest : public ::testing::Test {
     for (int i = 0; i < 5000 && !got->load(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    // Acknowledged means durable: sources and mirrors of that stream may copy it now (what a
+    // server does when EngineOptions::wake_sources posts PumpSources to its loop).
+    while (engine_->PumpSources()) {
+    }
     return got->load() ? *ack : std::string();
   }
   void Advance(int64_t ms) {

@@ -2,6 +2,7 @@
 // fdatasync'ed, and atomically (tmp file fdatasync'ed, renamed, directory fsynced). Checked
 // through a FileIo that records the order of writes, syncs and renames; the store syncs only
 // on request (1 h interval), so without the ordering the copies would still be unsynced.
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -98,6 +99,24 @@ class OrderingFileIo : public store::FileIo {
   std::set<std::string> dirty_;
 };
 
+std::string Base64(const std::string& in) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(k[(v >> s) & 63]);
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += {k[(v >> 18) & 63], k[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += {k[(v >> 18) & 63], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
 class SourcesDurabilityTest : public EngineTest {
  protected:
   void SetUp() override {
@@ -164,6 +183,77 @@ TEST_F(SourcesDurabilityTest, ProgressIsWrittenOnlyAfterTheCopiesAreSynced) {
   Advance(100);
   EXPECT_EQ(Api("$JS.API.STREAM.INFO.R")["state"]["messages"], 61);
   EXPECT_EQ(io_.violations, 0);
+}
+
+// A source or mirror copies only what its origin's store has made durable: the origin syncs
+// only on request here, so messages published after its last sync stay behind (neither copied
+// nor counted as looked at) until it syncs; then exactly the rest is copied.
+TEST_F(SourcesDurabilityTest, NothingBeyondTheOriginsDurableSequenceIsCopied) {
+  ASSERT_FALSE(CreateStream({{"name", "O"}, {"subjects", {"o.>"}}}).contains("error"));
+  ASSERT_FALSE(CreateStream({{"name", "R"}, {"sources", {{{"name", "O"}}}}}).contains("error"));
+  ASSERT_FALSE(CreateStream({{"name", "M"}, {"mirror", {{"name", "O"}}}}).contains("error"));
+  for (int i = 1; i <= 10; ++i) Pub("o.a", "m" + std::to_string(i));
+  Advance(100);  // a source waits on O: the tick syncs O, then copies
+  ASSERT_EQ(Api("$JS.API.STREAM.INFO.R")["state"]["messages"], 10);
+  ASSERT_EQ(Api("$JS.API.STREAM.INFO.M")["state"]["last_seq"], 10);
+
+  for (int i = 11; i <= 15; ++i) Pub("o.a", "m" + std::to_string(i));  // written, not synced
+  ASSERT_EQ(Api("$JS.API.STREAM.INFO.O")["state"]["last_seq"], 15);
+  while (engine_->PumpSources()) {
+  }
+  Json r = Api("$JS.API.STREAM.INFO.R");
+  EXPECT_EQ(r["state"]["messages"], 10);
+  EXPECT_EQ(r["sources"][0]["lag"], 5);  // progress not recorded past O's durable sequence
+  Json m = Api("$JS.API.STREAM.INFO.M");
+  EXPECT_EQ(m["state"]["last_seq"], 10);
+  EXPECT_EQ(m["mirror"]["lag"], 5);
+  EXPECT_EQ(SourcesFile()["O"], 10);
+
+  Advance(100);  // O syncs: exactly the rest is copied
+  r = Api("$JS.API.STREAM.INFO.R");
+  EXPECT_EQ(r["state"]["messages"], 15);
+  EXPECT_EQ(r["sources"][0]["lag"], 0);
+  m = Api("$JS.API.STREAM.INFO.M");
+  EXPECT_EQ(m["state"]["messages"], 15);
+  EXPECT_EQ(m["state"]["last_seq"], 15);
+  EXPECT_EQ(SourcesFile()["O"], 15);
+  for (uint64_t seq = 11; seq <= 15; ++seq) {
+    Json got = Api("$JS.API.STREAM.MSG.GET.R", Json({{"seq", seq}}).dump());
+    ASSERT_TRUE(got.contains("message")) << got;
+    EXPECT_EQ(got["message"]["data"], Base64("m" + std::to_string(seq)));
+  }
+  EXPECT_EQ(io_.violations, 0);
+}
+
+// With `always` sync a waiting source is woken through EngineOptions::wake_sources once the
+// origin has synced (no waiting for a tick).
+TEST_F(SourcesDurabilityTest, AWaitingSourceIsWokenWhenTheOriginSyncs) {
+  engine_.reset();
+  auto woken = std::make_shared<std::atomic<int>>(0);
+  EngineOptions o;
+  o.store_dir = dir_;
+  o.server_name = "n1";
+  o.clock = [this] { return now_; };
+  o.wake_sources = [woken] { woken->fetch_add(1); };
+  std::string error;
+  engine_ = Engine::Open(o, &out_, &error);
+  ASSERT_TRUE(engine_) << error;
+  ASSERT_FALSE(CreateStream({{"name", "O"}, {"subjects", {"o.>"}}}).contains("error"));
+  ASSERT_FALSE(CreateStream({{"name", "R"}, {"sources", {{{"name", "O"}}}}}).contains("error"));
+  // Published without waiting for the ack: the publish's own pump finds it not yet durable.
+  for (int i = 0; i < 20; ++i) engine_->Publish("o.a", "", "", "x", nullptr);
+  int copied = 0;
+  for (int i = 0; i < 30000 && copied < 20; ++i) {  // generous: a loaded machine's fdatasync
+    if (woken->load() > 0) {
+      woken->store(0);
+      while (engine_->PumpSources()) {
+      }
+    }
+    copied = Api("$JS.API.STREAM.INFO.R")["state"]["messages"].get<int>();
+    if (copied < 20) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(copied, 20);  // no Tick() was called
+  engine_.reset();
 }
 
 }  // namespace
