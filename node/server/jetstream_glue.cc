@@ -68,6 +68,17 @@ AccountJetStream::AccountJetStream(net::Loop& loop, const JetStreamOptions& opti
   eo.warn = [account](const std::string& text) {
     spdlog::warn("JetStream account {}: {}", account, text);
   };
+  // A source waiting for its origin to sync is woken from the origin store's sync thread:
+  // hop to the loop and copy (as the publish acks do).
+  std::weak_ptr<AckQueue> weak = acks_;
+  net::Loop* wake_loop = &loop_;
+  eo.wake_sources = [weak, wake_loop] {
+    if (weak.expired()) return;
+    wake_loop->Post([weak] {
+      auto q = weak.lock();
+      if (q && q->owner) q->owner->PumpSources();
+    });
+  };
   std::string error;
   engine_ = jetstream::Engine::Open(eo, out_.get(), &error);
   if (!engine_) {
