@@ -149,7 +149,10 @@ int main(int argc, char** argv) {
   auto current_status = [&] {
     const meridian::sidecar::Health h = sidecar.health();
     if (!h.ok) return "not serving: " + h.reason;
-    if (h.degraded) return "serving region " + sidecar.region() + " from " + h.served_from;
+    if (h.degraded && h.served_from != sidecar.region()) {
+      return "serving region " + sidecar.region() + " from " + h.served_from;
+    }
+    if (h.degraded) return "serving region " + sidecar.region() + ", degraded: " + h.reason;
     return "serving region " + sidecar.region();
   };
   meridian::net::Timer readiness = loop.Every(std::chrono::milliseconds(100), [&] {
