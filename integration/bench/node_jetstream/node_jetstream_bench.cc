@@ -22,6 +22,7 @@
 #include "harness/ports.h"
 #include "harness/process.h"
 #include "harness/run_dir.h"
+#include "bench_servers.h"
 
 namespace {
 
@@ -155,39 +156,13 @@ int main() {
       Figures figures;
     };
     std::vector<Run> runs;
-    for (const std::string kind : {"always", "interval", "nats-server"}) {
-      uint16_t port = harness::FreeLoopbackPort();
-      uint16_t http = harness::FreeLoopbackPort();
-      std::filesystem::path store = dir / ("store-" + kind);
-      std::filesystem::create_directories(store);
-      harness::ProcessSpec spec;
-      if (kind != "nats-server") {
-        auto conf = dir / ("node-" + kind + ".toml");
-        std::ofstream(conf) << "host = \"127.0.0.1\"\nport = " << port
-                            << "\nhttp_host = \"127.0.0.1\"\nhttp_port = " << http
-                            << "\n[jetstream]\nstore_dir = \"" << store.string()
-                            << "\"\nsync_interval = \"" << (kind == "always" ? "always" : "2m")
-                            << "\"\n";
-        spec.argv = {harness::OurBinary("meridian-node").string(), "-c", conf.string()};
-      } else {
-        spec.argv = {harness::NatsServerBinary().string(),
-                     "-a",
-                     "127.0.0.1",
-                     "-p",
-                     std::to_string(port),
-                     "-m",
-                     std::to_string(http),
-                     "-js",
-                     "-sd",
-                     store.string()};
-      }
-      spec.log_path = dir / ("server-" + kind + ".log");
-      harness::Process p(spec);
-      harness::WaitForHealthz(p, http);
-      Run r{kind == "nats-server" ? kind : "node " + kind, {}};
+    for (const std::string kind : bench::kServerKinds) {
+      uint16_t port = 0;
+      auto p = bench::StartJetStreamServer(dir, kind, &port);
+      Run r{bench::ServerLabel(kind), {}};
       Measure(port, r.figures);
       runs.push_back(std::move(r));
-      p.Stop();
+      p->Stop();
     }
     const Figures& theirs = runs[2].figures;
     std::printf("%-24s %14s %14s %14s %9s %9s\n", "figure", "node always", "node 2m sync",

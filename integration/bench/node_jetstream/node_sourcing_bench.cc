@@ -22,6 +22,7 @@
 #include "harness/ports.h"
 #include "harness/process.h"
 #include "harness/run_dir.h"
+#include "bench_servers.h"
 
 namespace {
 
@@ -136,37 +137,11 @@ int main(int argc, char** argv) {
       Result result;
     };
     std::vector<Run> runs;
-    for (const std::string kind : {"always", "interval", "nats-server"}) {
-      uint16_t port = harness::FreeLoopbackPort();
-      uint16_t http = harness::FreeLoopbackPort();
-      std::filesystem::path store = dir / ("store-" + kind);
-      std::filesystem::create_directories(store);
-      harness::ProcessSpec spec;
-      if (kind != "nats-server") {
-        auto conf = dir / ("node-" + kind + ".toml");
-        std::ofstream(conf) << "host = \"127.0.0.1\"\nport = " << port
-                            << "\nhttp_host = \"127.0.0.1\"\nhttp_port = " << http
-                            << "\n[jetstream]\nstore_dir = \"" << store.string()
-                            << "\"\nsync_interval = \"" << (kind == "always" ? "always" : "2m")
-                            << "\"\n";
-        spec.argv = {harness::OurBinary("meridian-node").string(), "-c", conf.string()};
-      } else {
-        spec.argv = {harness::NatsServerBinary().string(),
-                     "-a",
-                     "127.0.0.1",
-                     "-p",
-                     std::to_string(port),
-                     "-m",
-                     std::to_string(http),
-                     "-js",
-                     "-sd",
-                     store.string()};
-      }
-      spec.log_path = dir / ("server-" + kind + ".log");
-      harness::Process p(spec);
-      harness::WaitForHealthz(p, http);
-      runs.push_back({kind == "nats-server" ? kind : "node " + kind, Measure(port, n)});
-      p.Stop();
+    for (const std::string kind : bench::kServerKinds) {
+      uint16_t port = 0;
+      auto p = bench::StartJetStreamServer(dir, kind, &port);
+      runs.push_back({bench::ServerLabel(kind), Measure(port, n)});
+      p->Stop();
     }
     const double ns = runs[2].result.fill_msgs_per_s;
     std::printf(
