@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 #include <map>
+#include <thread>
 
 #include "natsclient/sync_client.h"
 
@@ -23,6 +24,12 @@ std::string ErrText(const json& reply) {
 }
 
 constexpr int kStreamNotFound = 10059;
+constexpr int kClusterNotAvailable = 10008;
+
+bool TemporarilyUnavailable(const json& reply) {
+  if (!reply.contains("error") || !reply["error"].is_object()) return false;
+  return ErrCode(reply) == kClusterNotAvailable || reply["error"].value("code", 0) == 503;
+}
 constexpr int kStreamNameInUse = 10058;
 
 }  // namespace
@@ -153,6 +160,23 @@ std::optional<json> Coordinator::Request(const std::string& region, const std::s
     *error = "region \"" + region + "\" is unreachable";
     return std::nullopt;
   }
+  const auto give_up = std::chrono::steady_clock::now() + options_.unavailable_retry;
+  auto pause = std::chrono::milliseconds(100);
+  for (;;) {
+    auto j = RequestOnce(nc, region, subject, body, error, change);
+    // A read is safe to ask again; a change is not retried here (its caller looks again).
+    if (!j || change || !TemporarilyUnavailable(*j) ||
+        std::chrono::steady_clock::now() + pause > give_up) {
+      return j;
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+  }
+}
+
+std::optional<json> Coordinator::RequestOnce(natsclient::SyncClient* nc, const std::string& region,
+                                             const std::string& subject, const std::string& body,
+                                             std::string* error, bool change) {
   auto reply =
       nc->Request(subject, body, change ? options_.change_timeout : options_.request_timeout);
   if (!reply.ok()) {

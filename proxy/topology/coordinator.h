@@ -93,6 +93,9 @@ class Coordinator {
     std::chrono::milliseconds request_timeout{3000};  // reads (INFO, NAMES, MSG.GET)
     std::chrono::milliseconds change_timeout{15000};  // CREATE, UPDATE, DELETE, PURGE
     std::chrono::milliseconds connect_timeout{3000};
+    // Reads answered "JetStream system temporarily unavailable" (10008, e.g. a stream
+    // electing a leader after a region came back) are asked again for up to this long.
+    std::chrono::milliseconds unavailable_retry{10000};
     std::string client_name = "meridian-topology";
   };
   explicit Coordinator(Topology topology);
@@ -112,12 +115,16 @@ class Coordinator {
   std::vector<TrimResult> Trim(bool dry_run = false);
 
   // A JetStream API request through `region`'s connection: the parsed reply (which may hold
-  // "error"), or nullopt with *error set when there was no usable reply.
+  // "error"), or nullopt with *error set when there was no usable reply. Reads that meet
+  // "temporarily unavailable" are asked again for up to Options::unavailable_retry.
   std::optional<nlohmann::json> Request(const std::string& region, const std::string& subject,
                                         const std::string& body, std::string* error,
                                         bool change = false);
 
  private:
+  std::optional<nlohmann::json> RequestOnce(natsclient::SyncClient* nc, const std::string& region,
+                                            const std::string& subject, const std::string& body,
+                                            std::string* error, bool change);
   natsclient::SyncClient* Link(const std::string& region);
   std::string AnyReachable(const VirtualStream& vs);
   std::optional<nlohmann::json> StreamInfo(const std::string& region, const std::string& stream,
