@@ -10,7 +10,11 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
+#include <functional>
+#include <map>
 #include <deque>
 #include <fstream>
 #include <mutex>
@@ -45,6 +49,73 @@ void Unregister(pid_t pgid) {
     if (slot.compare_exchange_strong(expected, 0)) return;
   }
 }
+
+// Every fork happens on one thread that lives as long as the test process. The kernel's
+// PR_SET_PDEATHSIG fires when the thread that forked exits, not the process: a child forked
+// from a short-lived test thread (a restart from a watcher thread) would be SIGKILLed when that
+// thread ended. Its objects are never destroyed, so exit() cannot pull them from under it.
+class ForkThread {
+ public:
+  static ForkThread& Get() {
+    // A process forked without exec (a gtest death test) has no fork thread of its own:
+    // it makes a new one (the parent's, locks and all, is left alone).
+    static std::mutex mu;
+    static ForkThread* t = nullptr;
+    static pid_t owner = -1;
+    std::lock_guard<std::mutex> lock(mu);
+    if (t == nullptr || owner != ::getpid()) {
+      t = new ForkThread();
+      owner = ::getpid();
+    }
+    return *t;
+  }
+
+  // Runs `fork_fn` (which forks; the child never returns from it) on the fork thread.
+  pid_t Run(const std::function<pid_t()>& fork_fn) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const std::uint64_t ticket = ++submitted_;
+    queue_.push_back({ticket, &fork_fn});
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return done_.count(ticket) != 0; });
+    const Result r = done_[ticket];
+    done_.erase(ticket);
+    if (r.error != 0) errno = r.error;
+    return r.pid;
+  }
+
+ private:
+  struct Job {
+    std::uint64_t ticket;
+    const std::function<pid_t()>* fn;
+  };
+  struct Result {
+    pid_t pid = -1;
+    int error = 0;
+  };
+
+  ForkThread() { std::thread([this] { Loop(); }).detach(); }
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return !queue_.empty(); });
+      Job job = queue_.front();
+      queue_.pop_front();
+      errno = 0;
+      Result r;
+      r.pid = (*job.fn)();
+      r.error = r.pid < 0 ? errno : 0;
+      done_[job.ticket] = r;
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  std::map<std::uint64_t, Result> done_;
+  std::uint64_t submitted_ = 0;
+};
 
 void OnFatalSignal(int sig) {
   KillAllChildren();
@@ -180,19 +251,13 @@ void Process::Spawn() {
   const std::string wd = spec_.working_dir.string();
   const pid_t parent = ::getpid();
 
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    int err = errno;
-    ::close(log_fd);
-    ::close(null_fd);
-    ::close(exec_pipe[0]);
-    ::close(exec_pipe[1]);
-    throw std::runtime_error(std::string("fork failed: ") + ::strerror(err));
-  }
-  if (pid == 0) {
+  // The fork and the child's set-up run on the fork thread (see ForkThread).
+  const std::function<pid_t()> fork_fn = [&]() -> pid_t {
+    pid_t child = ::fork();
+    if (child != 0) return child;
     ::setpgid(0, 0);
     // If the test process dies without running any hook (SIGKILL, ctest timeout), the kernel
-    // kills us. Note: tied to the thread that forked, so spawn from a long-lived thread.
+    // kills us. Tied to the thread that forked: the fork thread lives as long as the process.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(126);
     sigset_t all;
@@ -211,6 +276,15 @@ void Process::Spawn() {
     int err = errno;
     (void)!::write(exec_pipe[1], &err, sizeof err);
     ::_exit(127);
+  };
+  pid_t pid = ForkThread::Get().Run(fork_fn);
+  if (pid < 0) {
+    int err = errno;
+    ::close(log_fd);
+    ::close(null_fd);
+    ::close(exec_pipe[0]);
+    ::close(exec_pipe[1]);
+    throw std::runtime_error(std::string("fork failed: ") + ::strerror(err));
   }
   ::setpgid(pid, pid);  // also in the parent, so signals to the group cannot race the child
   ::close(log_fd);

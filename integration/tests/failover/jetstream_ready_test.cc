@@ -136,8 +136,7 @@ TEST_F(FailoverTest, ReturnsHomeOnlyOnceJetStreamTakesWritesNoNoRespondersAfterH
 
   // The sidecar is watched from another thread while this one restarts west:
   // RestartCluster waits for every server's /healthz (in 2.9 that includes JetStream), and
-  // the sidecar may move home meanwhile. (The servers are started from this thread: the
-  // harness ties them to the thread that started them, PR_SET_PDEATHSIG.)
+  // the sidecar may move home meanwhile.
   std::atomic<bool> home{false}, watching{true};
   std::string seen_reason, last_state;
   Clock::time_point home_at{};

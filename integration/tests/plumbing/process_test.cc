@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -177,6 +178,21 @@ TEST(Process, KillsGrandchildrenInItsProcessGroupToo) {
     ASSERT_GT(grandchild, 0);
   }
   EXPECT_TRUE(GoneWithin(grandchild, 2s));
+}
+
+// The kernel's parent-death signal follows the thread that forked; a process started from a
+// test thread that has since ended must keep running.
+TEST(Process, OutlivesTheThreadThatStartedIt) {
+  TestRunDir dir;
+  std::unique_ptr<Process> p;
+  std::thread starter([&] { p = std::make_unique<Process>(Sleeper(dir)); });
+  starter.join();
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->Wait(1s)) << "killed when its starting thread ended";
+  EXPECT_TRUE(p->Running());
+  std::thread restarter([&] { p->Restart(); });
+  restarter.join();
+  EXPECT_FALSE(p->Wait(1s)) << "killed when its restarting thread ended";
 }
 
 // The owner ends without running the Process destructor: exit(), a fatal signal, or SIGKILL.
