@@ -49,6 +49,7 @@ void Apply(config::Document& doc, Options& o) {
   o.cluster_name = root.Optional<std::string>("cluster_name", o.cluster_name);
   if (auto v = root.Get<config::ByteSize>("max_payload")) o.max_payload = v->bytes;
   if (auto v = root.Get<config::ByteSize>("max_pending")) o.max_pending = v->bytes;
+  if (auto v = root.Get<std::chrono::nanoseconds>("write_deadline")) o.write_deadline = Ms(*v);
   o.max_control_line = root.Optional<uint32_t>("max_control_line", o.max_control_line);
   o.max_connections = root.Optional<int>("max_connections", o.max_connections);
   o.max_subscriptions = root.Optional<int>("max_subscriptions", o.max_subscriptions);

@@ -42,9 +42,6 @@ const std::map<std::string, std::string>& UnsupportedTopLevel() {
       {"trusted_keys", "operator/JWT mode is not supported yet by meridian-node"},
       {"resolver", "operator/JWT mode is not supported yet by meridian-node"},
       {"resolver_preload", "operator/JWT mode is not supported yet by meridian-node"},
-      {"write_deadline",
-       "a write deadline is not supported yet by meridian-node: it closes slow consumers by "
-       "pending bytes instead (max_pending)"},
       {"client_advertise", "client_advertise is not supported yet by meridian-node"},
       {"lame_duck_duration", "lame duck mode is not supported yet by meridian-node"},
       {"lame_duck_grace_period", "lame duck mode is not supported yet by meridian-node"},
@@ -104,6 +101,8 @@ class Loader {
         if (Unsigned(e, k, v)) o_.max_control_line = static_cast<uint32_t>(v);
       } else if (k == "ping_interval") {
         Duration(e, k, o_.ping_interval);
+      } else if (k == "write_deadline") {
+        Duration(e, k, o_.write_deadline);
       } else if (k == "ping_max") {
         Int(e, k, o_.ping_max);
       } else if (k == "authorization") {

@@ -104,6 +104,9 @@ struct Options {
   uint64_t max_payload = 1024 * 1024;
   uint32_t max_control_line = 4096;
   uint64_t max_pending = 64 * 1024 * 1024;
+  // A client whose socket write stays blocked this long (it stopped reading) is closed as a
+  // slow consumer, as nats-server's write_deadline; 0: never.
+  std::chrono::milliseconds write_deadline{std::chrono::seconds(10)};
   int max_connections = 65536;
   int max_subscriptions = 0;  // per connection; 0: unlimited
   std::chrono::milliseconds ping_interval{std::chrono::minutes(2)};

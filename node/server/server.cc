@@ -15,6 +15,7 @@
 #include "net/loop.h"
 #include "net/tls.h"
 #include "proto/parser.h"
+#include "spdlog/spdlog.h"
 #include "server/jetstream_glue.h"
 #include "server/nkey.h"
 #include "server/password.h"
@@ -56,6 +57,26 @@ char* PutView(char* p, std::string_view s) {
   if (s.empty()) return p;  // an empty view may have a null data()
   std::memcpy(p, s.data(), s.size());
   return p + s.size();
+}
+
+// A duration as Go prints it (nats-server's log lines): "10s", "500ms", "1.5s", "2m0s".
+std::string GoDuration(std::chrono::milliseconds d) {
+  int64_t ms = d.count();
+  if (ms < 1000) return std::to_string(ms) + "ms";
+  std::string out;
+  if (ms >= 60000) {
+    out = std::to_string(ms / 60000) + "m";
+    ms %= 60000;
+  }
+  out += std::to_string(ms / 1000);
+  if (ms % 1000 != 0) {
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>(ms % 1000));
+    std::string f = frac;
+    while (f.back() == '0') f.pop_back();
+    out += f;
+  }
+  return out + "s";
 }
 
 constexpr std::string_view kNoRespondersHeader = "NATS/1.0 503\r\n\r\n";
@@ -947,6 +968,7 @@ struct Server::Impl {
     check(a.max_payload == b.max_payload, "max_payload");
     check(a.max_control_line == b.max_control_line, "max_control_line");
     check(a.max_pending == b.max_pending, "max_pending");
+    check(a.write_deadline == b.write_deadline, "write_deadline");
     check(a.max_connections == b.max_connections, "max_connections");
     check(a.max_subscriptions == b.max_subscriptions, "max_subscriptions");
     check(a.system_account == b.system_account, "system_account");
@@ -1071,7 +1093,18 @@ struct Server::Impl {
   }
 
   void OnClosed(Client* c, const net::CloseInfo& info) {
-    if (info.reason == net::CloseReason::kSlowConsumer) ++stats.slow_consumers;
+    if (info.reason == net::CloseReason::kSlowConsumer ||
+        info.reason == net::CloseReason::kWriteDeadline) {
+      ++stats.slow_consumers;
+      // As nats-server logs them (its notice level is our info).
+      if (info.reason == net::CloseReason::kWriteDeadline) {
+        spdlog::info("{}:{} - cid:{} - Slow Consumer Detected: WriteDeadline of {} exceeded ({})",
+                     c->ip, c->port, c->cid, GoDuration(options.write_deadline), info.detail);
+      } else {
+        spdlog::info("{}:{} - cid:{} - Slow Consumer Detected: MaxPending of {} exceeded ({})",
+                     c->ip, c->port, c->cid, options.max_pending, info.detail);
+      }
+    }
     c->closed = true;
     c->auth_timer.Cancel();
     c->tls_timer.Cancel();
@@ -1107,6 +1140,7 @@ Server::~Server() {
 net::Status Server::Start() {
   net::ConnectionOptions copts;
   copts.max_pending_output = impl_->options.max_pending;
+  copts.write_deadline_ms = static_cast<uint32_t>(impl_->options.write_deadline.count());
   // 16 KiB reads (net's loop-wide buffer; a connection keeps only an unconsumed tail, of this
   // size). 64 KiB reads measured no faster in node_bench and answer subscribers in bigger,
   // later bursts.

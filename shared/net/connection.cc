@@ -25,6 +25,8 @@ const char* CloseReasonName(CloseReason reason) {
       return "write error";
     case CloseReason::kSlowConsumer:
       return "slow consumer";
+    case CloseReason::kWriteDeadline:
+      return "write deadline";
     case CloseReason::kInputTooLarge:
       return "input too large";
     case CloseReason::kTlsError:
@@ -394,12 +396,23 @@ void Connection::Impl::FlushNow() {
   if (rc != 0) {
     write_in_flight = false;
     CloseNow(CloseReason::kWriteError, "writing to " + peer + " failed: " + UvError(rc), true);
+    return;
+  }
+  if (options.write_deadline_ms != 0) {
+    uint32_t ms = options.write_deadline_ms;
+    write_timer = loop->After(std::chrono::milliseconds(ms), [this, ms] {
+      CloseNow(CloseReason::kWriteDeadline,
+               "the peer " + peer + " did not take " + std::to_string(PendingBytes()) +
+                   " pending bytes within the write deadline of " + std::to_string(ms) + " ms",
+               true);
+    });
   }
   if (n > 0) AfterOutputShrunk();
 }
 
 void Connection::Impl::OnWriteDone(int status) {
   write_in_flight = false;
+  write_timer.Cancel();
   inflight_remaining = 0;
   std::vector<Callback> done;
   done.swap(inflight.done);
@@ -463,6 +476,7 @@ void Connection::Impl::CloseNow(CloseReason reason, std::string detail, bool res
   StopReading();
   reading = false;
   close_timer.Cancel();
+  write_timer.Cancel();
   L->resources.erase(this);
   if (reset && is_tcp && !shutdown_started) {
     if (uv_tcp_close_reset(&handle.tcp, [](uv_handle_t* h) {

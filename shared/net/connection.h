@@ -35,6 +35,7 @@ enum class CloseReason {
   kReadError,      // A socket read failed.
   kWriteError,     // A socket write failed (peer gone).
   kSlowConsumer,   // Pending output passed ConnectionOptions::max_pending_output.
+  kWriteDeadline,  // A write stayed unfinished past ConnectionOptions::write_deadline_ms.
   kInputTooLarge,  // Unconsumed input filled ConnectionOptions::max_input_buffer.
   kTlsError,       // TLS handshake or record failure (detail says which).
   kLoopShutdown,   // The Loop was destroyed while the connection was open.
@@ -59,6 +60,10 @@ struct ConnectionOptions {
   size_t low_watermark = 256 * 1024;
   // Above this much pending output the connection is aborted with kSlowConsumer (0: no limit).
   size_t max_pending_output = 64 * 1024 * 1024;
+  // A write the kernel has not taken whole within this long (the peer stopped reading and
+  // the socket buffer is full) aborts the connection with kWriteDeadline; 0: no deadline.
+  // The clock runs only while a write is blocked, and restarts with each new write.
+  uint32_t write_deadline_ms = 0;
   bool tcp_nodelay = true;
   // Close() gives up flushing after this long and aborts (a peer that never reads).
   uint32_t close_timeout_ms = 10000;

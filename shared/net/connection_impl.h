@@ -75,6 +75,7 @@ struct Connection::Impl : LoopResource {
   bool write_in_flight = false;
   std::vector<uv_buf_t> iov;
   uv_write_t write_req;
+  Timer write_timer;  // armed while a uv_write is blocked, when write_deadline_ms is set
   uv_shutdown_t shutdown_req;
   bool above_high = false;
   bool in_dirty = false;

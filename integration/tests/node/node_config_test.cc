@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 #include <nats/nats.h>
 #include <openssl/evp.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -489,6 +493,143 @@ TEST_P(NkeyUser, ClaimingAnotherKeyIsRefused) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothServers, NkeyUser,
+                         ::testing::Values(ServerKind::kNatsServer,
+                                           ServerKind::kMeridianNodeNatsConf),
+                         [](const auto& info) { return KindName(info.param); });
+
+// write_deadline: a client that stops reading is closed once a write to it stays blocked
+// that long; the publisher and a healthy subscriber carry on. The same file for both programs.
+class WriteDeadline : public ::testing::TestWithParam<ServerKind> {
+ protected:
+  void SetUp() override {
+    port_ = harness::FreeLoopbackPort();
+    http_port_ = harness::FreeLoopbackPort();
+    auto conf = dir_.path() / "deadline.conf";
+    std::ofstream(conf) << "listen: 127.0.0.1:" << port_ << "\nhttp: 127.0.0.1:" << http_port_
+                        << "\nwrite_deadline: \"1s\"\n";
+    server_ = std::make_unique<TestServer>(GetParam(), dir_.path(), port_, http_port_,
+                                           std::vector<std::string>{"-c", conf.string()});
+  }
+  int64_t Varz(const char* key) {
+    auto r = harness::HttpGet("127.0.0.1", http_port_, "/varz");
+    auto varz = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+    return varz.is_object() ? varz.value(key, int64_t{-1}) : -1;
+  }
+  harness::TestRunDir dir_;
+  uint16_t port_ = 0, http_port_ = 0;
+  std::unique_ptr<TestServer> server_;
+};
+
+// A raw TCP client with a tiny receive buffer: it subscribes, then reads no more.
+class StalledClient {
+ public:
+  explicit StalledClient(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    timeval tv{10, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~StalledClient() { close(fd_); }
+  bool connected() const { return connected_; }
+  void Send(const std::string& s) { (void)!write(fd_, s.data(), s.size()); }
+  // Reads until `text` arrived; false on EOF, error or 10 s without bytes.
+  bool ReadUntil(const std::string& text) {
+    while (got_.find(text) == std::string::npos) {
+      char buf[4096];
+      ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      got_.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  }
+  // Reads what the server had queued until the connection ends (EOF or reset): true, or
+  // false when it stays open for 10 s without sending anything.
+  bool DrainUntilClosed() {
+    for (;;) {
+      char buf[65536];
+      ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n == 0) return true;
+      if (n < 0) return errno == ECONNRESET;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string got_;
+};
+
+void CountMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  static_cast<std::atomic<int64_t>*>(closure)->fetch_add(1);
+  natsMsg_Destroy(msg);
+}
+
+TEST_P(WriteDeadline, ClientThatStopsReadingIsClosedAndOthersCarryOn) {
+  StalledClient stalled(port_);
+  ASSERT_TRUE(stalled.connected());
+  ASSERT_TRUE(stalled.ReadUntil("\r\n"));  // INFO
+  stalled.Send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB flood 1\r\nPING\r\n");
+  ASSERT_TRUE(stalled.ReadUntil("PONG\r\n"));
+
+  Nc healthy, pub;
+  ASSERT_EQ(ConnectTo(port_, nullptr, nullptr, healthy), NATS_OK);
+  ASSERT_EQ(ConnectTo(port_, nullptr, nullptr, pub), NATS_OK);
+  std::atomic<int64_t> healthy_got{0};
+  natsSubscription* raw = nullptr;
+  ASSERT_EQ(natsConnection_Subscribe(&raw, healthy.get(), "flood", CountMessage, &healthy_got),
+            NATS_OK);
+  Sub flood_sub(raw);
+  ASSERT_EQ(natsSubscription_SetPendingLimits(flood_sub.get(), -1, -1), NATS_OK);
+  Sub after = SubscribeSync(healthy.get(), "after");
+
+  // About 6 MB/s: the stalled socket's buffers fill within a second or two, then a write to it
+  // stays blocked past the 1 s deadline long before max_pending's 64 MiB are queued.
+  std::string payload(4096, 'f');
+  auto give_up = std::chrono::steady_clock::now() + 60s;
+  int64_t published = 0;
+  while (Varz("slow_consumers") < 1 && std::chrono::steady_clock::now() < give_up) {
+    for (int i = 0; i < 50; ++i) {
+      for (int j = 0; j < 16; ++j) {
+        ASSERT_EQ(natsConnection_Publish(pub.get(), "flood", payload.data(),
+                                         static_cast<int>(payload.size())),
+                  NATS_OK);
+        ++published;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  ASSERT_EQ(Varz("slow_consumers"), 1);
+  EXPECT_TRUE(stalled.DrainUntilClosed());
+
+  // The publisher and the healthy subscriber are still connected and served.
+  ASSERT_EQ(natsConnection_PublishString(pub.get(), "after", "still here"), NATS_OK);
+  EXPECT_EQ(NextData(after.get()), "after still here");
+  EXPECT_EQ(natsConnection_FlushTimeout(pub.get(), 5000), NATS_OK);
+  EXPECT_EQ(natsConnection_Status(healthy.get()), NATS_CONN_STATUS_CONNECTED);
+  EXPECT_GT(healthy_got.load(), 0);
+  EXPECT_EQ(Varz("slow_consumers"), 1);
+  EXPECT_EQ(Varz("connections"), 2);
+
+  // Both log the slow consumer the same way (nats-server adds the chunks and bytes).
+  std::string log;
+  for (int i = 0; i < 100; ++i) {
+    log = harness::TailOfFile(server_->process().log_path(), 50);
+    if (log.find("Slow Consumer Detected: WriteDeadline of 1s exceeded") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(log.find("Slow Consumer Detected: WriteDeadline of 1s exceeded"), std::string::npos)
+      << log;
+}
+
+INSTANTIATE_TEST_SUITE_P(BothServers, WriteDeadline,
                          ::testing::Values(ServerKind::kNatsServer,
                                            ServerKind::kMeridianNodeNatsConf),
                          [](const auto& info) { return KindName(info.param); });

@@ -241,6 +241,78 @@ TEST(Connection, OutputOverTheHardLimitClosesWithSlowConsumer) {
   EXPECT_NE(closed->detail.find("not reading fast enough"), std::string::npos) << closed->detail;
 }
 
+TEST(Connection, WriteBlockedPastTheWriteDeadlineClosesWithWriteDeadline) {
+  Loop loop;
+  ConnectionPtr server_side;
+  auto l = Listener::Listen(loop, Endpoint::Tcp("127.0.0.1", 0),
+                            [&](ConnectionPtr c) { server_side = std::move(c); });
+  ASSERT_TRUE(l.ok());
+  ConnectOptions opts;
+  opts.connection.write_deadline_ms = 200;
+  ConnectionPtr c = ConnectOrFail(loop, (*l)->endpoint(), opts);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(RunUntil(loop, [&] { return server_side != nullptr; }));
+  server_side->SetReadHandler([](std::string_view d) { return d.size(); });
+  server_side->PauseReading();  // the peer never reads: the kernel buffers fill
+  std::optional<CloseInfo> closed;
+  c->SetCloseHandler([&](const CloseInfo& info) { closed = info; });
+  std::string chunk(256 * 1024, 'w');
+  for (int i = 0; i < 32; ++i) ASSERT_TRUE(c->Write(chunk));  // 8 MiB, under max_pending
+  ASSERT_TRUE(RunUntil(loop, [&] { return closed.has_value(); }, milliseconds(20000)));
+  EXPECT_EQ(closed->reason, CloseReason::kWriteDeadline);
+  EXPECT_NE(closed->detail.find("write deadline of 200 ms"), std::string::npos) << closed->detail;
+}
+
+TEST(Connection, SlowButReadingPeerIsNotClosedByTheWriteDeadline) {
+  // The peer reads in bursts (100 ms paused, 100 ms reading) for three deadlines' time while
+  // the writer stays ahead of it: writes block, but each finishes within the deadline, which
+  // restarts with the next one.
+  Loop loop;
+  ConnectionPtr server_side;
+  auto l = Listener::Listen(loop, Endpoint::Tcp("127.0.0.1", 0),
+                            [&](ConnectionPtr c) { server_side = std::move(c); });
+  ASSERT_TRUE(l.ok());
+  ConnectOptions opts;
+  opts.connection.write_deadline_ms = 1000;
+  ConnectionPtr c = ConnectOrFail(loop, (*l)->endpoint(), opts);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(RunUntil(loop, [&] { return server_side != nullptr; }));
+  size_t received = 0;
+  server_side->SetReadHandler([&](std::string_view d) {
+    received += d.size();
+    return d.size();
+  });
+  std::optional<CloseInfo> closed;
+  c->SetCloseHandler([&](const CloseInfo& info) { closed = info; });
+  int toggles = 0;
+  Timer burst = loop.Every(milliseconds(100), [&] {
+    ++toggles;
+    if (server_side->reading_paused()) {
+      server_side->ResumeReading();
+    } else {
+      server_side->PauseReading();
+    }
+  });
+  std::string chunk(64 * 1024, 'r');
+  size_t sent = 0;
+  ASSERT_TRUE(RunUntil(
+      loop,
+      [&] {
+        while (!closed && c->pending_output() < (2u << 20)) {
+          if (!c->Write(chunk)) break;
+          sent += chunk.size();
+        }
+        return toggles >= 30 || closed.has_value();
+      },
+      milliseconds(60000)));
+  EXPECT_FALSE(closed.has_value()) << closed->detail;
+  EXPECT_GT(received, 0u);
+  EXPECT_GT(sent, received);  // the writer was ahead: its writes were blocked
+  burst.Cancel();
+  c->DetachHandlers();
+  server_side->DetachHandlers();
+}
+
 TEST(Connection, PeerCloseIsReportedAsPeerClosed) {
   Loop loop;
   EchoServer server(loop);

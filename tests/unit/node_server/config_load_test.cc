@@ -15,6 +15,9 @@ TEST(ConfigLoad, ReadsLimitsAndPorts) {
   EXPECT_EQ(o.http_port, 9222);
   EXPECT_EQ(o.max_payload, 2u * 1024 * 1024);
   EXPECT_EQ(o.ping_interval, std::chrono::seconds(10));
+  EXPECT_EQ(o.write_deadline, std::chrono::seconds(10));
+  LoadConfigText("write_deadline = \"2s\"\n", "n.toml", o);
+  EXPECT_EQ(o.write_deadline, std::chrono::seconds(2));
 }
 
 TEST(ConfigLoad, ReadsUsersAccountsPermissionsAndMappings) {

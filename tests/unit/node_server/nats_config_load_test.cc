@@ -40,6 +40,15 @@ TEST(NatsConfigLoad, ReadsListenHttpAndLimits) {
   EXPECT_EQ(p.pid_file, "/tmp/x.pid");
 }
 
+TEST(NatsConfigLoad, WriteDeadlineAsADurationOrSeconds) {
+  Options o;
+  EXPECT_EQ(o.write_deadline, std::chrono::seconds(10));  // nats-server's default
+  LoadNatsConfigText("write_deadline: \"1500ms\"\n", "n.conf", o);
+  EXPECT_EQ(o.write_deadline, std::chrono::milliseconds(1500));
+  LoadNatsConfigText("write_deadline: 3\n", "n.conf", o);
+  EXPECT_EQ(o.write_deadline, std::chrono::seconds(3));
+}
+
 TEST(NatsConfigLoad, PortAndHttpPortAsNumbers) {
   Options o;
   LoadNatsConfigText("host: 0.0.0.0\nport: 4333\nhttp_port: 8333\nping_interval: 30\n", "n.conf",

@@ -58,6 +58,7 @@ class RawClient {
     return true;
   }
   void PauseReading() { conn_->PauseReading(); }
+  void ResumeReading() { conn_->ResumeReading(); }
   void Settle() {
     for (int i = 0; i < 10; ++i) loop_.RunFor(5ms);
   }
@@ -591,6 +592,47 @@ TEST_F(ProtocolTest, SlowConsumerIsClosedAndCountedWhilePublisherStays) {
   pub->Send("PING\r\n");
   EXPECT_TRUE(pub->WaitFor("PONG"));
   EXPECT_FALSE(pub->closed());
+}
+
+TEST_F(ProtocolTest, WriteDeadlineClosesAClientThatStopsReadingAndKeepsTheOthers) {
+  Options o;
+  o.write_deadline = 300ms;  // max_pending stays 64 MiB: the deadline closes it first
+  StartServer(o);
+  auto slow = Client();
+  slow->Send(kQuietConnect);
+  slow->Send("SUB flood 1\r\nPING\r\n");
+  ASSERT_TRUE(slow->WaitFor("PONG"));
+  slow->PauseReading();
+  auto healthy = Client();
+  healthy->Send(kQuietConnect);
+  healthy->Send("SUB flood 1\r\nPING\r\n");
+  ASSERT_TRUE(healthy->WaitFor("PONG"));
+  auto pub = Client();
+  pub->Send(kQuietConnect);
+  std::string payload(16000, 'x');
+  std::string op = "PUB flood " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  size_t published = 0;
+  while (server_->stats().slow_consumers == 0 && std::chrono::steady_clock::now() < deadline) {
+    // ~3 MB/s: the kernel buffers fill, then the blocked write outlives the deadline long
+    // before 64 MiB are pending.
+    pub->Send(op);
+    ++published;
+    healthy->received().clear();  // keeps the test's memory flat
+    loop_.RunFor(5ms);
+  }
+  EXPECT_EQ(server_->stats().slow_consumers, 1u);
+  slow->ResumeReading();  // reads what was queued, then sees the server's close
+  EXPECT_TRUE(slow->WaitClosed());
+  pub->Send("PUB after 2\r\nok\r\nPING\r\n");
+  EXPECT_TRUE(pub->WaitFor("PONG"));
+  EXPECT_FALSE(pub->closed());
+  healthy->Send("SUB after 2\r\nPING\r\n");
+  ASSERT_TRUE(healthy->WaitFor("PONG"));
+  pub->Send("PUB after 2\r\nok\r\n");
+  EXPECT_TRUE(healthy->WaitFor("MSG after 2 2\r\nok\r\n"));
+  EXPECT_FALSE(healthy->closed());
+  EXPECT_GT(published, 0u);
 }
 
 TEST_F(ProtocolTest, MonitorCountsConnectionsAndSubscriptions) {
