@@ -86,8 +86,16 @@ std::vector<std::string> FiltersOf(const jsapi::ConsumerConfig& c) {
 
 Consumer::Consumer(Stream* stream, std::string name, jsapi::ConsumerConfig config,
                    int64_t created_ns)
-    : stream_(stream), name_(std::move(name)), config_(std::move(config)), created_ns_(created_ns) {
+    : id(stream->engine->next_consumer_id++),
+      stream_(stream),
+      name_(std::move(name)),
+      config_(std::move(config)),
+      created_ns_(created_ns) {
   last_active_ns_ = created_ns;
+}
+
+bool Consumer::persisted() const {
+  return is_durable() && !stream_->dir.empty();
 }
 
 bool Consumer::Matches(std::string_view subject) const {
@@ -488,8 +496,13 @@ void Consumer::OnAck(const std::vector<std::string_view>& tokens, std::string_vi
     UpdateAckFloor();
   };
   bool ackack = true;
+  // An ack that asks for an ack-ack (AckSync, double ack) is answered once the consumer state
+  // recording it is durable (the engine queues the write after this call); other ack-acks
+  // (NAK, WPI: nothing a crash must keep) are answered at once.
+  bool after_write = false;
   if (payload.empty() || payload == "+ACK" || payload == "+OK") {
     ack_one();
+    after_write = true;
   } else if (payload.starts_with("-NAK")) {
     auto it = pending_.find(sseq);
     if (it != pending_.end()) {
@@ -517,6 +530,7 @@ void Consumer::OnAck(const std::vector<std::string_view>& tokens, std::string_vi
   } else if (payload.starts_with("+TERM")) {
     Acked(sseq, now_ns);
     UpdateAckFloor();
+    after_write = true;
   } else if (payload.starts_with("+NXT")) {
     ack_one();
     ackack = false;
@@ -524,7 +538,14 @@ void Consumer::OnAck(const std::vector<std::string_view>& tokens, std::string_vi
     while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
     if (!reply.empty()) OnPullRequest(reply, rest, now_ns);
   }
-  if (ackack && !reply.empty()) out->Send(reply, {}, {}, {});
+  if (ackack && !reply.empty()) {
+    if (after_write && persisted()) {
+      ackack_next.emplace_back(reply);
+      dirty_ = true;
+    } else {
+      out->Send(reply, {}, {}, {});
+    }
+  }
   Pump(now_ns);
 }
 
@@ -656,6 +677,18 @@ bool Consumer::LoadState(std::string_view text) {
   } catch (const nlohmann::json::exception&) {
     return false;
   }
+  // The state may be durable further than the stream: a message delivered before the store
+  // had synced it can be lost in a power loss (it was never acknowledged to its publisher), and
+  // the stream then gives its sequence to the next message. Nothing at or below the stream's
+  // last sequence is skipped that way: whatever the state says beyond it is dropped.
+  const uint64_t last = stream_->store->State().last_seq;
+  if (next_sseq_ > last + 1) next_sseq_ = last + 1;
+  delivered_sseq_ = std::min(delivered_sseq_, last);
+  ack_floor_sseq_ = std::min(ack_floor_sseq_, last);
+  pending_.erase(pending_.upper_bound(last), pending_.end());
+  deliveries_.erase(deliveries_.upper_bound(last), deliveries_.end());
+  redelivered_.erase(redelivered_.upper_bound(last), redelivered_.end());
+  initial_.erase(initial_.upper_bound(last), initial_.end());
   Recount();
   dirty_ = false;
   return true;

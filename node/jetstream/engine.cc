@@ -146,20 +146,6 @@ store::RetentionLimits LimitsOf(const jsapi::StreamConfig& c) {
   return l;
 }
 
-bool WriteFileAtomic(const fs::path& path, const std::string& data) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return false;
-    f << data;
-    if (!f.flush()) return false;
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  return !ec;
-}
-
 std::optional<std::string> ReadFile(const fs::path& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return std::nullopt;
@@ -231,7 +217,9 @@ class Api {
   ApiError CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing);
   std::unique_ptr<Stream> OpenStream(const jsapi::StreamConfig& cfg, int64_t created_ns,
                                      ApiError* err);
-  void SaveStreamMeta(Stream& s);
+  // Writes stream.json durably (store::WriteFileAtomic; on create also fsyncs the streams
+  // directory, so the new stream directory itself survives a power loss).
+  store::Status SaveStreamMeta(Stream& s, bool created);
 
  private:
   Reply AccountInfo();
@@ -509,14 +497,20 @@ std::unique_ptr<Stream> Api::OpenStream(const jsapi::StreamConfig& cfg, int64_t 
   return s;
 }
 
-void Api::SaveStreamMeta(Stream& s) {
-  if (s.dir.empty()) return;
+store::Status Api::SaveStreamMeta(Stream& s, bool created) {
+  if (s.dir.empty()) return store::Status::Ok();
   nlohmann::json j;
   nlohmann::json cfg;
   jsapi::ToJsonValue(s.config, cfg);
   j["config"] = cfg;
   j["created_ns"] = s.created_ns;
-  WriteFileAtomic(fs::path(s.dir) / "stream.json", j.dump());
+  // The stream directory's entries (msgs/, consumers/, stream.json) are made durable by the
+  // directory fsync at the end of WriteFileAtomic; the directory's own entry by the fsync of
+  // its parent.
+  store::Status st =
+      store::WriteFileAtomic(e_.io(), (fs::path(s.dir) / "stream.json").string(), s.dir, j.dump());
+  if (st.ok() && created) st = e_.io().SyncDirectory(fs::path(s.dir).parent_path().string());
+  return st;
 }
 
 jsapi::StreamInfo Api::InfoOf(Stream& s, const jsapi::StreamInfoRequest* req) {
@@ -643,7 +637,10 @@ Reply Api::StreamCreate(std::string_view name, std::string_view body, bool updat
           subject::SubjectTransform::Parse(cfg.subject_transform->src, cfg.subject_transform->dest);
       if (t) existing->transform.emplace(std::move(t.value()));
     }
-    SaveStreamMeta(*existing);
+    if (store::Status st = SaveStreamMeta(*existing, false); !st.ok()) {
+      return Err(type,
+                 errors::kStreamUpdate.Make("stream configuration not saved: " + st.message()));
+    }
     for (auto& [n, c] : existing->consumers) c->StreamPurged();
     jsapi::StreamInfo info = InfoOf(*existing, nullptr);
     info.paging.reset();
@@ -651,7 +648,13 @@ Reply Api::StreamCreate(std::string_view name, std::string_view body, bool updat
   }
   auto s = OpenStream(cfg, e_.Now(), &err);
   if (!s) return Err(type, err);
-  SaveStreamMeta(*s);
+  // Answered only once the configuration is durable: a stream that was created stays created.
+  if (store::Status st = SaveStreamMeta(*s, true); !st.ok()) {
+    (void)s->store->Close();
+    std::error_code ec;
+    fs::remove_all(s->dir, ec);
+    return Err(type, errors::kStreamCreate.Make("stream configuration not saved: " + st.message()));
+  }
   Stream& ref = *s;
   e_.streams[cfg.name] = std::move(s);
   jsapi::StreamInfo info = InfoOf(ref, nullptr);
@@ -680,8 +683,10 @@ Reply Api::StreamDelete(std::string_view name, std::string_view body) {
   std::string dir = it->second->dir;
   e_.streams.erase(it);
   if (!dir.empty()) {
+    e_.state_writer->Forget(dir + "/", true);  // no consumer state write after this
     std::error_code ec;
     fs::remove_all(dir, ec);
+    (void)e_.io().SyncDirectory(fs::path(dir).parent_path().string());
   }
   jsapi::SuccessResponse r;
   r.success = true;
@@ -1061,7 +1066,9 @@ Reply Api::ConsumerCreate(const std::vector<std::string_view>& t, std::string_vi
       if (req.action == "create") return Err(type, errors::kConsumerAlreadyExists.Make());
       existing->Update(cfg);
       existing->Recount();
-      e_.SaveConsumer(*s, *existing);
+      if (!e_.SaveConsumer(*s, *existing)) {
+        return Err(type, errors::kConsumerCreate.Make("consumer configuration not saved"));
+      }
     }
     jsapi::ConsumerInfo info = existing->Info(now);
     existing->Pump(now);
@@ -1075,7 +1082,12 @@ Reply Api::ConsumerCreate(const std::vector<std::string_view>& t, std::string_vi
   c->InitStart(now);
   Consumer& ref = *c;
   s->consumers[cname] = std::move(c);
-  e_.SaveConsumer(*s, ref);
+  // Answered only once the consumer's file is durable (durable consumers of file streams).
+  if (!e_.SaveConsumer(*s, ref)) {
+    s->consumers.erase(cname);
+    e_.DeleteConsumerFile(*s, cname);
+    return Err(type, errors::kConsumerCreate.Make("consumer configuration not saved"));
+  }
   jsapi::ConsumerInfo info = ref.Info(now);
   ref.Pump(now);
   return Ok(info, type);
@@ -1213,16 +1225,84 @@ Reply Api::Dispatch(std::string_view subj, std::string_view reply, std::string_v
 // ---------------------------------------------------------------------------------------
 // EngineImpl
 
-void EngineImpl::SaveConsumer(Stream& s, Consumer& c) {
+store::FileIo& EngineImpl::io() const {
+  return options.file_io ? *options.file_io : store::DefaultFileIo();
+}
+
+std::string EngineImpl::ConsumerPath(const Stream& s, const std::string& name) const {
+  return (fs::path(s.dir) / "consumers" / (name + ".json")).string();
+}
+
+bool EngineImpl::SaveConsumer(Stream& s, Consumer& c) {
   c.clear_dirty();
-  if (s.dir.empty() || !c.is_durable()) return;
-  WriteFileAtomic(fs::path(s.dir) / "consumers" / (c.name() + ".json"), c.StateJson());
+  if (c.persisted()) {
+    const std::string path = ConsumerPath(s, c.name());
+    state_writer->Forget(path);  // a queued older snapshot must not land after this one
+    if (!store::WriteFileAtomic(io(), path, fs::path(path).parent_path().string(), c.StateJson())
+             .ok()) {
+      c.mark_dirty();
+      return false;
+    }
+  }
+  // Everything acked so far is durable now (a write in flight before is ignored when it ends).
+  c.write_ticket = 0;
+  for (const auto* list : {&c.ackack_writing, &c.ackack_next}) {
+    for (const auto& reply : *list) out->Send(reply, {}, {}, {});
+  }
+  c.ackack_writing.clear();
+  c.ackack_next.clear();
+  return true;
+}
+
+void EngineImpl::SaveConsumerAsync(Stream& s, Consumer& c) {
+  if (!c.persisted()) {
+    (void)SaveConsumer(s, c);
+    return;
+  }
+  if (c.write_ticket != 0) return;  // one write at a time; the next follows when it ends
+  c.clear_dirty();
+  c.ackack_writing = std::move(c.ackack_next);
+  c.ackack_next.clear();
+  const std::string path = ConsumerPath(s, c.name());
+  c.write_ticket =
+      state_writer->Queue(c.id, path, fs::path(path).parent_path().string(), c.StateJson());
+}
+
+void EngineImpl::CompleteStateWrites() {
+  for (const StateWriter::Done& d : state_writer->TakeDone()) {
+    Stream* stream = nullptr;
+    Consumer* c = nullptr;
+    for (auto& [sn, s] : streams) {
+      for (auto& [cn, cp] : s->consumers) {
+        if (cp->id == d.key) {
+          stream = s.get();
+          c = cp.get();
+        }
+      }
+    }
+    if (!c || c->write_ticket != d.ticket) continue;  // deleted, or written since
+    c->write_ticket = 0;
+    if (!d.ok) {
+      // Not durable: the acks wait for the next write (Tick retries dirty consumers).
+      c->ackack_next.insert(c->ackack_next.begin(), c->ackack_writing.begin(),
+                            c->ackack_writing.end());
+      c->ackack_writing.clear();
+      c->mark_dirty();
+      continue;
+    }
+    for (const auto& reply : c->ackack_writing) out->Send(reply, {}, {}, {});
+    c->ackack_writing.clear();
+    // Acks that asked for an ack-ack while this write was in flight: the next round.
+    if (!c->ackack_next.empty()) SaveConsumerAsync(*stream, *c);
+  }
 }
 
 void EngineImpl::DeleteConsumerFile(Stream& s, const std::string& name) {
   if (s.dir.empty()) return;
+  const std::string path = ConsumerPath(s, name);
+  state_writer->Forget(path);  // a queued or in-flight write must not re-create it
   std::error_code ec;
-  fs::remove(fs::path(s.dir) / "consumers" / (name + ".json"), ec);
+  if (fs::remove(path, ec)) (void)io().SyncDirectory(fs::path(path).parent_path().string());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1239,6 +1319,7 @@ std::unique_ptr<Engine> Engine::Open(const EngineOptions& options, Outbound* out
   impl->options = options;
   if (!impl->options.clock) impl->options.clock = SystemNow;
   impl->out = out;
+  impl->state_writer = std::make_unique<StateWriter>(impl->io(), options.state_written);
   if (!options.store_dir.empty()) {
     std::error_code ec;
     fs::path root = fs::path(options.store_dir) / "streams";
@@ -1498,7 +1579,10 @@ void Engine::HandleAck(std::string_view subj, std::string_view reply, std::strin
   if (s == impl_->streams.end()) return;
   auto c = s->second->consumers.find(std::string(t[3]));
   if (c == s->second->consumers.end()) return;
-  c->second->OnAck(t, reply, payload, impl_->Now());
+  Consumer& consumer = *c->second;
+  consumer.OnAck(t, reply, payload, impl_->Now());
+  // An ack that wants an ack-ack: write the state now (off this thread), answer when durable.
+  if (!consumer.ackack_next.empty()) impl_->SaveConsumerAsync(*s->second, consumer);
 }
 
 std::string Engine::AccountInfoJson() {
@@ -1521,7 +1605,12 @@ bool Engine::PumpSources() {
   return impl_->PumpSources(1);
 }
 
+void Engine::StateWritten() {
+  impl_->CompleteStateWrites();
+}
+
 void Engine::Tick() {
+  impl_->CompleteStateWrites();
   impl_->PumpSources(8);
   // Origins whose sources wait on them are synced now and the sources pumped again (interval
   // sync would otherwise hold the copies back for up to sync_interval; with `always` the sync
@@ -1548,7 +1637,7 @@ void Engine::Tick() {
         it = s->consumers.erase(it);
         continue;
       }
-      if (c.dirty()) impl_->SaveConsumer(*s, c);
+      if (c.dirty()) impl_->SaveConsumerAsync(*s, c);
       ++it;
     }
     if (s->sources_dirty) s->SaveSources();
@@ -1557,8 +1646,9 @@ void Engine::Tick() {
 
 void Engine::Close() {
   if (!impl_) return;
+  if (impl_->state_writer) impl_->state_writer->Drain();
   for (auto& [n, s] : impl_->streams) {
-    for (auto& [cn, c] : s->consumers) impl_->SaveConsumer(*s, *c);
+    for (auto& [cn, c] : s->consumers) (void)impl_->SaveConsumer(*s, *c);
     if (s->sources_dirty) s->SaveSources();
     (void)s->store->Close();
   }

@@ -74,6 +74,13 @@ struct EngineOptions {
   // Empty: a waiting source copies on the next publish or Tick() (Tick() also syncs an origin
   // a source waits on, so with interval sync copies lag at most one tick).
   std::function<void()> wake_sources;
+  // Consumer state (durable consumers of file streams) is written durably (tmp, fdatasync,
+  // rename, directory fsync) on a writer thread: when it changed, at every Tick(), and at
+  // once for an ack that asks for an ack-ack, which is answered only when the state recording
+  // it is durable. This is called on that thread after each write; the server should post
+  // Engine::StateWritten() to its loop. Empty: finished writes are collected on the next
+  // Tick() (ack-acks then wait up to one tick longer).
+  std::function<void()> state_written;
 };
 
 class EngineImpl;
@@ -126,11 +133,16 @@ class Engine {
   // and Publish() also copy, in bounded amounts.
   bool PumpSources();
 
+  // Collects the consumer-state writes the writer thread finished (see
+  // EngineOptions::state_written): sends the ack-acks they made durable.
+  void StateWritten();
+
   // The $JS.API.INFO reply body (account usage, limits, API counters) for monitoring,
   // without counting it as an API request.
   std::string AccountInfoJson();
 
-  // Writes consumer state and closes every store.
+  // Waits for the consumer-state writer, writes every consumer's state durably, and closes
+  // every store.
   void Close();
 
  private:

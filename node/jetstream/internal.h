@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "jetstream/engine.h"
+#include "jetstream/state_writer.h"
 #include "jsapi/consumer.h"
 #include "jsapi/error.h"
 #include "jsapi/stream.h"
@@ -99,6 +100,16 @@ class Consumer {
   bool LoadState(std::string_view json);
   bool dirty() const { return dirty_; }
   void clear_dirty() { dirty_ = false; }
+  void mark_dirty() { dirty_ = true; }
+  // True when this consumer's state is kept in a file (durable consumer of a file stream).
+  bool persisted() const;
+  // Ack-acks (replies of acks that asked for one) waiting for the state that records the ack
+  // to be durable: `ackack_next` for the next write, `ackack_writing` for the one in flight
+  // (`write_ticket`, 0 = none; see EngineImpl::SaveConsumerAsync).
+  std::vector<std::string> ackack_next;
+  std::vector<std::string> ackack_writing;
+  uint64_t write_ticket = 0;
+  const uint64_t id;  // unique in the engine (the state writer's key)
 
  private:
   bool NextMessage(int64_t now_ns, store::Message* msg, bool* redelivery);
@@ -234,8 +245,22 @@ class EngineImpl {
   // A source or mirror waits for `origin` to make its messages durable: flags it for Tick()
   // and registers a wake-up (EngineOptions::wake_sources) for its last sequence.
   void WaitForOrigin(Stream& origin);
-  void SaveConsumer(Stream& s, Consumer& c);
+  // Consumer state files (durable consumers of file streams). SaveConsumer writes at once and
+  // durably (store::WriteFileAtomic) on this thread: consumer create/update and Close(). False
+  // when the write failed (the consumer stays dirty). SaveConsumerAsync hands a snapshot to
+  // the state writer's thread unless a write of this consumer is already under way (then the
+  // next one is queued when it finishes, see CompleteStateWrites); ack-acks waiting in
+  // `ackack_next` are sent once that snapshot is durable.
+  bool SaveConsumer(Stream& s, Consumer& c);
+  void SaveConsumerAsync(Stream& s, Consumer& c);
+  // Collects finished state writes: sends the ack-acks they made durable, queues the next
+  // write of a consumer whose acks still wait.
+  void CompleteStateWrites();
   void DeleteConsumerFile(Stream& s, const std::string& name);
+  std::string ConsumerPath(const Stream& s, const std::string& name) const;
+  store::FileIo& io() const;
+  std::unique_ptr<StateWriter> state_writer;
+  uint64_t next_consumer_id = 1;
 };
 
 }  // namespace meridian::jetstream

@@ -79,6 +79,15 @@ AccountJetStream::AccountJetStream(net::Loop& loop, const JetStreamOptions& opti
       if (q && q->owner) q->owner->PumpSources();
     });
   };
+  // A consumer-state write finished on the engine's writer thread: collect it on the loop
+  // (sends the ack-acks it made durable).
+  eo.state_written = [weak, wake_loop] {
+    if (weak.expired()) return;
+    wake_loop->Post([weak] {
+      auto q = weak.lock();
+      if (q && q->owner && !q->owner->closed_) q->owner->engine_->StateWritten();
+    });
+  };
   std::string error;
   engine_ = jetstream::Engine::Open(eo, out_.get(), &error);
   if (!engine_) {

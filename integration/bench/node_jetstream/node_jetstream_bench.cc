@@ -31,6 +31,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kSyncN = 1500;
 constexpr int kAsyncN = 40000;
+constexpr size_t kAckSyncN = 500;
 
 void Check(natsStatus s, const std::string& what) {
   if (s != NATS_OK) {
@@ -122,6 +123,43 @@ void Measure(uint16_t port, Figures& f) {
       natsMsgList_Destroy(&list);
     }
     f["consume msgs/s " + s] = total / Seconds(t0, Clock::now());
+    natsSubscription_Destroy(sub);
+
+    // The same with explicit acks: every message acked (plain ack, no ack-ack), so the
+    // consumer's state changes on every message and is persisted as the server chooses.
+    jsSubOptions_Init(&so);
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.MaxAckPending = -1;
+    Check(js_PullSubscribe(&sub, js, subject.c_str(), "acker", nullptr, &so, nullptr),
+          "pull subscribe (ack)");
+    got = 0;
+    t0 = Clock::now();
+    while (got < total) {
+      natsMsgList list{};
+      Check(natsSubscription_Fetch(&list, sub, 1000, 10000, nullptr), "fetch (ack)");
+      for (int i = 0; i < list.Count; ++i) Check(natsMsg_Ack(list.Msgs[i], nullptr), "ack");
+      got += list.Count;
+      natsMsgList_Destroy(&list);
+    }
+    Check(natsConnection_Flush(nc), "flush acks");
+    f["consume+ack msgs/s " + s] = total / Seconds(t0, Clock::now());
+    natsSubscription_Destroy(sub);
+
+    // Acks that ask for an ack-ack (AckSync): the latency of each, one at a time.
+    Check(js_PullSubscribe(&sub, js, subject.c_str(), "syncacker", nullptr, &so, nullptr),
+          "pull subscribe (ack sync)");
+    std::vector<double> ack_lat;
+    while (ack_lat.size() < kAckSyncN) {
+      natsMsgList list{};
+      Check(natsSubscription_Fetch(&list, sub, 100, 10000, nullptr), "fetch (ack sync)");
+      for (int i = 0; i < list.Count; ++i) {
+        auto a = Clock::now();
+        Check(natsMsg_AckSync(list.Msgs[i], nullptr, nullptr), "ack sync");
+        ack_lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
+      }
+      natsMsgList_Destroy(&list);
+    }
+    f["ack sync p50 us " + s] = Median(ack_lat);
     natsSubscription_Destroy(sub);
   }
   jsCtx_Destroy(js);

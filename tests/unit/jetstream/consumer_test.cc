@@ -197,7 +197,7 @@ TEST_F(ConsumerTest, TermStopsRedeliveryAndAckAckIsSent) {
   Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}, {"ack_wait", 1'000'000'000}});
   auto first = Pull("C", "1");
   engine_->HandleAck(first[0].reply, "_INBOX.ackack", "+TERM");
-  auto acks = out_.Take();
+  auto acks = TakeAfterStateWrites(1);  // answered once the consumer state is durable
   ASSERT_EQ(acks.size(), 1u);
   EXPECT_EQ(acks[0].subject, "_INBOX.ackack");
   Advance(2000);

@@ -104,6 +104,17 @@ class EngineTest : public ::testing::Test {
     }
     return got->load() ? *ack : std::string();
   }
+  // Collects finished consumer-state writes (what a server does when
+  // EngineOptions::state_written posts Engine::StateWritten) until at least `n` messages were
+  // sent, or 30 s passed; returns what was sent.
+  std::vector<Sent> TakeAfterStateWrites(size_t n) {
+    for (int i = 0; i < 30000 && out_.sent.size() < n; ++i) {
+      engine_->StateWritten();
+      if (out_.sent.size() >= n) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return out_.Take();
+  }
   void Advance(int64_t ms) {
     now_ += ms * 1'000'000;
     engine_->Tick();
