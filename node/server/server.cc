@@ -130,6 +130,16 @@ struct Account {
   std::unique_ptr<AccountJetStream> js;  // set by Start() when jetstream_enabled
 };
 
+// A CONNECT's settings, applied once the client is admitted (at once, or when a bcrypt check
+// on the thread pool has passed).
+struct ConnectSettings {
+  bool verbose = true, pedantic = true, echo = true, headers = false, no_responders = false;
+  int protocol = 0;
+  std::string name, lang, version;
+};
+
+enum class AuthVerdict { kRefused, kAdmitted, kNeedsBcrypt };
+
 struct Client {
   uint64_t cid = 0;
   net::ConnectionPtr conn;
@@ -144,6 +154,13 @@ struct Client {
   // CONNECT credentials, kept to authenticate the client again when the config is reloaded.
   std::string connect_user, connect_pass, connect_token, connect_nkey, connect_sig;
   std::string nonce;  // sent in INFO when some user authenticates with an nkey
+  // The CONNECT password is being checked against a bcrypt hash on the thread pool: reading
+  // is paused and no op is handled until the verdict (ops after CONNECT wait in net's tail).
+  bool auth_pending = false;
+  ConnectSettings pending_connect;
+  // The configured bcrypt hash the CONNECT password was verified against (a reload that keeps
+  // the hash does not run bcrypt again).
+  std::string verified_hash;
   std::unordered_map<std::string, std::unique_ptr<Subscription>> subs;
   int pings_out = 0;
   bool active_since_ping = false;
@@ -298,6 +315,8 @@ struct Server::Impl {
   }
 
   bool has_nkey_users = false;  // INFO then carries a nonce
+  // Expires with the server: thread-pool work finishing later must not touch it.
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
   bool auth_required() const { return !options.users.empty() || !options.token.empty(); }
 
@@ -435,6 +454,17 @@ struct Server::Impl {
     while (!c->closed && (r = c->parser.Next(op)) == proto::Parser::Result::kOp) {
       if (!HandleOp(c, op)) break;
     }
+    if (c->auth_pending && !c->closed) {
+      // Parked until the bcrypt verdict: the bytes after CONNECT stay unconsumed in the
+      // connection (reading is paused) and are handed to us again when it resumes.
+      size_t consumed = data.size() - c->parser.unconsumed();
+      --depth;
+      if (depth == 0) {
+        dead_subs.clear();
+        dead_clients.clear();
+      }
+      return consumed;
+    }
     if (!c->closed && c->parser.failed()) {
       const auto& err = c->parser.error();
       if (!err.err_text.empty()) {
@@ -496,15 +526,19 @@ struct Server::Impl {
   }
 
   // Checks the client's CONNECT credentials against the current users/token. On success sets
-  // the account, permissions (nullptr: everything allowed) and user name to show.
-  bool Authenticate(const Client& c, Account*& account, const Permissions*& perms,
-                    std::string& user_name) const {
+  // the account, permissions (nullptr: everything allowed) and user name to show. With
+  // `bcrypt_hash` set, a password that needs a bcrypt check (one not yet verified against
+  // that hash) is not checked here: the verdict is kNeedsBcrypt and the hash is returned, for
+  // the caller to check off the loop thread; without it, bcrypt runs here.
+  AuthVerdict Authenticate(const Client& c, Account*& account, const Permissions*& perms,
+                           std::string& user_name, std::string* bcrypt_hash = nullptr) const {
+    constexpr auto kRefused = AuthVerdict::kRefused;
     account = global;
     perms = nullptr;
     user_name = c.connect_user;
-    if (!auth_required()) return true;
-    if (!options.token.empty() && c.connect_token == options.token) return true;
-    if (options.users.empty()) return false;
+    if (!auth_required()) return AuthVerdict::kAdmitted;
+    if (!options.token.empty() && c.connect_token == options.token) return AuthVerdict::kAdmitted;
+    if (options.users.empty()) return kRefused;
     const User* u = nullptr;
     if (!c.connect_nkey.empty()) {
       // nkey users prove their key by signing this connection's nonce.
@@ -513,7 +547,7 @@ struct Server::Impl {
       }
       if (u == nullptr || c.nonce.empty() ||
           !VerifyNkeySignature(c.connect_nkey, c.nonce, c.connect_sig)) {
-        return false;
+        return kRefused;
       }
       user_name = u->nkey;
     } else if (!options.no_auth_user.empty() && c.connect_user.empty() && c.connect_pass.empty() &&
@@ -523,14 +557,20 @@ struct Server::Impl {
       user_name = options.no_auth_user;
     } else {
       u = FindUser(c.connect_user);
-      if (u != nullptr && (!u->nkey.empty() || !PasswordMatches(u->password, c.connect_pass))) {
+      if (u != nullptr && !u->nkey.empty()) u = nullptr;
+      if (u != nullptr && IsBcryptHash(u->password) && u->password == c.verified_hash) {
+        // Verified against this very hash already (before a reload).
+      } else if (u != nullptr && IsBcryptHash(u->password) && bcrypt_hash != nullptr) {
+        *bcrypt_hash = u->password;
+        return AuthVerdict::kNeedsBcrypt;
+      } else if (u != nullptr && !PasswordMatches(u->password, c.connect_pass)) {
         u = nullptr;
       }
     }
-    if (u == nullptr) return false;
+    if (u == nullptr) return kRefused;
     if (!u->account.empty()) account = accounts.find(u->account)->second.get();
     if (!u->permissions.empty()) perms = &u->permissions;
-    return true;
+    return AuthVerdict::kAdmitted;
   }
 
   bool HandleConnect(Client* c, std::string_view text) {
@@ -565,40 +605,110 @@ struct Server::Impl {
       CloseWithError(c, "no responders requires headers support");
       return false;
     }
-    Account* account = global;
-    const Permissions* perms = nullptr;
-    std::string user_name = get_str("user");
+    ConnectSettings settings;
+    settings.verbose = get_bool("verbose", true);
+    settings.pedantic = get_bool("pedantic", true);
+    settings.echo = get_bool("echo", true);
+    settings.headers = headers;
+    settings.no_responders = no_responders;
+    settings.protocol = protocol;
+    settings.name = get_str("name");
+    settings.lang = get_str("lang");
+    settings.version = get_str("version");
     if (!c->connect_received) {
-      c->connect_user = user_name;
+      c->connect_user = get_str("user");
       c->connect_pass = get_str("pass");
       c->connect_token = get_str("auth_token");
       c->connect_nkey = get_str("nkey");
       c->connect_sig = get_str("sig");
-      if (!Authenticate(*c, account, perms, user_name)) {
+      c->pending_connect = std::move(settings);
+      return Admit(c);
+    }
+    ApplyConnect(c, settings);
+    return true;
+  }
+
+  // Authenticates a client whose first CONNECT was read (settings in pending_connect) and
+  // applies it. A bcrypt password is checked on the thread pool meanwhile the client is parked
+  // (auth_pending; returns false so that no further op is handled); the verdict comes back to
+  // BcryptVerdict, which calls this again. Returns false when the client is refused or parked.
+  bool Admit(Client* c) {
+    Account* account = global;
+    const Permissions* perms = nullptr;
+    std::string user_name;
+    std::string hash;
+    switch (Authenticate(*c, account, perms, user_name, &hash)) {
+      case AuthVerdict::kRefused:
         CloseWithError(c, "Authorization Violation");
         return false;
-      }
-      c->account = account;
-      c->perms = perms;
-      ++account->connections;
-      c->user = user_name;
-      c->auth_timer.Cancel();
+      case AuthVerdict::kNeedsBcrypt:
+        StartBcrypt(c, std::move(hash));
+        return false;
+      case AuthVerdict::kAdmitted:
+        break;
     }
+    c->account = account;
+    c->perms = perms;
+    ++account->connections;
+    c->user = user_name;
+    c->auth_timer.Cancel();
+    ApplyConnect(c, c->pending_connect);
+    return true;
+  }
+
+  void StartBcrypt(Client* c, std::string hash) {
+    c->auth_pending = true;
+    c->conn->PauseReading();
+    struct Check {
+      std::string hash, pass;
+      bool ok = false;
+    };
+    auto check = std::make_shared<Check>(Check{std::move(hash), c->connect_pass, false});
+    // The verdict finds the client again by id: it may have closed (and been freed) meanwhile,
+    // and the server may be gone (`alive`).
+    loop.QueueWork([check] { check->ok = PasswordMatches(check->hash, check->pass); },
+                   [this, check, cid = c->cid, alive = std::weak_ptr<bool>(alive)] {
+                     if (alive.expired()) return;
+                     BcryptVerdict(cid, check->ok, check->hash);
+                   });
+  }
+
+  void BcryptVerdict(uint64_t cid, bool ok, const std::string& hash) {
+    auto it = clients.find(cid);
+    if (it == clients.end() || it->second->closed) return;
+    Client* c = it->second.get();
+    c->auth_pending = false;
+    ++depth;
+    if (!ok) {
+      CloseWithError(c, "Authorization Violation");
+    } else {
+      c->verified_hash = hash;
+      // Authenticated again with the current users (a reload may have come meanwhile); the
+      // verified hash makes this quick unless the user's password changed.
+      if (Admit(c) && !c->auth_pending) c->conn->ResumeReading();
+    }
+    --depth;
+    if (depth == 0) {
+      dead_subs.clear();
+      dead_clients.clear();
+    }
+  }
+
+  void ApplyConnect(Client* c, const ConnectSettings& s) {
     c->connect_received = true;
-    c->verbose = get_bool("verbose", true);
-    c->pedantic = get_bool("pedantic", true);
-    c->echo = get_bool("echo", true);
-    c->headers = headers;
-    c->no_responders = no_responders;
-    c->protocol = protocol;
-    c->name = get_str("name");
-    c->lang = get_str("lang");
-    c->version = get_str("version");
+    c->verbose = s.verbose;
+    c->pedantic = s.pedantic;
+    c->echo = s.echo;
+    c->headers = s.headers;
+    c->no_responders = s.no_responders;
+    c->protocol = s.protocol;
+    c->name = s.name;
+    c->lang = s.lang;
+    c->version = s.version;
     proto::Limits limits = c->parser.limits();
-    limits.headers_allowed = headers;
+    limits.headers_allowed = s.headers;
     c->parser.set_limits(limits);
     SendOk(c);
-    return true;
   }
 
   Account* AccountOf(Client* c) {
@@ -1070,7 +1180,8 @@ struct Server::Impl {
       Account* account = nullptr;
       const Permissions* perms = nullptr;
       std::string user;
-      if (!Authenticate(*c, account, perms, user) || account != AccountOf(c)) {
+      if (Authenticate(*c, account, perms, user) != AuthVerdict::kAdmitted ||
+          account != AccountOf(c)) {
         CloseWithError(c, "Authorization Violation");
         continue;
       }

@@ -203,6 +203,27 @@ void Loop::Post(Callback cb) {
   uv_async_send(&impl_->async);
 }
 
+void Loop::QueueWork(Callback work, Callback done) {
+  struct Work {
+    uv_work_t req;
+    Impl* L;
+    Callback work, done;
+  };
+  auto* w = new Work{{}, impl_.get(), std::move(work), std::move(done)};
+  w->req.data = w;
+  int rc = uv_queue_work(
+      &impl_->loop, &w->req, [](uv_work_t* req) { static_cast<Work*>(req->data)->work(); },
+      [](uv_work_t* req, int) {
+        std::unique_ptr<Work> w(static_cast<Work*>(req->data));
+        if (!w->L->shutting_down && w->done) w->done();
+      });
+  if (rc != 0) {  // only for invalid arguments; run it here rather than lose it
+    std::unique_ptr<Work> owned(w);
+    owned->work();
+    if (owned->done) owned->done();
+  }
+}
+
 void Loop::HandleSignals(std::function<void(int)> cb) {
   impl_->on_signal = std::move(cb);
   if (impl_->signals_started) return;

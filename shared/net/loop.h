@@ -63,6 +63,12 @@ class Loop {
   // is destroyed but not yet run are dropped with it.
   void Post(Callback cb);
 
+  // Runs `work` on libuv's thread pool (shared by the process; UV_THREADPOOL_SIZE threads, 4
+  // by default), then `done` on the loop thread. `work` must not touch loop-thread state.
+  // When the Loop is destroyed before `done` could run, it waits for `work` to finish and
+  // drops `done` without calling it. Loop thread only.
+  void QueueWork(Callback work, Callback done);
+
   // Timers. `cb` runs on the loop thread; a repeating timer first fires after `every`.
   [[nodiscard]] Timer After(std::chrono::milliseconds delay, Callback cb);
   [[nodiscard]] Timer Every(std::chrono::milliseconds every, Callback cb);

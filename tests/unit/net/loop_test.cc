@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <thread>
 
@@ -20,6 +21,45 @@ TEST(Loop, PostFromAnotherThreadRunsOnTheLoopThread) {
   poster.join();
   ASSERT_TRUE(RunUntil(loop, [&] { return ran_on != std::thread::id(); }));
   EXPECT_EQ(ran_on, std::this_thread::get_id());
+}
+
+TEST(Loop, QueuedWorkRunsOffTheLoopThreadThenDoneRunsOnIt) {
+  Loop loop;
+  const auto loop_thread = std::this_thread::get_id();
+  std::thread::id work_thread;
+  std::atomic<bool> work_ran{false};
+  bool done_ran = false, done_saw_work = false, done_on_loop = false;
+  loop.QueueWork(
+      [&] {
+        work_thread = std::this_thread::get_id();
+        work_ran = true;
+      },
+      [&] {
+        done_ran = true;
+        done_saw_work = work_ran.load();
+        done_on_loop = std::this_thread::get_id() == loop_thread;
+      });
+  EXPECT_FALSE(done_ran);  // never inline
+  ASSERT_TRUE(RunUntil(loop, [&] { return done_ran; }));
+  EXPECT_TRUE(done_saw_work);
+  EXPECT_TRUE(done_on_loop);
+  EXPECT_NE(work_thread, loop_thread);
+}
+
+TEST(Loop, DestroyingTheLoopWaitsForQueuedWorkAndDropsItsDone) {
+  std::atomic<bool> work_finished{false};
+  bool done_ran = false;
+  {
+    Loop loop;
+    loop.QueueWork(
+        [&] {
+          std::this_thread::sleep_for(milliseconds(50));
+          work_finished = true;
+        },
+        [&] { done_ran = true; });
+  }
+  EXPECT_TRUE(work_finished.load());
+  EXPECT_FALSE(done_ran);
 }
 
 TEST(Loop, StopPostedFromAnotherThreadEndsRun) {

@@ -40,9 +40,9 @@ class RawClient {
     }
   }
   void Send(std::string_view bytes) { conn_->Write(bytes); }
-  // Runs the loop until `text` was received (true) or 2 s passed (false).
-  bool WaitFor(std::string_view text) {
-    auto deadline = std::chrono::steady_clock::now() + 2s;
+  // Runs the loop until `text` was received (true) or `limit` passed (false).
+  bool WaitFor(std::string_view text, std::chrono::milliseconds limit = 2s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
     while (received_.find(text) == std::string::npos) {
       if (std::chrono::steady_clock::now() > deadline) return false;
       loop_.RunFor(5ms);
@@ -58,6 +58,11 @@ class RawClient {
     return true;
   }
   void PauseReading() { conn_->PauseReading(); }
+  void Abort() {
+    conn_->DetachHandlers();
+    conn_->Abort();
+    conn_ = nullptr;
+  }
   void ResumeReading() { conn_->ResumeReading(); }
   void Settle() {
     for (int i = 0; i < 10; ++i) loop_.RunFor(5ms);
@@ -258,6 +263,136 @@ TEST_F(ProtocolTest, BcryptHashedPasswordAcceptsTheRightPasswordOnly) {
       "CONNECT {\"verbose\":false,\"user\":\"u\",\"pass\":"
       "\"$2a$04$hqSOd8Vj.dlxm0oK7cSpF.N4b65wRR9lMPg13Yp5P1TGBERNaYyEO\"}\r\n");
   EXPECT_TRUE(hash->WaitFor("-ERR 'Authorization Violation'\r\n"));
+}
+
+// bcrypt (cost 12, ~250 ms here) of "slow-secret", and cost 4 of the same.
+constexpr const char* kCost12Hash = "$2b$12$5.1rm3MxBLxOnClV9FnYzOnpe/8l3w2Bp9Cr3hgTz6Ak0gZd3Qluy";
+constexpr const char* kCost4Hash = "$2b$04$ha0m92XKYAhQah.k5LCTOelXBov3J9GQH7l26mGin7yV9.L6ronDe";
+constexpr std::string_view kSlowConnect =
+    "CONNECT {\"verbose\":false,\"user\":\"slow\",\"pass\":\"slow-secret\"}\r\n";
+
+TEST_F(ProtocolTest, OtherClientsAreServedWhileABcryptPasswordIsChecked) {
+  Options o;
+  o.users.push_back({"slow", kCost12Hash, "", {}});
+  o.users.push_back({"fast", "fast", "", {}});
+  o.auth_timeout = 60s;
+  StartServer(o);
+  const std::string fast_connect =
+      "CONNECT {\"verbose\":false,\"user\":\"fast\",\"pass\":\"fast\"}\r\n";
+  auto responder = Client();
+  responder->Send(fast_connect + "SUB svc 1\r\nPING\r\n");
+  ASSERT_TRUE(responder->WaitFor("PONG\r\n"));
+  auto requester = Client();
+  requester->Send(fast_connect + "SUB reply 1\r\nPING\r\n");
+  ASSERT_TRUE(requester->WaitFor("PONG\r\n"));
+  auto slow = Client();
+  slow->Send(std::string(kSlowConnect) + "PING\r\n");
+  // Request/reply round trips through the server until the slow client's verdict (its PONG)
+  // arrives. With bcrypt on the loop thread none would complete meanwhile.
+  int round_trips = 0;
+  auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (slow->received().find("PONG\r\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < give_up) {
+    requester->received().clear();
+    responder->received().clear();
+    requester->Send("PUB svc 1\r\nq\r\n");
+    ASSERT_TRUE(responder->WaitFor("MSG svc 1 1\r\nq\r\n", 30s));
+    responder->Send("PUB reply 1\r\na\r\n");
+    ASSERT_TRUE(requester->WaitFor("MSG reply 1 1\r\na\r\n", 30s));
+    if (slow->received().find("PONG\r\n") == std::string::npos) ++round_trips;
+  }
+  ASSERT_NE(slow->received().find("PONG\r\n"), std::string::npos) << slow->received();
+  EXPECT_EQ(slow->received().find("-ERR"), std::string::npos) << slow->received();
+  EXPECT_GE(round_trips, 5);
+}
+
+TEST_F(ProtocolTest, OpsPipelinedAfterABcryptConnectRunInOrderOnceAdmitted) {
+  Options o;
+  o.users.push_back({"slow", kCost4Hash, "", {}});
+  StartServer(o);
+  auto c = Client();
+  // One packet: CONNECT, then ops that must wait for the verdict and then run in order.
+  c->Send(std::string(kSlowConnect) +
+          "SUB a 1\r\nPUB a 5\r\nfirst\r\nUNSUB 1\r\nPUB a 6\r\nsecond\r\nSUB a 2\r\n"
+          "PUB a 5\r\nthird\r\nPING\r\n");
+  ASSERT_TRUE(c->WaitFor("PONG\r\n", 30s)) << c->received();
+  EXPECT_EQ(c->received().substr(c->received().find("\r\n") + 2),
+            "MSG a 1 5\r\nfirst\r\nMSG a 2 5\r\nthird\r\nPONG\r\n");
+}
+
+TEST_F(ProtocolTest, WrongBcryptPasswordRefusesAndRunsNoPipelinedOp) {
+  Options o;
+  o.users.push_back({"slow", kCost4Hash, "", {}});
+  o.users.push_back({"watch", "watch", "", {}});
+  StartServer(o);
+  auto watch = Client();
+  watch->Send("CONNECT {\"verbose\":false,\"user\":\"watch\",\"pass\":\"watch\"}\r\n"
+              "SUB a 1\r\nPING\r\n");
+  ASSERT_TRUE(watch->WaitFor("PONG\r\n"));
+  auto c = Client();
+  c->Send("CONNECT {\"verbose\":false,\"user\":\"slow\",\"pass\":\"wrong\"}\r\n"
+          "PUB a 4\r\nleak\r\nPING\r\n");
+  ASSERT_TRUE(c->WaitFor("-ERR 'Authorization Violation'\r\n", 30s)) << c->received();
+  EXPECT_TRUE(c->WaitClosed());
+  EXPECT_EQ(c->received().find("PONG"), std::string::npos) << c->received();
+  watch->Send("PING\r\n");
+  ASSERT_TRUE(watch->WaitFor("PONG\r\nPONG\r\n"));
+  EXPECT_EQ(watch->received().find("leak"), std::string::npos) << watch->received();
+}
+
+TEST_F(ProtocolTest, ClientGoneOrServerGoneBeforeTheBcryptVerdictIsLeftAlone) {
+  Options o;
+  o.users.push_back({"slow", kCost12Hash, "", {}});
+  o.auth_timeout = 60s;
+  o.first_ping_delay = 50ms;  // the PING to a client that went away fails: it is closed
+  StartServer(o);
+  // A client that goes away while its check runs is closed and freed; the verdict then finds
+  // nobody to admit (ASan reports any touch of the freed client).
+  auto gone = Client();
+  gone->Send(kSlowConnect);
+  loop_.RunFor(20ms);  // the server reads the CONNECT and starts the check
+  gone->Abort();
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (server_->num_connections() != 0 && std::chrono::steady_clock::now() < until) {
+    loop_.RunFor(5ms);
+  }
+  ASSERT_EQ(server_->num_connections(), 0u);
+  auto next = Client();
+  next->Send(std::string(kSlowConnect) + "PING\r\n");
+  ASSERT_TRUE(next->WaitFor("PONG\r\n", 60s)) << next->received();
+  EXPECT_EQ(server_->num_connections(), 1u);
+  // The server destroyed while a check runs: the verdict is dropped.
+  auto last = Client();
+  last->Send(kSlowConnect);
+  loop_.RunFor(20ms);
+  server_.reset();
+  loop_.RunFor(2s);
+}
+
+TEST_F(ProtocolTest, ReloadKeepsABcryptUserWithTheSameHashAndClosesOneWhoseHashChanged) {
+  Options o;
+  o.host = "127.0.0.1";  // as StartServer sets them, so that Reload sees no listen change
+  o.port = 0;
+  o.users.push_back({"slow", kCost4Hash, "", {}});
+  o.users.push_back({"other", kCost4Hash, "", {}});
+  StartServer(o);
+  auto slow = Client();
+  slow->Send(std::string(kSlowConnect) + "PING\r\n");
+  ASSERT_TRUE(slow->WaitFor("PONG\r\n", 30s));
+  auto other = Client();
+  other->Send(
+      "CONNECT {\"verbose\":false,\"user\":\"other\",\"pass\":\"slow-secret\"}\r\n"
+      "PING\r\n");
+  ASSERT_TRUE(other->WaitFor("PONG\r\n", 30s));
+  Options fresh = o;
+  // bcrypt (cost 4) of "app-secret": other's password changed.
+  fresh.users[1].password = "$2a$04$hqSOd8Vj.dlxm0oK7cSpF.N4b65wRR9lMPg13Yp5P1TGBERNaYyEO";
+  server_->Reload(fresh);
+  EXPECT_TRUE(other->WaitFor("-ERR 'Authorization Violation'\r\n"));
+  EXPECT_TRUE(other->WaitClosed());
+  slow->Send("PING\r\n");
+  EXPECT_TRUE(slow->WaitFor("PONG\r\nPONG\r\n"));
+  EXPECT_FALSE(slow->closed());
 }
 
 TEST_F(ProtocolTest, NoAuthUserLogsInClientsWithoutCredentialsAsThatUser) {
