@@ -142,7 +142,7 @@ TEST_F(FailoverTest, RegionDownClientKeepsPublishingThroughAnotherRegionAndRetur
     ASSERT_EQ(ack.value("stream", ""), "foo") << ack.dump();
   }
   EXPECT_EQ(CountMatching(kHome, "foo-write-" + kHome, "foo.west.test"), home_before + 5);
-  EXPECT_EQ(c.disconnects.load(), 0) << "libnats saw its connection drop";
+  EXPECT_EQ(c.disconnects(), 0) << "libnats saw its connection drop";
 }
 
 }  // namespace

@@ -221,7 +221,7 @@ TEST_F(FailoverTest, KilledUpstreamServerDisconnectsNeitherLibnatsNorNatsJsClien
     std::this_thread::sleep_for(500ms);
   }
   EXPECT_EQ(ack.value("stream", ""), "foo") << ack.dump();
-  EXPECT_EQ(c.disconnects.load(), 0) << "libnats saw its connection drop";
+  EXPECT_EQ(c.disconnects(), 0) << "libnats saw its connection drop";
   EXPECT_EQ(natsConnection_Status(nc), NATS_CONN_STATUS_CONNECTED);
 
   js_thread.join();
@@ -260,8 +260,7 @@ TEST_F(FailoverTest, StaleUpstreamThatStopsAnsweringPingsIsLeftWithoutDisconnect
     std::unique_ptr<natsOptions, void (*)(natsOptions*)> guard(opts, natsOptions_Destroy);
     sidecar_it::Check(natsOptions_SetURL(opts, w.sidecar->ClientUrl().c_str()), "SetURL");
     sidecar_it::Check(natsOptions_SetName(opts, "fo-stale"), "SetName");
-    sidecar_it::Check(natsOptions_SetDisconnectedCB(opts, CountDisconnect, &c.disconnects),
-                      "SetDisconnectedCB");
+    c.Watch(opts);
     natsConnection* raw = nullptr;
     sidecar_it::Check(natsConnection_Connect(&raw, opts), "connect fo-stale");
     c.nc.reset(raw);
@@ -299,7 +298,7 @@ TEST_F(FailoverTest, StaleUpstreamThatStopsAnsweringPingsIsLeftWithoutDisconnect
       30s))
       << "the restored subscription never received";
   sidecar_it::Check(natsConnection_FlushTimeout(nc, 10000), "flush after the move");
-  EXPECT_EQ(c.disconnects.load(), 0) << "libnats saw its connection drop";
+  EXPECT_EQ(c.disconnects(), 0) << "libnats saw its connection drop";
   // Two of three west servers answer: the sidecar's probe leaves the stopped one too, and
   // /healthz is ok, not degraded.
   json health;

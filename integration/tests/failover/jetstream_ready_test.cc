@@ -214,7 +214,7 @@ TEST_F(FailoverTest, ReturnsHomeOnlyOnceJetStreamTakesWritesNoNoRespondersAfterH
   EXPECT_EQ(no_responders_after, 0u);
   EXPECT_EQ(failed_after, 0u);
   EXPECT_GE(CountSince(all, home_at, false), kAfter);
-  EXPECT_EQ(c.disconnects.load(), 0) << "libnats saw its connection drop";
+  EXPECT_EQ(c.disconnects(), 0) << "libnats saw its connection drop";
 }
 
 }  // namespace

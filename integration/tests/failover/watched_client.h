@@ -4,20 +4,43 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include "../sidecar/libnats_util.h"
 
 namespace meridian::failover_it {
 
-struct WatchedClient {
-  sidecar_it::Connection nc;
+// libnats runs the disconnected and closed callbacks on its own callback thread, and
+// natsConnection_Destroy only posts them: they may run after the WatchedClient is gone. So
+// what they touch is shared with the callbacks and freed by the last one (the closed
+// callback, which libnats runs once, after every other).
+struct WatchCounters {
   std::atomic<int> disconnects{0};
 };
 
-inline void CountDisconnect(natsConnection*, void* closure) {
-  static_cast<std::atomic<int>*>(closure)->fetch_add(1);
-}
+struct WatchedClient {
+  std::shared_ptr<WatchCounters> counters = std::make_shared<WatchCounters>();
+  sidecar_it::Connection nc;
+
+  int disconnects() const { return counters->disconnects.load(); }
+
+  // Sets the callbacks on `opts` before the connection is made.
+  void Watch(natsOptions* opts) const {
+    auto* held = new std::shared_ptr<WatchCounters>(counters);
+    sidecar_it::Check(natsOptions_SetDisconnectedCB(opts, OnDisconnected, held),
+                      "SetDisconnectedCB");
+    sidecar_it::Check(natsOptions_SetClosedCB(opts, OnClosed, held), "SetClosedCB");
+  }
+
+ private:
+  static void OnDisconnected(natsConnection*, void* closure) {
+    (*static_cast<std::shared_ptr<WatchCounters>*>(closure))->disconnects.fetch_add(1);
+  }
+  static void OnClosed(natsConnection*, void* closure) {
+    delete static_cast<std::shared_ptr<WatchCounters>*>(closure);
+  }
+};
 
 inline void ConnectWatched(WatchedClient& client, const std::string& url, const std::string& name) {
   natsOptions* opts = nullptr;
@@ -29,8 +52,7 @@ inline void ConnectWatched(WatchedClient& client, const std::string& url, const 
   sidecar_it::Check(natsOptions_SetMaxPingsOut(opts, 3), "SetMaxPingsOut");
   sidecar_it::Check(natsOptions_SetAllowReconnect(opts, true), "SetAllowReconnect");
   sidecar_it::Check(natsOptions_SetReconnectWait(opts, 100), "SetReconnectWait");
-  sidecar_it::Check(natsOptions_SetDisconnectedCB(opts, CountDisconnect, &client.disconnects),
-                    "SetDisconnectedCB");
+  client.Watch(opts);
   natsConnection* nc = nullptr;
   sidecar_it::Check(natsConnection_Connect(&nc, opts), "connect to " + url + " as " + name);
   client.nc.reset(nc);
