@@ -540,6 +540,7 @@ jsapi::StreamInfo Api::InfoOf(Stream& s, const jsapi::StreamInfoRequest* req) {
       mi.lag = last > s.mirror->last_seq ? last - s.mirror->last_seq : 0;
     }
     mi.active = jsapi::Nanos(s.mirror->active_ns < 0 ? -1 : e_.Now() - s.mirror->active_ns);
+    mi.error = s.mirror->error;
   }
   for (const auto& src : s.sources) {
     jsapi::StreamSourceInfo& si = info.sources.emplace_back();
@@ -552,6 +553,7 @@ jsapi::StreamInfo Api::InfoOf(Stream& s, const jsapi::StreamInfoRequest* req) {
       si.lag = last > src.last_seq ? last - src.last_seq : 0;
     }
     si.active = jsapi::Nanos(src.active_ns < 0 ? -1 : e_.Now() - src.active_ns);
+    si.error = src.error;
   }
   if (req && !req->subjects_filter.empty()) {
     auto subjects = s.store->SubjectsState(req->subjects_filter == ">" ? "" : req->subjects_filter);

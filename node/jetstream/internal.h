@@ -166,6 +166,12 @@ struct SourceState {
   int64_t active_ns = -1;            // when a message was last taken
   uint64_t skipped = 0;              // duplicates / refused messages passed over
   uint64_t stripped = 0;             // headers stripped so that nothing stalls
+  // Shown as `error` in stream info, as nats-server shows the failure of its last attempt to
+  // set up the source's consumer: 10059 "stream not found" while the origin does not exist;
+  // cleared when a pump finds the origin (sources.cc).
+  std::optional<jsapi::ApiError> error;
+  // A source's opt_start_time was turned into a start sequence (first start only).
+  bool start_resolved = false;
 };
 
 class Stream {

@@ -102,6 +102,23 @@ int64_t TimeNs(const jsapi::Timestamp& t) {
   return t.unix_seconds * 1'000'000'000 + t.nanos;
 }
 
+// The last origin sequence to pass over so that copying starts at the first origin message
+// stored at or after `start_ns` (all of them when none is).
+uint64_t SkipBefore(Stream& origin, int64_t start_ns) {
+  store::Message m;
+  uint64_t seq = 1;
+  while (origin.LoadNextIntact("", seq, &m).ok()) {
+    if (m.timestamp_ns >= start_ns) return m.seq - 1;
+    seq = m.seq + 1;
+  }
+  return origin.store->State().last_seq;
+}
+
+// What nats-server's origin answers a consumer create for a stream it does not have.
+jsapi::ApiError OriginMissing() {
+  return jsapi::errors::kStreamNotFound.Make();
+}
+
 }  // namespace
 
 void Stream::SetUpSources(bool recover) {
@@ -137,9 +154,13 @@ void Stream::SetUpSources(bool recover) {
         st.active_ns = o.active_ns;
         st.skipped = o.skipped;
         st.stripped = o.stripped;
+        st.error = o.error;
+        st.start_resolved = o.start_resolved;
       }
     }
     if (st.last_seq == 0 && cfg.opt_start_seq > 0) st.last_seq = cfg.opt_start_seq - 1;
+    // Started before (progress recovered below, or kept above): opt_start_time is history.
+    if (st.last_seq > 0) st.start_resolved = true;
     sources.push_back(std::move(st));
   }
   if (!recover || sources.empty()) return;
@@ -154,6 +175,7 @@ void Stream::SetUpSources(bool recover) {
         auto it = j.find(st.config.name);
         if (it != j.end() && it->is_number_unsigned()) {
           st.last_seq = std::max(st.last_seq, it->get<uint64_t>());
+          st.start_resolved = true;  // sources.json is written only once a source has started
         }
       }
     }
@@ -172,7 +194,10 @@ void Stream::SetUpSources(bool recover) {
     uint64_t origin_seq = 0;
     if (!ParseU64(rest, &origin_seq)) continue;
     for (auto& st : sources) {
-      if (st.config.name == name) st.last_seq = std::max(st.last_seq, origin_seq);
+      if (st.config.name == name) {
+        st.last_seq = std::max(st.last_seq, origin_seq);
+        st.start_resolved = true;
+      }
     }
   }
 }
@@ -190,8 +215,7 @@ void Stream::SaveSources() {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& st : sources) j[st.config.name] = st.last_seq;
   store::FileIo& io = engine->options.file_io ? *engine->options.file_io : store::DefaultFileIo();
-  if (store::WriteFileAtomic(io, (fs::path(dir) / "sources.json").string(), dir, j.dump())
-          .ok()) {
+  if (store::WriteFileAtomic(io, (fs::path(dir) / "sources.json").string(), dir, j.dump()).ok()) {
     sources_dirty = false;
   }
 }
@@ -210,23 +234,23 @@ void EngineImpl::WaitForOrigin(Stream& origin) {
 bool EngineImpl::PumpMirror(Stream& target, int budget) {
   SourceState& mir = *target.mirror;
   auto origin_it = streams.find(mir.config.name);
-  if (origin_it == streams.end() || target.config.sealed) return false;
+  if (origin_it == streams.end()) {
+    mir.error = OriginMissing();
+    return false;
+  }
+  mir.error.reset();
+  if (target.config.sealed) return false;
   Stream& origin = *origin_it->second;
   mir.active_ns = Now();  // the origin is on this node: always "heard from"
   if (mir.last_seq == 0 && mir.config.opt_start_time) {
-    // First start by time: begin at the first origin message at or after it.
-    const int64_t start = TimeNs(*mir.config.opt_start_time);
-    store::Message m;
-    uint64_t seq = 1;
-    uint64_t begin = origin.store->State().last_seq + 1;
-    while (origin.LoadNextIntact("", seq, &m).ok()) {
-      if (m.timestamp_ns >= start) {
-        begin = m.seq;
-        break;
-      }
-      seq = m.seq + 1;
+    // First start by time: begin at the first origin message at or after it (once what is
+    // passed over is durable: the origin must not reuse a sequence the mirror skipped).
+    const uint64_t skip = SkipBefore(origin, TimeNs(*mir.config.opt_start_time));
+    if (skip > origin.store->DurableSeq()) {
+      WaitForOrigin(origin);
+      return false;
     }
-    mir.last_seq = begin - 1;
+    mir.last_seq = skip;
   }
   bool moved = false;
   std::string subject_out;
@@ -281,9 +305,30 @@ bool EngineImpl::PumpSources(int rounds) {
       for (size_t i = 0; i < target->sources.size(); ++i) {
         SourceState& src = target->sources[i];
         auto origin_it = streams.find(src.config.name);
-        if (origin_it == streams.end()) continue;
+        if (origin_it == streams.end()) {
+          src.error = OriginMissing();
+          continue;
+        }
+        src.error.reset();
         Stream& origin = *origin_it->second;
         src.active_ns = Now();  // the origin is on this node: always "heard from"
+        if (!src.start_resolved && src.last_seq == 0 && src.config.opt_start_time) {
+          // First start by time (as nats-server: opt_start_seq wins; the time is raised to
+          // this stream's last message time, so nothing older than what it holds is taken).
+          int64_t start = TimeNs(*src.config.opt_start_time);
+          const store::StoreState ts = target->store->State();
+          if (ts.last_seq > 0 && ts.last_ts > start) start = ts.last_ts;
+          const uint64_t skip = SkipBefore(origin, start);
+          if (skip > origin.store->DurableSeq()) {
+            // Passing over messages the origin could still lose (and reuse the sequences of):
+            // wait until they are durable.
+            WaitForOrigin(origin);
+            continue;
+          }
+          src.last_seq = skip;
+          target->sources_dirty = true;
+        }
+        src.start_resolved = true;
         const uint64_t durable = origin.store->DurableSeq();  // copy no further (see the top)
         for (int n = 0; n < kBatch; ++n) {
           if (!NextOf(origin, src.filters, src.last_seq, &m, &best)) {

@@ -52,8 +52,9 @@ class Mirrors : public ::testing::TestWithParam<ServerKind> {
   }
   Json Info(const std::string& name) { return Api("$JS.API.STREAM.INFO." + name, Json()); }
   // Polls stream info until `done` holds (generous: a loaded 2-core CI machine).
-  Json WaitFor(const std::string& name, const std::function<bool(const Json&)>& done) {
-    auto deadline = std::chrono::steady_clock::now() + 60s;
+  Json WaitFor(const std::string& name, const std::function<bool(const Json&)>& done,
+               std::chrono::seconds timeout = 60s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
     Json info;
     while (std::chrono::steady_clock::now() < deadline) {
       info = Info(name);
@@ -147,6 +148,57 @@ TEST_P(Mirrors, MirrorFromAStartTimeBeginsAtTheFirstMessageAtOrAfterIt) {
   EXPECT_EQ(info["state"]["messages"], 5);
   EXPECT_EQ(info["state"]["first_seq"], 6);
   EXPECT_EQ(Get("LATE", 6), Get("ORIG", 6));
+}
+
+TEST_P(Mirrors, SourceFromAStartTimeBeginsAtTheFirstMessageAtOrAfterIt) {
+  AddFileStream(js_.get(), "ORIG", "orig.>");
+  for (int i = 1; i <= 5; ++i) Publish("orig.old", std::to_string(i));
+  std::this_thread::sleep_for(50ms);  // distinct timestamps on both sides of the start
+  for (int i = 6; i <= 10; ++i) Publish("orig.new", std::to_string(i));
+  Json start = Api("$JS.API.STREAM.MSG.GET.ORIG", Json({{"seq", 6}}))["message"]["time"];
+  ASSERT_TRUE(start.is_string());
+  Json r = Create({{"name", "SRC"}, {"sources", {{{"name", "ORIG"}, {"opt_start_time", start}}}}});
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  Json info = WaitFor("SRC", [](const Json& i) { return i["state"]["messages"] == 5; });
+  EXPECT_EQ(Get("SRC", 1).subject, "orig.new");
+  EXPECT_EQ(Get("SRC", 1).data, "6");
+  EXPECT_EQ(Get("SRC", 5).data, "10");
+  Publish("orig.old", "11");  // later messages follow, whatever their subject
+  info = WaitFor("SRC", [](const Json& i) { return i["state"]["messages"] == 6; });
+  EXPECT_EQ(Get("SRC", 6).data, "11");
+}
+
+// nats-server shows the origin's answer to its consumer create (10059) as the source's and
+// the mirror's `error` while the origin is missing, and clears it once the consumer is set up
+// (stock retries with a back-off, hence the long wait).
+TEST_P(Mirrors, AMissingOriginIsShownAsErrorUntilItExists) {
+  Json r = Create({{"name", "SRC"}, {"subjects", {"src.>"}}, {"sources", {{{"name", "LATER"}}}}});
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  r = Create({{"name", "MIR"}, {"mirror", {{"name", "LATER"}}}});
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  auto err_code = [](const Json& entry) {
+    return entry.is_object() && entry.contains("error") ? entry["error"].value("err_code", 0) : 0;
+  };
+  Json info = WaitFor("SRC", [&](const Json& i) {
+    return i["sources"].is_array() && i["sources"].size() == 1 && err_code(i["sources"][0]) != 0;
+  });
+  EXPECT_EQ(err_code(info["sources"][0]), 10059) << info.dump();
+  EXPECT_EQ(info["sources"][0]["error"]["code"], 404) << info.dump();
+  info = WaitFor("MIR", [&](const Json& i) { return err_code(i["mirror"]) != 0; });
+  EXPECT_EQ(err_code(info["mirror"]), 10059) << info.dump();
+
+  AddFileStream(js_.get(), "LATER", "later.>");
+  Publish("later.a", "x");
+  info = WaitFor(
+      "SRC",
+      [&](const Json& i) { return i["state"]["messages"] == 1 && err_code(i["sources"][0]) == 0; },
+      180s);
+  EXPECT_FALSE(info["sources"][0].contains("error")) << info.dump();
+  info = WaitFor(
+      "MIR",
+      [&](const Json& i) { return i["state"]["messages"] == 1 && err_code(i["mirror"]) == 0; },
+      180s);
+  EXPECT_FALSE(info["mirror"].contains("error")) << info.dump();
 }
 
 TEST_P(Mirrors, ConfigRefusalsMatchTheServer) {

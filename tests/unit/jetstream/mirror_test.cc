@@ -236,5 +236,82 @@ TEST_F(MirrorTest, SourcesStillCopyAndReportActivity) {
   }
 }
 
+TEST_F(MirrorTest, SourceStartTimeSkipsOlderMessages) {
+  CreateStream({{"name", "O"}, {"subjects", {"o.>"}}});
+  PubN("o.a", 3);
+  now_ += 10'000'000'000;  // 10 s later
+  PubN("o.b", 2);
+  Json start = Get("O", 4)["message"]["time"];
+  CreateStream({{"name", "R"}, {"sources", {{{"name", "O"}, {"opt_start_time", start}}}}});
+  Advance(100);
+  Json info = Info("R");
+  EXPECT_EQ(info["state"]["messages"], 2);
+  EXPECT_EQ(Get("R", 1)["message"]["subject"], "o.b");
+  EXPECT_EQ(info["sources"][0]["lag"], 0);
+  // Later messages follow; a reopen does not apply the start time again.
+  Pub("o.a", "late");
+  Advance(100);
+  Reopen();
+  Pub("o.a", "later");
+  Advance(100);
+  EXPECT_EQ(Info("R")["state"]["messages"], 4);
+}
+
+TEST_F(MirrorTest, SourceStartTimeIsRaisedToTheStreamsLastMessage) {
+  // As nats-server: a first start by time never takes what is older than the stream's own
+  // last message (here copied from another source).
+  CreateStream({{"name", "O"}, {"subjects", {"o.>"}}});
+  CreateStream({{"name", "P"}, {"subjects", {"p.>"}}});
+  PubN("o.a", 2);
+  now_ += 10'000'000'000;
+  PubN("p.a", 1);
+  CreateStream({{"name", "R"}, {"sources", {{{"name", "P"}}}}});
+  Advance(100);  // R stores its copy of p.a now (a copy gets a new timestamp)
+  ASSERT_EQ(Info("R")["state"]["messages"], 1);
+  now_ += 10'000'000'000;
+  PubN("o.b", 2);
+  Json start = Get("O", 1)["message"]["time"];  // would take all four of O
+  Json update =
+      Api("$JS.API.STREAM.UPDATE.R",
+          Json({{"name", "R"},
+                {"sources", {{{"name", "P"}}, {{"name", "O"}, {"opt_start_time", start}}}}})
+              .dump());
+  ASSERT_FALSE(update.contains("error")) << update.dump();
+  Advance(100);
+  Json info = Info("R");
+  EXPECT_EQ(info["state"]["messages"], 3);  // p.a, then o.b x2 (o.a is older than p.a's copy)
+  EXPECT_EQ(Get("R", 2)["message"]["subject"], "o.b");
+}
+
+TEST_F(MirrorTest, AMissingOriginIsShownAsTheSourcesErrorUntilItExists) {
+  CreateStream({{"name", "R"}, {"sources", {{{"name", "LATER"}}}}});
+  CreateStream({{"name", "M"}, {"mirror", {{"name", "LATER"}}}});
+  Advance(100);
+  const Json missing =
+      Json::parse(R"({"code":404,"err_code":10059,"description":"stream not found"})");
+  Json r = Info("R");
+  ASSERT_EQ(r["sources"].size(), 1u);
+  EXPECT_EQ(r["sources"][0]["error"], missing) << r.dump();
+  EXPECT_EQ(r["sources"][0]["active"], -1) << r.dump();
+  Json m = Info("M");
+  EXPECT_EQ(m["mirror"]["error"], missing) << m.dump();
+
+  CreateStream({{"name", "LATER"}, {"subjects", {"later.>"}}});
+  PubN("later.x", 2);
+  Advance(100);
+  r = Info("R");
+  EXPECT_FALSE(r["sources"][0].contains("error")) << r.dump();
+  EXPECT_EQ(r["state"]["messages"], 2);
+  m = Info("M");
+  EXPECT_FALSE(m["mirror"].contains("error")) << m.dump();
+  EXPECT_EQ(m["state"]["messages"], 2);
+
+  // Deleting the origin brings the error back.
+  Api("$JS.API.STREAM.DELETE.LATER");
+  Advance(100);
+  EXPECT_EQ(Info("R")["sources"][0]["error"], missing);
+  EXPECT_EQ(Info("M")["mirror"]["error"], missing);
+}
+
 }  // namespace
 }  // namespace meridian::jetstream::testing
