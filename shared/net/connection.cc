@@ -261,7 +261,11 @@ void Connection::Impl::AfterDelivery() {
   if (tls_adopt_tail) {  // StartTls() was called by the handler: the rest is ciphertext
     tls_adopt_tail = false;
     if (in_len > 0 && ssl && handle_open) {
-      TlsOnCiphertext(in.data(), in_len);  // copies into the BIO before in is reused
+      // The tail is ciphertext: it leaves `in` (which from now on holds plaintext only).
+      // TlsOnCiphertext copies it into the BIO before the handshake may write to `in`.
+      size_t n = in_len;
+      in_len = 0;
+      TlsOnCiphertext(in.data(), n);
     }
   }
   // A buffer that grew for one big frame is given back once it holds nothing.

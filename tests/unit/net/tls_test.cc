@@ -129,6 +129,39 @@ TEST(Tls, ClientAndServerHandshakeAndEcho) {
   EXPECT_EQ(client.got, big);
 }
 
+TEST(Tls, StartTlsInsideTheReadHandlerTakesTheUnconsumedBytesAsTheHandshake) {
+  // A server that waits for the client's first bytes before it starts TLS (nats-server's
+  // handshake_first fallback): the handler starts TLS and consumes nothing, and those bytes
+  // (the ClientHello) go to the handshake only, never to the plaintext reader.
+  Loop loop;
+  auto ctx = ServerContext();
+  std::vector<ConnectionPtr> accepted;
+  std::string server_got;
+  auto l = Listener::Listen(loop, Endpoint::Tcp("127.0.0.1", 0), [&](ConnectionPtr c) {
+    Connection* raw = c.get();
+    c->SetReadHandler([&, raw, ctx](std::string_view) -> size_t {
+      raw->SetReadHandler([&, raw](std::string_view d) {
+        server_got.append(d);
+        raw->Write(d);
+        return d.size();
+      });
+      raw->StartTls(ctx, "", nullptr);
+      return 0;
+    });
+    accepted.push_back(std::move(c));
+  });
+  ASSERT_TRUE(l.ok()) << l.message();
+  ClientOutcome client;
+  ConnectTls(loop, (*l)->port(), ClientContext(Pki().ca.cert_pem), "localhost", client);
+  ASSERT_TRUE(RunUntil(loop, [&] { return client.handshake.has_value(); }));
+  ASSERT_TRUE(client.handshake->ok()) << client.handshake->message();
+  ASSERT_TRUE(
+      RunUntil(loop, [&] { return client.got == "written before the handshake finished"; }))
+      << client.got;
+  EXPECT_EQ(server_got, "written before the handshake finished");
+  for (auto& c : accepted) c->DetachHandlers();
+}
+
 TEST(Tls, ServerNameCanBeTheIpAddressTheCertificateLists) {
   Loop loop;
   TlsEchoServer server(loop, ServerContext());
