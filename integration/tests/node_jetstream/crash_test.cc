@@ -158,6 +158,54 @@ TEST(JetStreamCrash, EveryAcknowledgedMessageSurvivesKillNineDuringAsyncPublish)
   EXPECT_EQ(different, 0u) << "acknowledged messages read back with other bytes";
 }
 
+// An ack answered with an ack-ack (AckSync) is durable: killed -9 right after the last one,
+// the restarted node still has every acked message acked (ack floor at the last, nothing
+// pending), however recent the acks were (the consumer state is otherwise written once a tick).
+TEST(JetStreamCrash, AckSyncedAcksSurviveKillNine) {
+  harness::TestRunDir dir;
+  JsServer server(ServerKind::kMeridianNode, dir.path(), {.sync = "always"});
+  constexpr int kMsgs = 50;
+  {
+    Nc nc = Connect(server.url());
+    Js js = JetStream(nc.get());
+    AddFileStream(js.get(), "ACKS", "acks.>");
+    for (int i = 1; i <= kMsgs; ++i) {
+      std::string body = "m" + std::to_string(i);
+      ASSERT_EQ(js_Publish(nullptr, js.get(), "acks.a", body.data(), static_cast<int>(body.size()),
+                           nullptr, nullptr),
+                NATS_OK);
+    }
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.AckWait = 600'000'000'000;  // no redelivery while the test runs
+    natsSubscription* raw = nullptr;
+    ASSERT_EQ(js_PullSubscribe(&raw, js.get(), "acks.a", "worker", nullptr, &so, nullptr), NATS_OK);
+    Sub sub(raw);
+    int acked = 0;
+    while (acked < kMsgs) {
+      natsMsgList list{};
+      ASSERT_EQ(natsSubscription_Fetch(&list, sub.get(), kMsgs, 10000, nullptr), NATS_OK);
+      for (int i = 0; i < list.Count; ++i) {
+        jsErrCode code = static_cast<jsErrCode>(0);
+        EXPECT_EQ(natsMsg_AckSync(list.Msgs[i], nullptr, &code), NATS_OK);
+        ++acked;
+      }
+      natsMsgList_Destroy(&list);
+    }
+    server.Kill();  // at once: no tick has to come between the last ack and the kill
+  }
+  server.Start();
+  Nc nc = Connect(server.url());
+  Js js = JetStream(nc.get());
+  jsConsumerInfo* ci = nullptr;
+  ASSERT_EQ(js_GetConsumerInfo(&ci, js.get(), "ACKS", "worker", nullptr, nullptr), NATS_OK);
+  EXPECT_EQ(ci->AckFloor.Stream, static_cast<uint64_t>(kMsgs)) << "acked messages forgotten";
+  EXPECT_EQ(ci->NumAckPending, 0);
+  EXPECT_EQ(ci->NumPending, 0u);
+  jsConsumerInfo_Destroy(ci);
+}
+
 // A mirror being fed while the node is killed -9 resumes after the restart exactly where it
 // stopped: once caught up it holds every origin message at the origin's sequence, each once,
 // with the origin's bytes, and nothing else.
