@@ -38,17 +38,6 @@ json ReadStreamConfig(const std::string& region) {
           {"sources", sources}};
 }
 
-// "$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>" -> sseq.
-uint64_t StreamSeqOfAckSubject(const char* reply) {
-  if (reply == nullptr) return 0;
-  std::vector<std::string> tokens;
-  std::string token;
-  std::istringstream in(reply);
-  while (std::getline(in, token, '.')) tokens.push_back(token);
-  if (tokens.size() < 9 || tokens[0] != "$JS" || tokens[1] != "ACK") return 0;
-  return std::stoull(tokens[tokens.size() - 4]);
-}
-
 std::string Examples(const std::vector<std::string>& ids) {
   std::string out;
   for (size_t i = 0; i < ids.size() && i < 8; ++i) out += (i ? ", " : "") + ids[i];
@@ -56,7 +45,31 @@ std::string Examples(const std::vector<std::string>& ids) {
   return out;
 }
 
+// "+12.345s": the log's clock (seconds since the process started).
+std::string SinceStart(Clock::time_point t) {
+  std::ostringstream o;
+  o << "+" << Ms(t - kProcessStart) / 1000.0 << "s";
+  return o.str();
+}
+
 }  // namespace
+
+uint64_t StreamSeqOfDelivery(const char* reply, const std::string& consumer) {
+  if (reply == nullptr) return 0;
+  std::vector<std::string> tokens;
+  std::string token;
+  std::istringstream in(reply);
+  while (std::getline(in, token, '.')) tokens.push_back(token);
+  if (tokens.size() < 9 || tokens[0] != "$JS" || tokens[1] != "ACK") return 0;
+  // v1 (2.9): $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>;
+  // v2 (2.10+): $JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<delivered>.<sseq>....
+  const size_t at = tokens.size() == 9 ? 3 : 5;
+  if (tokens.size() != 9 && tokens.size() < 11) return 0;
+  if (tokens[at] != consumer) return 0;
+  const std::string& sseq = tokens[at + 2];
+  if (sseq.empty() || sseq.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::stoull(sseq);
+}
 
 long long Ms(Clock::duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
@@ -334,6 +347,8 @@ StreamContents DrillWorld::ReadStream(const std::string& region, const std::stri
   }
   out.messages = info["state"]["messages"].get<uint64_t>();
   const uint64_t last_seq = info["state"]["last_seq"].get<uint64_t>();
+  out.first_seq = info["state"].value("first_seq", uint64_t{0});
+  out.last_seq = last_seq;
   if (out.messages == 0) return out;
 
   std::string urls;
@@ -394,6 +409,7 @@ StreamContents DrillWorld::ReadStream(const std::string& region, const std::stri
     }
   }
   out.server = server_of(created);
+  const std::string consumer_name = created.value("name", "");
   uint64_t seen_seq = 0;
   std::set<uint64_t> seen;
   while (seen_seq < last_seq) {
@@ -406,8 +422,13 @@ StreamContents DrillWorld::ReadStream(const std::string& region, const std::stri
       break;
     }
     sidecar_it::Msg guard(m);
-    const uint64_t seq = StreamSeqOfAckSubject(natsMsg_GetReply(m));
-    if (seq == 0) continue;  // not a stored message
+    // Only this consumer's deliveries: one deleted above (it ran on another replica, whose
+    // copy may differ) can still deliver after the drain.
+    const uint64_t seq = StreamSeqOfDelivery(natsMsg_GetReply(m), consumer_name);
+    if (seq == 0) {
+      ++out.foreign;
+      continue;
+    }
     if (seq > seen_seq) seen_seq = seq;
     if (!seen.insert(seq).second) {
       ++out.redelivered;
@@ -417,6 +438,8 @@ StreamContents DrillWorld::ReadStream(const std::string& region, const std::stri
     const std::string id = sidecar_it::DataOf(m);
     ++out.count_of_id[id];
     out.seqs_of_id[id].push_back(seq);
+    if (!out.source_of_id.count(id))
+      out.source_of_id[id] = sidecar_it::HeaderOf(m, "Nats-Stream-Source");
   }
   if (created.contains("name")) {
     sidecar_it::Request(
@@ -570,9 +593,132 @@ std::chrono::milliseconds DrillWorld::CatchUp(Clock::time_point since,
   return ok ? took : std::chrono::milliseconds(-1);
 }
 
+void DrillWorld::WriteLedger() {
+  std::ofstream out(run_dir() / "ledger.tsv");
+  out << "id\tregion\tsent\tanswered\toutcome\tack_seq\n";
+  for (const auto& r : AllRecords()) {
+    out << r.id << "\t" << r.region << "\t" << SinceStart(r.sent) << "\t" << SinceStart(r.answered)
+        << "\t" << r.outcome << "\t" << r.ack_seq << "\n";
+  }
+}
+
+std::vector<std::string> DrillWorld::ExplainAnomalies(const std::string& read_region,
+                                                      const std::vector<std::string>& ids,
+                                                      const std::vector<PublishRecord>& records) {
+  std::vector<std::string> divergences;
+  if (ids.empty()) return divergences;
+  const std::string where = "foo-read-" + read_region;
+  // Every replica's copy of every write stream (a source consumer runs on any replica of its
+  // origin stream and reads that replica's copy).
+  std::map<std::string, std::map<std::string, StreamContents>> writes;  // stream -> server ->
+  for (const auto& origin : kRegions) {
+    const std::string ws = "foo-write-" + origin;
+    try {
+      json info = ServerApi(origin, "$JS.API.STREAM.INFO." + ws);
+      std::vector<std::string> servers;
+      if (info.contains("cluster")) {
+        servers.push_back(info["cluster"].value("leader", ""));
+        if (info["cluster"].contains("replicas")) {
+          for (const auto& p : info["cluster"]["replicas"]) servers.push_back(p.value("name", ""));
+        }
+      }
+      for (const auto& server : servers) {
+        if (server.empty()) continue;
+        StreamContents c = ReadStream(origin, ws, server);
+        if (!c.problem.empty()) Log("anomaly evidence: " + c.problem);
+        writes[ws][server] = std::move(c);
+      }
+    } catch (const std::exception& e) {
+      Log(std::string("anomaly evidence: stream info ") + ws + ": " + e.what());
+    }
+  }
+  // stream -> server -> seq -> id, to compare the replicas at one sequence.
+  std::map<std::string, std::map<std::string, std::map<uint64_t, std::string>>> at;
+  for (const auto& [ws, by_server] : writes) {
+    for (const auto& [server, c] : by_server) {
+      auto& m = at[ws][server];
+      for (const auto& [id, seqs] : c.seqs_of_id) {
+        for (uint64_t q : seqs) m[q] = id;
+      }
+    }
+  }
+  std::set<std::pair<std::string, uint64_t>> compared;
+  auto compare = [&](const std::string& ws, uint64_t seq) {
+    if (!compared.insert({ws, seq}).second || !at.count(ws)) return;
+    std::set<std::string> held;
+    std::string detail;
+    for (const auto& [server, m] : at.at(ws)) {
+      const auto it = m.find(seq);
+      const std::string id = it == m.end() ? "nothing" : it->second;
+      held.insert(id);
+      detail += (detail.empty() ? "" : ", ") + server + " " + id;
+    }
+    if (held.size() > 1)
+      divergences.push_back("the replicas of " + ws + " disagree at seq " + std::to_string(seq) +
+                            ": " + detail);
+  };
+  std::map<std::string, const PublishRecord*> record_of;
+  for (const auto& r : records) record_of[r.id] = &r;
+  const StreamContents& rc = last_read_.count(read_region) ? last_read_.at(read_region)
+                                                           : StreamContents{};
+  for (const auto& id : ids) {
+    std::ostringstream o;
+    o << "anomaly in " << where << ": " << id << ": ";
+    if (const auto it = record_of.find(id); it != record_of.end()) {
+      const PublishRecord& r = *it->second;
+      o << "sent " << SinceStart(r.sent) << ", answered " << SinceStart(r.answered) << " ("
+        << r.outcome << (r.acked ? ", seq " + std::to_string(r.ack_seq) : "") << ")";
+    } else {
+      o << "never sent";
+    }
+    if (const auto it = rc.seqs_of_id.find(id); it != rc.seqs_of_id.end()) {
+      o << "; here at seq";
+      for (uint64_t q : it->second) o << " " << q;
+      o << " sourced from [" << rc.source_of_id.at(id) << "]";
+    } else {
+      o << "; not here";
+    }
+    o << "; in write streams:";
+    for (const auto& [ws, by_server] : writes) {
+      for (const auto& [server, c] : by_server) {
+        const auto it = c.seqs_of_id.find(id);
+        if (it == c.seqs_of_id.end()) continue;
+        o << " " << ws << "@" << server << " seq";
+        for (uint64_t q : it->second) {
+          o << " " << q;
+          compare(ws, q);
+        }
+      }
+    }
+    // What every write-stream replica holds at the origin sequence this copy names.
+    if (const auto it = rc.source_of_id.find(id); it != rc.source_of_id.end()) {
+      std::istringstream in(it->second);
+      std::string origin;
+      uint64_t oseq = 0;
+      if (in >> origin >> oseq && writes.count(origin)) {
+        compare(origin, oseq);
+        o << "; at " << origin << " seq " << oseq << ":";
+        for (const auto& [server, c] : writes.at(origin)) {
+          std::string held = "nothing";
+          for (const auto& [other, seqs] : c.seqs_of_id) {
+            for (uint64_t q : seqs) {
+              if (q == oseq) held = other;
+            }
+          }
+          o << " " << server << " holds " << held << " (of " << c.first_seq << ".." << c.last_seq
+            << ")";
+        }
+      }
+    }
+    Log(o.str());
+  }
+  return divergences;
+}
+
 Verdict DrillWorld::Check(const std::map<std::string, std::set<std::string>>& allowed_missing) {
   Verdict v;
   const auto records = AllRecords();
+  WriteLedger();
   std::set<std::string> acked, all;
   std::map<std::string, size_t> sent_by, acked_by;
   for (const auto& r : records) {
@@ -666,6 +812,9 @@ Verdict DrillWorld::Check(const std::map<std::string, std::set<std::string>>& al
     for (const auto& id : acked) {
       if (!c.count_of_id.count(id) && !allowed.count(id)) missing.push_back(id);
     }
+    if (c.foreign > 0)
+      Log(where + ": the reader ignored " + std::to_string(c.foreign) +
+          " deliveries of an earlier (deleted) reading consumer");
     if (c.redelivered > 0)
       Log(where + ": the reader got " + std::to_string(c.redelivered) +
           " sequences twice (counted once)");
@@ -679,6 +828,22 @@ Verdict DrillWorld::Check(const std::map<std::string, std::set<std::string>>& al
         Log(where + ": " + id + " at seq " + std::to_string(seq) +
             "; direct gets answered:" + seen);
       }
+    }
+    // A failure here: the evidence for the ids involved, and the unacknowledged ones present
+    // (a lost acknowledged message may have been replaced by one of them).
+    if (!missing.empty() || !dup_acked.empty() || !dup_unacked.empty() || !unknown.empty() ||
+        !should_be_lost.empty()) {
+      last_read_[region] = c;
+      std::vector<std::string> involved = missing;
+      for (const auto& [id, n] : c.count_of_id) {
+        if (n > 1 || !acked.count(id)) involved.push_back(id);
+      }
+      // Still failures, but named: a write stream whose replicas hold different messages at
+      // one sequence is the stock 2.9.10 divergence of FINDINGS.md 2.
+      for (const auto& d : ExplainAnomalies(region, involved, records))
+        v.failures.push_back(where + ": " + d +
+                             " (stock nats-server 2.9.10: a stream leader paused past the raft "
+                             "election timeout, see FINDINGS.md 2)");
     }
     if (!missing.empty())
       v.failures.push_back(where + " misses " + std::to_string(missing.size()) +
@@ -694,7 +859,8 @@ Verdict DrillWorld::Check(const std::map<std::string, std::set<std::string>>& al
     if (!should_be_lost.empty())
       v.failures.push_back(where + " holds messages that should have expired unsourced: " +
                            Examples(should_be_lost));
-    s << "; " << region << " (read on " << c.server << "): " << c.messages << " stored, "
+    s << "; " << region << " (read on " << c.server << "): " << c.messages << " stored (seq "
+      << c.first_seq << ".." << c.last_seq << "), "
       << acked_present << " acked + " << unacked_present << " unacked present";
     if (!allowed.empty()) s << ", " << allowed.size() << " lost by design";
     s << ", " << agreeing << "/" << replicas.size() << " other replicas hold the same";

@@ -75,8 +75,13 @@ struct WorldOptions {
 struct StreamContents {
   std::map<std::string, int> count_of_id;
   std::map<std::string, std::vector<uint64_t>> seqs_of_id;  // the stream sequences holding it
+  // The Nats-Stream-Source header of each id's (first) copy: "<origin stream> <origin seq> ..."
+  // in 2.9.10; empty for a write stream.
+  std::map<std::string, std::string> source_of_id;
   uint64_t redelivered = 0;  // deliveries of a sequence already seen (not counted twice)
+  uint64_t foreign = 0;      // deliveries not of the reading consumer (ignored)
   uint64_t messages = 0;
+  uint64_t first_seq = 0, last_seq = 0;
   uint64_t read = 0;    // messages actually received while reading
   std::string problem;  // non-empty: the read did not finish
   std::string server;   // the server whose copy was read (where the reading consumer ran)
@@ -150,12 +155,24 @@ class DrillWorld {
   // the stream) returned, "<server>:<body>" counted; shows replicas that disagree.
   std::map<std::string, int> AskReplicas(const std::string& region, const std::string& stream,
                                          uint64_t seq, int asks);
+  // Writes every publish attempt of the run to <run dir>/ledger.tsv (kept with the run
+  // directory when the test fails): id, region, sent and answered (s since the process
+  // started, the log's clock), outcome, PubAck seq.
+  void WriteLedger();
   // "meridian topology apply" or "$JS.API directly".
   const std::string& streams_made_by() const { return streams_made_by_; }
 
  private:
   std::vector<harness::RegionSpec> Regions();
   void CreateStreams();
+  // For a failed check: where each of `ids` is, in every replica of every write stream, what
+  // its read-stream copy's Nats-Stream-Source header names, and what each write-stream
+  // replica holds at that origin sequence; plus the ids' ledger records. One log line each.
+  // Returns one sentence per write-stream sequence involved whose replicas hold different
+  // messages.
+  std::vector<std::string> ExplainAnomalies(const std::string& read_region,
+                                            const std::vector<std::string>& ids,
+                                            const std::vector<PublishRecord>& records);
 
   WorldOptions options_;
   std::unique_ptr<harness::TestRunDir> run_dir_;
@@ -166,6 +183,11 @@ class DrillWorld {
   std::map<std::string, StreamContents> last_read_;
   std::string streams_made_by_;
 };
+
+// The stream sequence of a message delivered to `consumer` (from its ack reply subject, v1 or
+// v2 form); 0 when it is not a stored message delivered to that consumer (no or another reply
+// subject, or another consumer's delivery).
+uint64_t StreamSeqOfDelivery(const char* reply, const std::string& consumer);
 
 // Polls `ok` every 200 ms until it holds or `timeout` passes (exceptions count as "not yet").
 bool WaitFor(const std::function<bool()>& ok, std::chrono::milliseconds timeout);
