@@ -112,7 +112,8 @@ void SidecarProcess::Start(std::chrono::milliseconds timeout) {
   WriteFile(topology_path(), TopologyFileText());
   WriteFile(config_path(), ConfigText());
   ProcessSpec p;
-  p.argv = {OurBinary("meridian-sidecar").string(), "--config", config_path().string()};
+  p.argv = {spec_.binary.empty() ? OurBinary("meridian-sidecar").string() : spec_.binary,
+            "--config", config_path().string()};
   for (const auto& a : spec_.extra_args) p.argv.push_back(a);
   p.log_path = run_dir_ / "logs" / (spec_.name + ".log");
   std::filesystem::create_directories(p.log_path.parent_path());

@@ -39,6 +39,7 @@ struct SidecarSpec {
   std::vector<std::string> extra_args;  // appended to the command line
   std::string extra_config;    // TOML appended to the sidecar config (e.g. a [coordinator] table)
   std::string topology_text;   // the whole topology file; empty: TopologyText(regions, streams)
+  std::string binary;  // the program to start; empty: OurBinary("meridian-sidecar")
 };
 
 class SidecarProcess {

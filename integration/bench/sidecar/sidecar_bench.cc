@@ -15,14 +15,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "harness/nats_cluster.h"
+#include "harness/ports.h"
+#include "harness/process.h"
 #include "harness/run_dir.h"
 #include "harness/sidecar_process.h"
 #include "libnats_util.h"
@@ -38,6 +42,39 @@ const std::vector<std::string> kRegions = {"east", "central", "west"};
 // Each figure is measured this many times, direct and sidecar alternating; the best counts
 // (the machine is shared, so the best run is the one least disturbed by others).
 constexpr int kRounds = 3;
+
+// Environment knobs, for A/B runs by hand (ctest sets none of them):
+//   SIDECAR_BENCH_ROUNDS=n           rounds per figure (default 3)
+//   SIDECAR_BENCH_ONLY=rr            only request/reply (no memory, core or JetStream figures)
+//   SIDECAR_BENCH_ALT_SIDECAR=path   a second meridian-sidecar binary (e.g. an older build),
+//                                    measured in the same alternating request/reply rounds
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::string(v) : std::string();
+}
+
+int Rounds() {
+  const std::string v = Env("SIDECAR_BENCH_ROUNDS");
+  const int n = v.empty() ? kRounds : std::atoi(v.c_str());
+  return n > 0 ? n : kRounds;
+}
+
+// Waits until something accepts TCP connections on 127.0.0.1:port.
+bool WaitListening(uint16_t port, std::chrono::seconds limit) {
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (ok) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
 
 double Seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
@@ -136,52 +173,56 @@ void OnRequest(natsConnection* nc, natsSubscription*, natsMsg* msg, void*) {
   natsMsg_Destroy(msg);
 }
 
-struct Latency {
-  double p50_us = 0, p99_us = 0, rate = 0;
-  int64_t count = 0;
+// A requester and a responder on one path (direct, bare forwarder, sidecar), kept for the
+// whole measurement so that paths can be alternated in short slices.
+struct RrClients {
+  Connection responder;
+  Connection requester;
+  Subscription sub;
 };
 
-Latency RequestReply(const std::string& url, int count, std::chrono::seconds limit) {
+std::unique_ptr<RrClients> OpenRrClients(const std::string& url) {
   ConnectOptions asap;
   asap.send_asap = true;
-  Connection responder = Connect(url, "bench-responder", asap);
-  Connection requester = Connect(url, "bench-requester", asap);
+  auto c = std::make_unique<RrClients>();
+  c->responder = Connect(url, "bench-responder", asap);
+  c->requester = Connect(url, "bench-requester", asap);
   natsSubscription* raw = nullptr;
-  Check(natsConnection_Subscribe(&raw, responder.get(), "bench.req", OnRequest, nullptr),
+  Check(natsConnection_Subscribe(&raw, c->responder.get(), "bench.req", OnRequest, nullptr),
         "subscribe");
-  Subscription sub(raw);
-  Check(natsConnection_Flush(responder.get()), "flush");
+  c->sub.reset(raw);
+  Check(natsConnection_Flush(c->responder.get()), "flush");
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const char payload[16] = "0123456789abcde";
   for (int i = 0; i < 200; ++i) {  // warm-up, unmeasured
     natsMsg* reply = nullptr;
-    if (natsConnection_Request(&reply, requester.get(), "bench.req", payload, 16, 2000) ==
+    if (natsConnection_Request(&reply, c->requester.get(), "bench.req", payload, 16, 2000) ==
         NATS_OK) {
       natsMsg_Destroy(reply);
     }
   }
-  std::vector<double> us;
-  us.reserve(static_cast<size_t>(count));
-  const auto start = Clock::now();
-  const auto deadline = start + limit;
-  while (static_cast<int>(us.size()) < count && Clock::now() < deadline) {
+  return c;
+}
+
+// Appends the round-trip times (us) of `count` requests, or fewer when `limit` passes.
+void RequestSlice(RrClients& c, int count, Clock::time_point limit, std::vector<double>& us) {
+  const char payload[16] = "0123456789abcde";
+  for (int i = 0; i < count && Clock::now() < limit; ++i) {
     natsMsg* reply = nullptr;
     const auto t0 = Clock::now();
-    natsStatus s = natsConnection_Request(&reply, requester.get(), "bench.req", payload, 16, 2000);
+    natsStatus s =
+        natsConnection_Request(&reply, c.requester.get(), "bench.req", payload, 16, 2000);
     const auto t1 = Clock::now();
     if (s != NATS_OK) continue;
     natsMsg_Destroy(reply);
     us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
   }
-  Latency out;
-  out.count = static_cast<int64_t>(us.size());
-  if (us.empty()) return out;
-  const double elapsed = Seconds(Clock::now() - start);
-  std::sort(us.begin(), us.end());
-  out.p50_us = us[us.size() / 2];
-  out.p99_us = us[std::min(us.size() - 1, us.size() * 99 / 100)];
-  out.rate = static_cast<double>(us.size()) / elapsed;
-  return out;
+}
+
+double Percentile(std::vector<double>& v, int pct) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, v.size() * static_cast<size_t>(pct) / 100)];
 }
 
 // --- JetStream async publish ---------------------------------------------------------------
@@ -296,6 +337,145 @@ void Row(const std::string& figure, const std::string& direct, const std::string
               sidecar.c_str(), r, goal.c_str());
 }
 
+// --- request/reply over several paths ---------------------------------------------------------
+
+// One path: its samples over all rounds (the table's percentiles), and each round's p50/p99
+// (printed below the table, to show how much the machine moved during the run).
+struct RrPath {
+  std::string name;
+  std::string url;
+  std::unique_ptr<RrClients> clients;
+  std::vector<double> all;
+  std::vector<double> p50, p99;
+  double busy_s = 0;  // time spent in this path's slices
+  double P50() { return Percentile(all, 50); }
+  double P99() { return Percentile(all, 99); }
+  double Rate() const { return busy_s > 0 ? static_cast<double>(all.size()) / busy_s : 0; }
+};
+
+// Each round sends 3000 requests per path in slices of 500, the paths alternating slice by
+// slice, so a disturbance from the rest of the machine falls on all of them alike.
+void MeasureRequestReply(std::vector<RrPath>& paths, int rounds) {
+  constexpr int kPerRound = 3000, kSlice = 500;
+  for (RrPath& p : paths) p.clients = OpenRrClients(p.url);
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<std::vector<double>> got(paths.size());
+    const auto limit = Clock::now() + std::chrono::seconds(12);
+    for (int slice = 0; slice < kPerRound / kSlice; ++slice) {
+      for (size_t k = 0; k < paths.size(); ++k) {
+        const size_t i = (k + static_cast<size_t>(slice + round)) % paths.size();
+        const auto t0 = Clock::now();
+        RequestSlice(*paths[i].clients, kSlice, limit, got[i]);
+        paths[i].busy_s += Seconds(Clock::now() - t0);
+      }
+    }
+    for (size_t i = 0; i < paths.size(); ++i) {
+      if (got[i].empty()) continue;
+      paths[i].all.insert(paths[i].all.end(), got[i].begin(), got[i].end());
+      paths[i].p50.push_back(Percentile(got[i], 50));
+      paths[i].p99.push_back(Percentile(got[i], 99));
+    }
+  }
+  for (RrPath& p : paths) p.clients.reset();
+}
+
+std::string Us(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f us", v);
+  return buf;
+}
+
+std::string JoinRounds(const std::vector<double>& v) {
+  std::string out;
+  char buf[32];
+  for (double x : v) {
+    std::snprintf(buf, sizeof buf, "%s%.0f", out.empty() ? "" : " ", x);
+    out += buf;
+  }
+  return out;
+}
+
+// paths: direct, trivial forwarder, sidecar, then optionally the alternative sidecar.
+void RequestReplyRows(std::vector<RrPath>& paths) {
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  RrPath& d = paths[0];
+  RrPath& f = paths[1];
+  RrPath& s = paths[2];
+  Row("request/reply RTT p50, 16 B, SendAsap", Us(d.P50()), Us(s.P50()), ratio(s.P50(), d.P50()),
+      "sidecar/direct <= 1.3");
+  Row("request/reply RTT p99", Us(d.P99()), Us(s.P99()), ratio(s.P99(), d.P99()),
+      "sidecar/direct <= 1.3");
+  Row("request/reply rate (req/s)", Fmt(d.Rate(), "req/s"), Fmt(s.Rate(), "req/s"),
+      ratio(s.Rate(), d.Rate()), "");
+  Row("  bare forwarder RTT p50 (in sidecar column)", Us(d.P50()), Us(f.P50()),
+      ratio(f.P50(), d.P50()), "lower bound of a hop");
+  Row("  bare forwarder RTT p99", Us(d.P99()), Us(f.P99()), ratio(f.P99(), d.P99()), "");
+  Row("  sidecar p50 / bare forwarder p50", "", "", ratio(s.P50(), f.P50()), "");
+  // A round trip crosses the proxy 4 times (request in and out, reply in and out).
+  Row("  p50 added per crossing: forwarder, sidecar", Us((f.P50() - d.P50()) / 4),
+      Us((s.P50() - d.P50()) / 4), 0, "");
+  for (size_t i = 3; i < paths.size(); ++i) {
+    RrPath& a = paths[i];
+    Row(a.name + " RTT p50", Us(d.P50()), Us(a.P50()), ratio(a.P50(), d.P50()), "");
+    Row(a.name + " RTT p99", Us(d.P99()), Us(a.P99()), ratio(a.P99(), d.P99()), "");
+  }
+}
+
+void PrintRequestReplyRounds(const std::vector<RrPath>& paths) {
+  std::printf("request/reply per round, p50 | p99 in us:\n");
+  for (const RrPath& p : paths) {
+    std::printf("  %-16s %s | %s (%zu samples)\n", p.name.c_str(), JoinRounds(p.p50).c_str(),
+                JoinRounds(p.p99).c_str(), p.all.size());
+  }
+}
+
+void TableHeader(const char* title) {
+  std::printf("\n%s\n\n", title);
+  std::printf("| %-44s | %14s | %14s | %6s | %-22s |\n", "figure", "direct", "sidecar", "ratio",
+              "goal");
+  std::printf("|%s|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(16, '-').c_str(),
+              std::string(16, '-').c_str(), std::string(8, '-').c_str(),
+              std::string(24, '-').c_str());
+}
+
+// The request/reply paths: direct, bare forwarder, sidecar, then the optional ones (empty
+// url: not measured).
+struct RrUrls {
+  std::string direct, forwarder, sidecar, alt;
+};
+
+std::vector<RrPath> RrPaths(const RrUrls& u) {
+  std::vector<RrPath> paths;
+  for (const auto& [name, url] : std::vector<std::pair<std::string, std::string>>{
+           {"direct", u.direct},
+           {"bare forwarder", u.forwarder},
+           {"sidecar", u.sidecar},
+           {"alt sidecar", u.alt}}) {
+    if (url.empty()) continue;
+    paths.emplace_back();
+    paths.back().name = name;
+    paths.back().url = url;
+  }
+  return paths;
+}
+
+int RequestReplyOnly(const RrUrls& urls, int rounds) {
+  std::vector<RrPath> paths = RrPaths(urls);
+  std::cout << "[bench] request/reply only, " << rounds << " rounds\n" << std::flush;
+  MeasureRequestReply(paths, rounds);
+  char title[256];
+  std::snprintf(title, sizeof title,
+                "request/reply: direct to stock nats-server 2.9.10 (west-1) vs through a bare "
+                "forwarder vs the sidecar (all samples of %d rounds, paths alternating every 500 requests)",
+                rounds);
+  TableHeader(title);
+  RequestReplyRows(paths);
+  std::printf("\n");
+  PrintRequestReplyRounds(paths);
+  std::fflush(stdout);
+  return 0;
+}
+
 int Run() {
   harness::RunDir dir("SidecarBench");
   harness::SuperClusterOptions opts;
@@ -332,7 +512,40 @@ int Run() {
     return 1;
   }
   const std::string via = sidecar.ClientUrl();
+  // The lower bound: the same path through a bare forwarder process (trivial_forwarder.cc).
+  const uint16_t fwd_port = harness::FreeLoopbackPort();
+  harness::ProcessSpec fwd_spec;
+  fwd_spec.argv = {SIDECAR_BENCH_FORWARDER, std::to_string(fwd_port),
+                   std::to_string(cluster.server("west-1").client_port)};
+  fwd_spec.log_path = dir.path() / "logs" / "trivial_forwarder.log";
+  harness::Process forwarder(fwd_spec);
+  if (!WaitListening(fwd_port, std::chrono::seconds(10))) {
+    dir.Keep();
+    std::cerr << "trivial_forwarder did not start: " << forwarder.LogTail() << "\n";
+    return 1;
+  }
+  const std::string via_fwd = "nats://127.0.0.1:" + std::to_string(fwd_port);
+  // Optionally a second sidecar binary, for A/B comparisons in the same minutes.
+  const std::string alt_binary = Env("SIDECAR_BENCH_ALT_SIDECAR");
+  std::unique_ptr<harness::SidecarProcess> alt;
+  if (!alt_binary.empty()) {
+    harness::SidecarSpec alt_spec = spec;
+    alt_spec.name = "sidecar-alt";
+    alt_spec.binary = alt_binary;
+    alt = std::make_unique<harness::SidecarProcess>(dir.path(), alt_spec);
+    try {
+      alt->Start();
+    } catch (const std::exception& e) {
+      dir.Keep();
+      std::cerr << "the alternative sidecar did not start: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  const RrUrls rr_urls{direct, via_fwd, via, alt ? alt->ClientUrl() : ""};
+  const bool only_rr = Env("SIDECAR_BENCH_ONLY") == "rr";
+  const int rounds = Rounds();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  if (only_rr) return RequestReplyOnly(rr_urls, rounds);
 
   // Memory first, before load grows any buffer.
   const long rss_idle = sidecar.RssKib();
@@ -356,21 +569,16 @@ int Run() {
 
   std::cout << "[bench] core publish throughput\n" << std::flush;
   double core_direct = 0, core_sidecar = 0;
-  for (int round = 0; round < kRounds; ++round) {
+  for (int round = 0; round < rounds; ++round) {
     core_direct = std::max(core_direct, CoreThroughput(direct, 300000, std::chrono::seconds(6)));
     core_sidecar = std::max(core_sidecar, CoreThroughput(via, 300000, std::chrono::seconds(6)));
   }
   std::cout << "[bench] request/reply\n" << std::flush;
-  Latency rr_direct, rr_sidecar;
-  for (int round = 0; round < kRounds; ++round) {
-    Latency d = RequestReply(direct, 3000, std::chrono::seconds(6));
-    Latency s = RequestReply(via, 3000, std::chrono::seconds(6));
-    if (round == 0 || d.p50_us < rr_direct.p50_us) rr_direct = d;
-    if (round == 0 || s.p50_us < rr_sidecar.p50_us) rr_sidecar = s;
-  }
+  std::vector<RrPath> rr = RrPaths(rr_urls);
+  MeasureRequestReply(rr, rounds);
   std::cout << "[bench] JetStream async publish\n" << std::flush;
   JsRate js_direct, js_sidecar;
-  for (int round = 0; round < kRounds; ++round) {
+  for (int round = 0; round < rounds; ++round) {
     JsRate d = JsAsyncPublish(direct, "foo.west.bench", 20000, std::chrono::seconds(8));
     JsRate s = JsAsyncPublish(via, "foo.bench", 20000, std::chrono::seconds(8));
     if (d.rate > js_direct.rate) js_direct = d;
@@ -378,30 +586,18 @@ int Run() {
   }
   const long rss_after = sidecar.RssKib();
 
-  std::printf(
-      "\nmeridian-sidecar vs direct to stock nats-server 2.9.10 (west-1), libnats, "
-      "same servers, one run (best of 3 alternating rounds)\n\n");
-  std::printf("| %-44s | %14s | %14s | %6s | %-22s |\n", "figure", "direct", "sidecar", "ratio",
-              "goal");
-  std::printf("|%s|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(16, '-').c_str(),
-              std::string(16, '-').c_str(), std::string(8, '-').c_str(),
-              std::string(24, '-').c_str());
+  char title[256];
+  std::snprintf(title, sizeof title,
+                "meridian-sidecar vs direct to stock nats-server 2.9.10 (west-1), libnats, same "
+                "servers, one run (throughput: best of %d alternating rounds; request/reply: "
+                "%d rounds, paths alternating every 500 requests)",
+                rounds, rounds);
+  TableHeader(title);
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
   Row("core pub->sub 16 B (msgs/s)", Fmt(core_direct, "msg/s"), Fmt(core_sidecar, "msg/s"),
       ratio(core_sidecar, core_direct), "sidecar/direct >= 0.9");
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.0f us", rr_direct.p50_us);
-  std::string d50 = buf;
-  std::snprintf(buf, sizeof buf, "%.0f us", rr_sidecar.p50_us);
-  Row("request/reply RTT p50, 16 B, SendAsap", d50, buf, ratio(rr_sidecar.p50_us, rr_direct.p50_us),
-      "sidecar/direct <= 1.3");
-  std::snprintf(buf, sizeof buf, "%.0f us", rr_direct.p99_us);
-  std::string d99 = buf;
-  std::snprintf(buf, sizeof buf, "%.0f us", rr_sidecar.p99_us);
-  Row("request/reply RTT p99", d99, buf, ratio(rr_sidecar.p99_us, rr_direct.p99_us),
-      "sidecar/direct <= 1.3");
-  Row("request/reply rate (req/s)", Fmt(rr_direct.rate, "req/s"), Fmt(rr_sidecar.rate, "req/s"),
-      ratio(rr_sidecar.rate, rr_direct.rate), "");
+  RequestReplyRows(rr);
+  char buf[64] = "";
   Row("JS async publish 128 B, R1, window 256", Fmt(js_direct.rate, "msg/s"),
       Fmt(js_sidecar.rate, "msg/s"), ratio(js_sidecar.rate, js_direct.rate),
       "sidecar/direct >= 0.9");
@@ -412,9 +608,8 @@ int Run() {
   const double per_client = opened > 0 ? static_cast<double>(rss_conns - rss_idle) / opened : 0.0;
   const double server_per_client =
       server_opened > 0 ? static_cast<double>(server_conns - server_idle) / server_opened : 0.0;
-  std::string server_cell = buf;
   std::snprintf(buf, sizeof buf, "%.1f KiB", server_per_client);
-  server_cell = buf;
+  const std::string server_cell = buf;
   std::snprintf(buf, sizeof buf, "%.1f KiB", per_client);
   Row("RSS per idle client (direct: nats-server)", server_cell, buf,
       ratio(per_client, server_per_client), "");
@@ -424,8 +619,7 @@ int Run() {
   std::printf("\nJS async publish errors: direct %lld, sidecar %lld%s%s\n",
               static_cast<long long>(js_direct.errors), static_cast<long long>(js_sidecar.errors),
               g_first_async_error.empty() ? "" : "; first: ", g_first_async_error.c_str());
-  std::printf("request/reply samples: direct %lld, sidecar %lld\n",
-              static_cast<long long>(rr_direct.count), static_cast<long long>(rr_sidecar.count));
+  PrintRequestReplyRounds(rr);
   std::fflush(stdout);
   sidecar.Stop();
   cluster.StopAll(std::chrono::seconds(5));
