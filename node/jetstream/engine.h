@@ -60,8 +60,8 @@ struct EngineOptions {
   // fdatasync every `sync_interval`, acknowledging at once.
   bool sync_always = true;
   std::chrono::milliseconds sync_interval{1000};
-  // The file operations of file streams' stores and of their sources.json (tests count
-  // syncs and order with it). nullptr = store::DefaultFileIo(); must outlive the engine.
+  // The file operations of file streams' stores, their sources.json, stream.json and consumer
+  // state files (tests count syncs and order with it). nullptr = store::DefaultFileIo(); must outlive the engine.
   store::FileIo* file_io = nullptr;
   // Where the engine reports problems the server should log (a corrupt region found in a
   // stream's segments, with its file and offset; a stream that cannot be recovered). Called
