@@ -115,6 +115,12 @@ void Apply(config::Document& doc, Options& o) {
     o.tls.ca_file = t->Optional<std::string>("ca_file", "");
     o.tls.verify = t->Optional<bool>("verify", false);
     if (auto v = t->Get<std::chrono::nanoseconds>("timeout")) o.tls.timeout = Ms(*v);
+    // TLS first (nats-server's handshake_first); a fallback duration lets clients that wait
+    // for INFO connect too (nats.conf's "auto" is "50ms").
+    o.tls.handshake_first = t->Optional<bool>("handshake_first", false);
+    if (auto v = t->Get<std::chrono::nanoseconds>("handshake_first_fallback")) {
+      o.tls.handshake_first_fallback = Ms(*v);
+    }
   }
   for (const config::Table& u : root.TableArray("users")) {
     User user;

@@ -630,14 +630,46 @@ class Loader {
         Bool(e, key, t.verify);
       } else if (k == "timeout") {
         Duration(e, key, t.timeout);
+      } else if (k == "handshake_first" || k == "first" || k == "immediate") {
+        HandshakeFirst(e, key, t);
       } else {
         Fail(e, key,
              "this TLS setting is not supported yet by meridian-node (it has cert_file, "
-             "key_file, ca_file, verify and timeout)");
+             "key_file, ca_file, verify, timeout and handshake_first)");
       }
     }
     if (t.cert_file.empty() || t.key_file.empty()) {
       Fail(block, "tls", "tls needs cert_file and key_file");
+    }
+  }
+
+  // As nats-server 2.10: true/false (or "true"/"on"/"false"/"off"), "auto"/"auto_fallback"
+  // (TLS first with a 50 ms fallback to INFO first) or a duration (that fallback).
+  void HandshakeFirst(const NatsConfEntry& e, const std::string& key, TlsOptions& t) {
+    const NatsConfValue& v = e.value;
+    t.handshake_first_fallback = milliseconds(0);
+    if (v.type == Type::kBool) {
+      t.handshake_first = v.boolean;
+      return;
+    }
+    if (v.type != Type::kString) {
+      WrongType(v, key, "a boolean or a string (\"auto\" or a fallback duration)");
+      return;
+    }
+    std::string s = Lower(v.string);
+    if (s == "true" || s == "on") {
+      t.handshake_first = true;
+    } else if (s == "false" || s == "off") {
+      t.handshake_first = false;
+    } else if (s == "auto" || s == "auto_fallback") {
+      t.handshake_first = true;
+      t.handshake_first_fallback = kTlsFirstAutoFallback;
+    } else if (auto d = config::ParseDuration(v.string); d && d->count() > 0) {
+      t.handshake_first = true;
+      t.handshake_first_fallback = std::chrono::duration_cast<milliseconds>(*d);
+    } else {
+      Fail(e, key, "\"" + v.string + "\" is invalid: use true, false, \"auto\" or a fallback "
+                   "duration such as \"300ms\"");
     }
   }
 

@@ -91,7 +91,15 @@ struct TlsOptions {
   std::string ca_file;
   bool verify = false;
   std::chrono::milliseconds timeout{std::chrono::seconds(2)};  // for the handshake
+  // TLS first (nats-server 2.10's handshake_first): the client starts the TLS handshake right
+  // after connecting and INFO is sent over TLS. With a fallback, a client that sends nothing
+  // within it gets the plaintext INFO and upgrades as usual (both kinds can connect).
+  bool handshake_first = false;
+  std::chrono::milliseconds handshake_first_fallback{0};  // 0: no fallback
 };
+
+// nats-server's default fallback for handshake_first "auto".
+inline constexpr std::chrono::milliseconds kTlsFirstAutoFallback{50};
 
 struct Options {
   std::string server_name;  // empty: the server id

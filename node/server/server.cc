@@ -176,6 +176,7 @@ struct Client {
   std::shared_ptr<const subject::MatchResult> last_match;
   net::Timer auth_timer;
   net::Timer tls_timer;  // closes a client that has not finished the TLS handshake
+  net::Timer tls_first_timer;  // handshake_first with a fallback: INFO first after this
   net::Timer first_ping_timer;
   std::string ip;
   int port = 0;
@@ -374,20 +375,47 @@ struct Server::Impl {
 
     if (has_nkey_users) c->nonce = MakeNonce();
     std::string info = "INFO " + InfoJson(*c) + " \r\n";
-    conn->Write(info);
+    // TLS first (handshake_first): INFO waits for the handshake and goes out encrypted.
+    const bool tls_first = tls && options.tls.handshake_first;
+    if (!tls_first) conn->Write(info);
     if (static_cast<int>(clients.size()) >= options.max_connections) {
       conn->Write("-ERR 'maximum connections exceeded'\r\n");
       conn->Close();
       return;
     }
     clients.emplace(c->cid, std::move(owned));
-    conn->SetReadHandler([this, c](std::string_view data) { return OnRead(c, data); });
     conn->SetCloseHandler([this, c](const net::CloseInfo& info) { OnClosed(c, info); });
-    if (tls) {
-      // As nats-server: INFO in plain text, then the client starts TLS. A failed handshake
-      // closes the connection (net reports it to OnClosed).
+    auto read_protocol = [this, c](std::string_view data) { return OnRead(c, data); };
+    if (!tls) {
+      conn->SetReadHandler(read_protocol);
+    } else if (!tls_first || options.tls.handshake_first_fallback.count() == 0) {
+      // INFO first (as nats-server 2.9: in plain text, then the client starts TLS), or TLS
+      // first without fallback (INFO is queued now and sent once the handshake is done). A
+      // failed handshake closes the connection (net reports it to OnClosed).
+      conn->SetReadHandler(read_protocol);
       conn->StartTls(tls, "", [](const net::Status&) {});
-      c->tls_timer = loop.After(options.tls.timeout, [c] {
+      if (tls_first) conn->Write(info);
+    } else {
+      // TLS first with a fallback, as nats-server: a client that sends something (its
+      // ClientHello) within the fallback delay gets TLS first; one that waits for INFO gets it
+      // in plain text when the delay has passed, and upgrades as usual.
+      conn->SetReadHandler([this, c, info, read_protocol](std::string_view) -> size_t {
+        c->tls_first_timer.Cancel();
+        c->conn->SetReadHandler(read_protocol);
+        c->conn->StartTls(tls, "", [](const net::Status&) {});
+        c->conn->Write(info);
+        return 0;  // the bytes are TLS: net hands them to the handshake
+      });
+      c->tls_first_timer = loop.After(options.tls.handshake_first_fallback,
+                                      [this, c, info, read_protocol] {
+                                        if (c->closed) return;
+                                        c->conn->Write(info);
+                                        c->conn->SetReadHandler(read_protocol);
+                                        c->conn->StartTls(tls, "", [](const net::Status&) {});
+                                      });
+    }
+    if (tls) {
+      c->tls_timer = loop.After(options.tls.timeout + options.tls.handshake_first_fallback, [c] {
         if (!c->closed && !c->conn->tls_active()) c->conn->Abort();
       });
     }
@@ -1085,7 +1113,9 @@ struct Server::Impl {
     check(a.ping_interval == b.ping_interval, "ping_interval");
     check(a.tls.enabled == b.tls.enabled && a.tls.cert_file == b.tls.cert_file &&
               a.tls.key_file == b.tls.key_file && a.tls.ca_file == b.tls.ca_file &&
-              a.tls.verify == b.tls.verify && a.tls.timeout == b.tls.timeout,
+              a.tls.verify == b.tls.verify && a.tls.timeout == b.tls.timeout &&
+              a.tls.handshake_first == b.tls.handshake_first &&
+              a.tls.handshake_first_fallback == b.tls.handshake_first_fallback,
           "tls");
     check(a.jetstream.enabled == b.jetstream.enabled &&
               a.jetstream.store_dir == b.jetstream.store_dir &&
@@ -1219,6 +1249,7 @@ struct Server::Impl {
     c->closed = true;
     c->auth_timer.Cancel();
     c->tls_timer.Cancel();
+    c->tls_first_timer.Cancel();
     c->first_ping_timer.Cancel();
     std::vector<Subscription*> subs;
     for (auto& [sid, s] : c->subs) subs.push_back(s.get());

@@ -274,37 +274,45 @@ INSTANTIATE_TEST_SUITE_P(BothServers, NatsConfReload,
                                            ServerKind::kMeridianNodeNatsConf),
                          [](const auto& info) { return KindName(info.param); });
 
+// A CA and a server certificate for localhost/127.0.0.1 it signed, made with the openssl CLI
+// in `d`: ca.pem, server.pem, server.key.
+void MakeTestPki(const std::filesystem::path& d) {
+  std::filesystem::create_directories(d);
+  std::ofstream(d / "ext.cnf") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
+  const std::string q = "cd '" + d.string() + "' && ";
+  const char* steps[] = {
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+      "-out ca.pem -days 2 -subj '/CN=Meridian Node Test CA'",
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key "
+      "-out server.csr -subj /CN=localhost",
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+      "-out server.pem -days 2 -extfile ext.cnf",
+  };
+  for (const char* step : steps) {
+    std::string cmd = q + step + " > openssl.log 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n"
+                                           << harness::TailOfFile(d / "openssl.log", 10);
+  }
+}
+
 // TLS for clients from `tls {cert_file, key_file}`, with a CA made by the test (openssl CLI).
 class ClientTls : public ::testing::TestWithParam<ServerKind> {
  protected:
   void SetUp() override {
     auto d = dir_.path() / "pki";
-    std::filesystem::create_directories(d);
-    std::ofstream(d / "ext.cnf") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
-    const std::string q = "cd '" + d.string() + "' && ";
-    const char* steps[] = {
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
-        "-out ca.pem -days 2 -subj '/CN=Meridian Node Test CA'",
-        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key "
-        "-out server.csr -subj /CN=localhost",
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-        "-out server.pem -days 2 -extfile ext.cnf",
-    };
-    for (const char* step : steps) {
-      std::string cmd = q + step + " > openssl.log 2>&1";
-      ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n"
-                                             << harness::TailOfFile(d / "openssl.log", 10);
-    }
+    ASSERT_NO_FATAL_FAILURE(MakeTestPki(d));
     ca_ = d / "ca.pem";
     port_ = harness::FreeLoopbackPort();
     http_port_ = harness::FreeLoopbackPort();
     auto conf = dir_.path() / "tls.conf";
     std::ofstream(conf) << "listen: 127.0.0.1:" << port_ << "\nhttp: 127.0.0.1:" << http_port_
                         << "\ntls {\n  cert_file: \"" << (d / "server.pem").string()
-                        << "\"\n  key_file: \"" << (d / "server.key").string() << "\"\n}\n";
+                        << "\"\n  key_file: \"" << (d / "server.key").string() << "\"\n"
+                        << TlsExtra() << "}\n";
     server_ = std::make_unique<TestServer>(GetParam(), dir_.path(), port_, http_port_,
                                            std::vector<std::string>{"-c", conf.string()});
   }
+  virtual std::string TlsExtra() const { return ""; }
   natsStatus ConnectTls(Nc& out, bool secure) {
     natsOptions* opts = nullptr;
     natsOptions_Create(&opts);
@@ -351,6 +359,57 @@ TEST_P(ClientTls, NatsJsClientConnectsOverTls) {
 INSTANTIATE_TEST_SUITE_P(BothServers, ClientTls,
                          ::testing::Values(ServerKind::kNatsServer,
                                            ServerKind::kMeridianNodeNatsConf),
+                         [](const auto& info) { return KindName(info.param); });
+
+// TLS first (nats-server 2.10's `handshake_first`; the stock 2.9.10 does not have it, so
+// meridian-node only): nats.js with `tls.handshakeFirst` connects; libnats 3.4 has no TLS
+// first, so with "auto" (a 50 ms fallback to INFO first) it connects the classic way.
+class ClientTlsFirst : public ClientTls {
+ protected:
+  std::string TlsExtra() const override {
+    return std::string("  handshake_first: ") + (auto_ ? "auto" : "true") + "\n";
+  }
+  bool auto_ = false;
+};
+class ClientTlsFirstAuto : public ClientTlsFirst {
+ protected:
+  void SetUp() override {
+    auto_ = true;
+    ClientTlsFirst::SetUp();
+  }
+};
+
+TEST_P(ClientTlsFirst, NatsJsClientWithHandshakeFirstConnects) {
+  auto r = harness::RunNodeScript("node_tls",
+                                  {"--url", "nats://127.0.0.1:" + std::to_string(port_), "--ca",
+                                   ca_.string(), "--handshake-first"},
+                                  dir_.path() / "node_tls.log", 30s);
+  EXPECT_TRUE(r.ok()) << r.Describe();
+}
+
+TEST_P(ClientTlsFirst, LibnatsWaitingForInfoIsNotServed) {
+  Nc nc;
+  EXPECT_NE(ConnectTls(nc, true), NATS_OK);
+}
+
+TEST_P(ClientTlsFirstAuto, BothTlsFirstAndClassicClientsConnect) {
+  Nc nc;
+  ASSERT_EQ(ConnectTls(nc, true), NATS_OK) << nats_GetLastError(nullptr);
+  Sub sub = SubscribeSync(nc.get(), "tls.*");
+  ASSERT_EQ(natsConnection_PublishString(nc.get(), "tls.a", "classic"), NATS_OK);
+  EXPECT_EQ(NextData(sub.get()), "tls.a classic");
+  auto r = harness::RunNodeScript("node_tls",
+                                  {"--url", "nats://127.0.0.1:" + std::to_string(port_), "--ca",
+                                   ca_.string(), "--handshake-first"},
+                                  dir_.path() / "node_tls.log", 30s);
+  EXPECT_TRUE(r.ok()) << r.Describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(MeridianNode, ClientTlsFirst,
+                         ::testing::Values(ServerKind::kMeridianNodeNatsConf),
+                         [](const auto& info) { return KindName(info.param); });
+INSTANTIATE_TEST_SUITE_P(MeridianNode, ClientTlsFirstAuto,
+                         ::testing::Values(ServerKind::kMeridianNodeNatsConf),
                          [](const auto& info) { return KindName(info.param); });
 
 // Stream and service exports/imports between two accounts, the same file for both programs.

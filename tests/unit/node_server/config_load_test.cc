@@ -95,6 +95,17 @@ to = "now"
   EXPECT_EQ(o.accounts[1].imports[1].to, "now");
 }
 
+TEST(ConfigLoad, ReadsTlsWithHandshakeFirstAndItsFallback) {
+  Options o;
+  LoadConfigText(
+      "[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\nhandshake_first = true\n"
+      "handshake_first_fallback = \"50ms\"\n",
+      "n.toml", o);
+  EXPECT_TRUE(o.tls.enabled);
+  EXPECT_TRUE(o.tls.handshake_first);
+  EXPECT_EQ(o.tls.handshake_first_fallback, std::chrono::milliseconds(50));
+}
+
 TEST(ConfigLoad, UserOfUnknownAccountIsRefused) {
   Options o;
   EXPECT_THROW(LoadConfigText("[[users]]\nuser = \"u\"\npassword = \"p\"\naccount = \"NOPE\"\n",

@@ -49,6 +49,29 @@ TEST(NatsConfigLoad, WriteDeadlineAsADurationOrSeconds) {
   EXPECT_EQ(o.write_deadline, std::chrono::seconds(3));
 }
 
+TEST(NatsConfigLoad, TlsHandshakeFirstFormsAsNatsServer) {
+  auto load = [](const std::string& value) {
+    Options o;
+    LoadNatsConfigText("tls { cert_file: c.pem, key_file: k.pem, handshake_first: " + value +
+                           " }\n",
+                       "n.conf", o);
+    return std::make_pair(o.tls.handshake_first, o.tls.handshake_first_fallback.count());
+  };
+  EXPECT_EQ(load("true"), std::make_pair(true, int64_t{0}));
+  EXPECT_EQ(load("false"), std::make_pair(false, int64_t{0}));
+  EXPECT_EQ(load("\"on\""), std::make_pair(true, int64_t{0}));
+  EXPECT_EQ(load("\"off\""), std::make_pair(false, int64_t{0}));
+  EXPECT_EQ(load("auto"), std::make_pair(true, int64_t{50}));
+  EXPECT_EQ(load("\"auto_fallback\""), std::make_pair(true, int64_t{50}));
+  EXPECT_EQ(load("\"300ms\""), std::make_pair(true, int64_t{300}));
+  Options o;
+  LoadNatsConfigText("tls { cert_file: c.pem, key_file: k.pem, first: true }\n", "n.conf", o);
+  EXPECT_TRUE(o.tls.handshake_first);
+  EXPECT_NE(ErrorOf("tls { cert_file: c.pem, key_file: k.pem, handshake_first: sometimes }\n")
+                .find("handshake_first"),
+            std::string::npos);
+}
+
 TEST(NatsConfigLoad, PortAndHttpPortAsNumbers) {
   Options o;
   LoadNatsConfigText("host: 0.0.0.0\nport: 4333\nhttp_port: 8333\nping_interval: 30\n", "n.conf",

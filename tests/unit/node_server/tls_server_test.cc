@@ -42,13 +42,18 @@ class TlsServerTest : public ::testing::Test {
     server_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void StartServer() {
+  void StartServer(bool handshake_first = false,
+                   std::chrono::milliseconds fallback = std::chrono::milliseconds(0),
+                   std::chrono::milliseconds tls_timeout = std::chrono::seconds(2)) {
     Options o;
     o.host = "127.0.0.1";
     o.port = 0;
     o.tls.enabled = true;
     o.tls.cert_file = (dir_ / "server.pem").string();
     o.tls.key_file = (dir_ / "server.key").string();
+    o.tls.handshake_first = handshake_first;
+    o.tls.handshake_first_fallback = fallback;
+    o.tls.timeout = tls_timeout;
     server_ = std::make_unique<Server>(loop_, o);
     ASSERT_TRUE(server_->Start().ok());
   }
@@ -76,6 +81,16 @@ class TlsServerTest : public ::testing::Test {
     });
     ASSERT_TRUE(RunUntil([&] { return done; }));
     ASSERT_TRUE(conn_);
+  }
+  // Starts TLS on conn_ as a client trusting the test CA; false when the handshake failed.
+  bool UpgradeClient() {
+    net::TlsConfig tc;
+    tc.ca_pem = pki_.ca.cert_pem;
+    auto ctx = net::TlsContext::Create(net::TlsContext::Role::kClient, tc);
+    if (!ctx.ok()) return false;
+    std::optional<net::Status> handshake;
+    conn_->StartTls(ctx.value(), "127.0.0.1", [&](const net::Status& s) { handshake = s; });
+    return RunUntil([&] { return handshake.has_value(); }) && handshake->ok();
   }
   std::filesystem::path dir_;
   net::testing::TestPki pki_;
@@ -114,6 +129,50 @@ TEST_F(TlsServerTest, PlainTextClientIsClosedWithoutService) {
   conn_->Write("CONNECT {\"verbose\":false}\r\nPING\r\n");
   EXPECT_TRUE(RunUntil([&] { return closed_; }));
   EXPECT_EQ(got_.find("PONG"), std::string::npos) << got_;
+}
+
+TEST_F(TlsServerTest, HandshakeFirstStartsTlsBeforeInfoWhichComesEncrypted) {
+  StartServer(/*handshake_first=*/true);
+  ConnectPlain();
+  ASSERT_TRUE(UpgradeClient());  // at once: nothing was received in plain text
+  ASSERT_TRUE(RunUntil([&] { return got_.find("\r\n") != std::string::npos; }));
+  EXPECT_EQ(got_.rfind("INFO {", 0), 0u) << got_;
+  EXPECT_NE(got_.find("\"tls_required\":true"), std::string::npos) << got_;
+  got_.clear();
+  conn_->Write("CONNECT {\"verbose\":false}\r\nSUB a 1\r\nPUB a 2\r\nhi\r\nPING\r\n");
+  EXPECT_TRUE(RunUntil([&] { return got_.find("PONG\r\n") != std::string::npos; })) << got_;
+  EXPECT_EQ(got_, "MSG a 1 2\r\nhi\r\nPONG\r\n");
+}
+
+TEST_F(TlsServerTest, HandshakeFirstWithoutFallbackNeverSendsInfoInPlainText) {
+  StartServer(/*handshake_first=*/true, 0ms, /*tls_timeout=*/300ms);
+  ConnectPlain();  // and waits for INFO, as a client without TLS first does
+  EXPECT_TRUE(RunUntil([&] { return closed_; }));  // dropped at the TLS timeout
+  EXPECT_EQ(got_, "");
+}
+
+TEST_F(TlsServerTest, HandshakeFirstWithFallbackServesBothKindsOfClient) {
+  StartServer(/*handshake_first=*/true, /*fallback=*/200ms);
+  // A TLS-first client starts its handshake at once.
+  ConnectPlain();
+  ASSERT_TRUE(UpgradeClient());
+  conn_->Write("CONNECT {\"verbose\":false}\r\nPING\r\n");
+  ASSERT_TRUE(RunUntil([&] { return got_.find("PONG\r\n") != std::string::npos; })) << got_;
+  EXPECT_EQ(got_.rfind("INFO {", 0), 0u) << got_;
+  conn_->DetachHandlers();
+  conn_->Abort();
+  conn_ = nullptr;
+  got_.clear();
+  // One that waits gets INFO in plain text after the fallback delay, then upgrades.
+  ConnectPlain();
+  ASSERT_TRUE(RunUntil([&] { return got_.find("\r\n") != std::string::npos; }));
+  EXPECT_EQ(got_.rfind("INFO {", 0), 0u) << got_;
+  EXPECT_NE(got_.find("\"tls_required\":true"), std::string::npos) << got_;
+  got_.clear();
+  ASSERT_TRUE(UpgradeClient());
+  conn_->Write("CONNECT {\"verbose\":false}\r\nPING\r\n");
+  EXPECT_TRUE(RunUntil([&] { return got_.find("PONG\r\n") != std::string::npos; })) << got_;
+  EXPECT_FALSE(closed_);
 }
 
 TEST_F(TlsServerTest, MissingCertificateFileIsRefusedWithASentence) {
