@@ -72,6 +72,7 @@ void Apply(config::Document& doc, Options& o) {
       ExportConfig ex;
       ex.service = x.Has("service");
       ex.subject = x.Required<std::string>(ex.service ? "service" : "stream");
+      ex.accounts = x.Optional<std::vector<std::string>>("accounts", {});
       ac.exports.push_back(std::move(ex));
     }
     for (const config::Table& x : a.TableArray("imports")) {

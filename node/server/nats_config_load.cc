@@ -693,6 +693,8 @@ class Loader {
         if (k == "stream" || k == "service") {
           ex.service = k == "service";
           kind = Str(e, xkey + "." + e.key, ex.subject);
+        } else if (k == "accounts") {
+          StringList(e.value, xkey + "." + e.key, ex.accounts);
         } else if (k == "response_type" || k == "response") {
           std::string t;
           if (Str(e, xkey + "." + e.key, t) && Lower(t) != "singleton") {
@@ -701,8 +703,8 @@ class Loader {
           }
         } else {
           Fail(e, xkey + "." + e.key,
-               "not supported yet by meridian-node (an export has stream or service; it is "
-               "open to every account)");
+               "not supported yet by meridian-node (an export has stream or service, and "
+               "accounts)");
         }
       }
       if (!kind) {

@@ -49,6 +49,8 @@ struct MappingConfig {
 struct ExportConfig {
   std::string subject;  // may hold wildcards
   bool service = false;
+  // A private export: only these accounts may import it. Empty: every account may.
+  std::vector<std::string> accounts;
 };
 
 // An account takes a stream or service another account exports. Stream: messages on

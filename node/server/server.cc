@@ -266,8 +266,23 @@ struct Server::Impl {
   }
 
   // Throws std::invalid_argument when an import names an account that is not configured or
-  // a subject that account does not export (nats-server refuses such configs too).
+  // a subject that account does not export to it, or a private export lists an account that
+  // is not configured (nats-server refuses such configs too, with the texts quoted here).
   static void CheckImports(const std::vector<AccountConfig>& configs) {
+    for (const auto& ac : configs) {
+      for (const auto& ex : ac.exports) {
+        for (const auto& name : ex.accounts) {
+          bool known = false;
+          for (const auto& other : configs) known = known || other.name == name;
+          if (!known) {
+            throw std::invalid_argument("account \"" + ac.name + "\": \"" + name +
+                                        "\" account not defined for " +
+                                        (ex.service ? "service" : "stream") + " export \"" +
+                                        ex.subject + "\"");
+          }
+        }
+      }
+    }
     for (const auto& ac : configs) {
       for (const auto& im : ac.imports) {
         const char* kind = im.service ? "service" : "stream";
@@ -280,15 +295,32 @@ struct Server::Impl {
                                       im.subject + "\" from account \"" + im.account +
                                       "\", which is not configured");
         }
-        bool exported = false;
+        bool exported = false, authorized = false;
+        std::string listed;  // the accounts of private exports that cover the subject
         for (const auto& ex : exporter->exports) {
-          exported = exported || (ex.service == im.service &&
-                                  subject::SubjectIsSubsetOf(im.subject, ex.subject));
+          if (ex.service != im.service || !subject::SubjectIsSubsetOf(im.subject, ex.subject)) {
+            continue;
+          }
+          exported = true;
+          bool allowed = ex.accounts.empty();
+          for (const auto& name : ex.accounts) {
+            allowed = allowed || name == ac.name;
+            listed += (listed.empty() ? "" : ", ") + name;
+          }
+          authorized = authorized || allowed;
         }
-        if (!exported) {
-          throw std::invalid_argument("account \"" + ac.name + "\" imports " + kind + " \"" +
-                                      im.subject + "\", which account \"" + im.account +
-                                      "\" does not export; add it to that account's exports");
+        if (!authorized) {
+          // nats-server: Error adding stream import "s": stream import not authorized
+          std::string text = "account \"" + ac.name + "\": Error adding " + kind + " import \"" +
+                             im.subject + "\": " + kind + " import not authorized (";
+          if (!exported) {
+            text += "account \"" + im.account +
+                    "\" does not export it; add it to that account's exports)";
+          } else {
+            text += "account \"" + im.account + "\" exports it only to " + listed +
+                    "; add \"" + ac.name + "\" to that export's accounts)";
+          }
+          throw std::invalid_argument(text);
         }
       }
     }

@@ -424,7 +424,7 @@ class NatsConfImports : public ::testing::TestWithParam<ServerKind> {
 accounts {
   SVC: {
     users: [{user: svc, password: svc}]
-    exports: [{stream: "events.>"}, {service: "time.>"}]
+    exports: [{stream: "events.>", accounts: [APP]}, {service: "time.>", accounts: [APP]}]
   }
   APP: {
     users: [{user: app, password: app}]
@@ -482,6 +482,41 @@ TEST_P(NatsConfImports, AccountsStillDoNotShareUnexportedSubjects) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothServers, NatsConfImports,
+                         ::testing::Values(ServerKind::kNatsServer,
+                                           ServerKind::kMeridianNodeNatsConf),
+                         [](const auto& info) { return KindName(info.param); });
+
+// A private export (`accounts: [APP]`) imported by an account it does not list: both
+// programs refuse the file at startup with nats-server's sentence.
+class PrivateExport : public ::testing::TestWithParam<ServerKind> {};
+
+TEST_P(PrivateExport, ImportByAnUnlistedAccountIsRefusedAtStartup) {
+  harness::TestRunDir dir;
+  auto conf = dir.path() / "private.conf";
+  std::ofstream(conf) << "listen: 127.0.0.1:" << harness::FreeLoopbackPort() << R"(
+accounts {
+  SVC: { exports: [{stream: "events.>", accounts: [APP]}, {service: "time.>", accounts: [APP]}] }
+  APP: { imports: [{stream: {account: SVC, subject: "events.>"}}] }
+  OTHER: { imports: [{service: {account: SVC, subject: "time.now"}}] }
+}
+)";
+  harness::ProcessSpec spec;
+  spec.argv = {GetParam() == ServerKind::kNatsServer
+                   ? harness::NatsServerBinary().string()
+                   : harness::OurBinary("meridian-node").string(),
+               "-c", conf.string()};
+  spec.log_path = dir.path() / "private.log";
+  harness::Process p(spec);
+  auto st = p.Wait(30s);
+  if (!st) st = p.Kill();
+  EXPECT_TRUE(st->exited && st->code == 1) << st->Describe();
+  std::string log = harness::TailOfFile(spec.log_path, 20);
+  EXPECT_NE(log.find("Error adding service import \"time.now\": service import not authorized"),
+            std::string::npos)
+      << log;
+}
+
+INSTANTIATE_TEST_SUITE_P(BothServers, PrivateExport,
                          ::testing::Values(ServerKind::kNatsServer,
                                            ServerKind::kMeridianNodeNatsConf),
                          [](const auto& info) { return KindName(info.param); });

@@ -75,6 +75,7 @@ name = "SVC"
 stream = "events.>"
 [[accounts.exports]]
 service = "time.now"
+accounts = ["APP"]
 [[accounts]]
 name = "APP"
 [[accounts.imports]]
@@ -90,6 +91,7 @@ to = "now"
   ASSERT_EQ(o.accounts.size(), 2u);
   ASSERT_EQ(o.accounts[0].exports.size(), 2u);
   EXPECT_TRUE(o.accounts[0].exports[1].service);
+  EXPECT_EQ(o.accounts[0].exports[1].accounts, std::vector<std::string>{"APP"});
   ASSERT_EQ(o.accounts[1].imports.size(), 2u);
   EXPECT_EQ(o.accounts[1].imports[0].prefix, "svc");
   EXPECT_EQ(o.accounts[1].imports[1].to, "now");

@@ -190,7 +190,7 @@ TEST(NatsConfigLoad, ExportsAndImports) {
   Options o;
   LoadNatsConfigText(R"(
 accounts {
-  SVC: { exports: [{stream: "events.>"}, {service: "time.now"}] }
+  SVC: { exports: [{stream: "events.>"}, {service: "time.now", accounts: [APP, X]}] }
   APP: { imports: [
     {stream: {account: SVC, subject: "events.>"}, prefix: "svc"}
     {service: {account: SVC, subject: "time.now"}, to: "now"}
@@ -202,6 +202,8 @@ accounts {
   ASSERT_EQ(o.accounts[0].exports.size(), 2u);
   EXPECT_FALSE(o.accounts[0].exports[0].service);
   EXPECT_TRUE(o.accounts[0].exports[1].service);
+  EXPECT_TRUE(o.accounts[0].exports[0].accounts.empty());
+  EXPECT_EQ(o.accounts[0].exports[1].accounts, (std::vector<std::string>{"APP", "X"}));
   ASSERT_EQ(o.accounts[1].imports.size(), 2u);
   EXPECT_EQ(o.accounts[1].imports[0].account, "SVC");
   EXPECT_EQ(o.accounts[1].imports[0].prefix, "svc");
@@ -225,7 +227,7 @@ TEST(NatsConfigLoad, UnsupportedSettingsAreRefusedNamingKeyAndLine) {
             std::string::npos);
   EXPECT_NE(ErrorOf("gateway { name: x }\n").find("gateway"), std::string::npos);
   EXPECT_NE(ErrorOf("leafnodes { port: 1 }\n").find("leaf"), std::string::npos);
-  EXPECT_NE(ErrorOf("accounts { A: { exports: [{stream: a, accounts: [B]}] } }\n")
+  EXPECT_NE(ErrorOf("accounts { A: { exports: [{stream: a, latency: x}] } }\n")
                 .find("not supported yet"),
             std::string::npos);
 }

@@ -586,6 +586,65 @@ TEST_F(ProtocolTest, ImportOfASubjectNotExportedIsRefused) {
   EXPECT_THROW(Server(loop_, o), std::invalid_argument);
 }
 
+std::string RefusalOf(net::Loop& loop, const Options& o) {
+  try {
+    Server s(loop, o);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(ProtocolTest, PrivateExportAdmitsOnlyTheListedAccountsImports) {
+  Options o = ExportingAndImporting();
+  o.host = "127.0.0.1";
+  o.accounts[0].exports[0].accounts = {"APP"};
+  o.accounts[0].exports[1].accounts = {"APP"};
+  AccountConfig other{"OTHER", {}};
+  other.imports.push_back({false, "SVC", "events.x", "", ""});
+  o.accounts.push_back(other);
+  EXPECT_NE(RefusalOf(loop_, o).find(
+                "account \"OTHER\": Error adding stream import \"events.x\": stream import not "
+                "authorized (account \"SVC\" exports it only to APP"),
+            std::string::npos)
+      << RefusalOf(loop_, o);
+  o.accounts[2].imports[0] = {true, "SVC", "time.now", "", ""};
+  EXPECT_NE(RefusalOf(loop_, o).find("Error adding service import \"time.now\": service import "
+                                     "not authorized"),
+            std::string::npos)
+      << RefusalOf(loop_, o);
+  // Listed: admitted, and the import works.
+  o.accounts[0].exports[0].accounts = {"APP", "OTHER"};
+  o.accounts[0].exports[1].accounts = {"OTHER", "APP"};
+  EXPECT_EQ(RefusalOf(loop_, o), "");
+  StartServer(o);
+  auto app = Client();
+  app->Send("CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"a\"}\r\nSUB svc.events.> 1\r\n"
+            "PING\r\n");
+  ASSERT_TRUE(app->WaitFor("PONG\r\n"));
+  auto svc = Client();
+  svc->Send("CONNECT {\"verbose\":false,\"user\":\"s\",\"pass\":\"s\"}\r\nPUB events.a 1\r\nx\r\n");
+  EXPECT_TRUE(app->WaitFor("MSG svc.events.a 1 1\r\nx\r\n")) << app->received();
+}
+
+TEST_F(ProtocolTest, PrivateExportListingAnUnknownAccountIsRefused) {
+  Options o = ExportingAndImporting();
+  o.accounts[0].exports[0].accounts = {"APP", "NOPE"};
+  EXPECT_NE(RefusalOf(loop_, o).find("\"NOPE\" account not defined for stream export"),
+            std::string::npos)
+      << RefusalOf(loop_, o);
+}
+
+TEST_F(ProtocolTest, ReloadRefusesAnImportOfAPrivateExportByAnUnlistedAccount) {
+  Options o = ExportingAndImporting();
+  o.host = "127.0.0.1";
+  o.port = 0;
+  StartServer(o);
+  Options fresh = o;
+  fresh.accounts[0].exports[0].accounts = {"SVC"};  // APP's stream import loses its grant
+  EXPECT_THROW(server_->Reload(fresh), std::invalid_argument);
+}
+
 TEST_F(ProtocolTest, OpBeforeConnectWithAuthIsAuthorizationViolation) {
   Options o;
   o.token = "t";
