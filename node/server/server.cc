@@ -735,7 +735,8 @@ struct Server::Impl {
 
   void BcryptVerdict(uint64_t cid, bool ok, const std::string& hash) {
     auto it = clients.find(cid);
-    if (it == clients.end() || it->second->closed) return;
+    // Gone, or being closed (auth timeout, shutdown): nothing to admit.
+    if (it == clients.end() || it->second->closed || it->second->conn->closing()) return;
     Client* c = it->second.get();
     c->auth_pending = false;
     ++depth;

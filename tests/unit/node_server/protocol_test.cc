@@ -340,6 +340,26 @@ TEST_F(ProtocolTest, WrongBcryptPasswordRefusesAndRunsNoPipelinedOp) {
   EXPECT_EQ(watch->received().find("leak"), std::string::npos) << watch->received();
 }
 
+TEST_F(ProtocolTest, AuthTimeoutDuringABcryptCheckClosesTheClientAndTheVerdictIsIgnored) {
+  Options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.users.push_back({"slow", kCost12Hash, "", {}});
+  o.auth_timeout = 30ms;  // a cost-12 check takes far longer
+  StartServer(o);
+  auto c = Client();
+  c->Send(std::string(kSlowConnect) + "PING\r\n");
+  ASSERT_TRUE(c->WaitFor("-ERR 'Authentication Timeout'\r\n", 30s)) << c->received();
+  EXPECT_TRUE(c->WaitClosed());
+  EXPECT_EQ(c->received().find("PONG"), std::string::npos) << c->received();
+  // A later client, checked after the first (whose verdict then finds nobody), is served.
+  o.auth_timeout = 60s;
+  server_->Reload(o);
+  auto next = Client();
+  next->Send(std::string(kSlowConnect) + "PING\r\n");
+  EXPECT_TRUE(next->WaitFor("PONG\r\n", 60s)) << next->received();
+}
+
 TEST_F(ProtocolTest, ClientGoneOrServerGoneBeforeTheBcryptVerdictIsLeftAlone) {
   Options o;
   o.users.push_back({"slow", kCost12Hash, "", {}});
