@@ -304,6 +304,7 @@ SplitMergeResult MergeSplitReplies(const SplitMergeInput& in) {
     out.ack_all = ack && *ack == "all";
     out.ack_none = ack == nullptr || *ack == "none";
     out.max_ack_pending = U64Field(config, "max_ack_pending");
+    if (const std::string* g = StringField(config, "deliver_group")) out.deliver_group = *g;
   }
   out.split_exists = true;
   out.body = Dump(merged);

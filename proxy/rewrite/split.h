@@ -125,6 +125,7 @@ struct SplitMergeResult {
   bool push = false;
   bool durable = false;
   std::uint64_t max_ack_pending = 0;
+  std::string deliver_group;   // push: the queue group of the deliver subscriptions
   std::string stored_deliver;  // origin 0's deliver subject, for recognising a re-attach
 };
 

@@ -64,6 +64,7 @@ struct SplitConsumers::Consumer {
   std::string name;
   std::string deliver;   // the client's deliver subject; empty for pull
   std::string push_sid;  // base of its deliver subscriptions' sids; empty: none here
+  std::string group;     // deliver_group: the queue of its deliver subscriptions
   bool durable = false;
   bool ack_all = false;
   DeliveryRenumber renumber;
@@ -79,6 +80,7 @@ struct SplitConsumers::Merge {
   std::string client_filter;
   std::string client_deliver;
   std::string push_sid;  // create of a push consumer: its deliver subscriptions
+  bool bind = false;     // info looked up for a client's SUB on client_deliver (no reply)
   std::vector<FanOutPart> parts;
   std::size_t remaining;
   TimePoint deadline;
@@ -152,6 +154,7 @@ SplitConsumers::Consumer& SplitConsumers::AddConsumer(std::uint32_t stream, std:
   c->stream = stream;
   c->name.assign(name);
   c->deliver.assign(client_deliver);
+  c->group = how.deliver_group;
   c->durable = how.durable;
   c->ack_all = how.ack_all;
   c->last_used = ++use_clock_;
@@ -167,19 +170,78 @@ void SplitConsumers::Forget(std::uint32_t stream, std::string_view name) {
   });
 }
 
+std::string SplitConsumers::BindSubject(std::uint32_t stream, std::string_view name) const {
+  std::string out = options_.deliver_prefix;
+  out.append(rewriter_.topology().streams()[stream].ReadStreamName(rewriter_.region()));
+  out.push_back('.');
+  out.append(name);
+  return out;
+}
+
 void SplitConsumers::SubscribePush(std::string_view sid_base, std::uint32_t stream,
-                                   std::string_view name) {
+                                   std::string_view name, std::string_view queue) {
   const VirtualStream& vs = rewriter_.topology().streams()[stream];
   std::string sid;
+  const std::string bind = BindSubject(stream, name);
   for (std::size_t r = 0; r < vs.regions.size(); ++r) {
-    subject_ = options_.inbox + "d.";
-    subject_.append(name);
+    subject_ = bind;
     subject_.push_back('.');
     subject_.append(vs.regions[r]);
     sid.assign(sid_base);
     sid.push_back('_');
     AppendU64(sid, r);
-    sink_.SubscribeUpstream(subject_, sid);
+    sink_.SubscribeUpstream(subject_, queue, sid);
+  }
+}
+
+void SplitConsumers::BindPush(Consumer& c, std::string_view deliver) {
+  c.deliver.assign(deliver);
+  if (!c.push_sid.empty()) return;
+  c.push_sid = options_.sid_prefix + "D";
+  AppendU64(c.push_sid, ++push_counter_);
+  SubscribePush(c.push_sid, c.stream, c.name, c.group);
+}
+
+void SplitConsumers::OnClientSubscribe(std::string_view subject, std::string_view,
+                                       TimePoint now) {
+  if (rewriter_.filter_style() != FilterStyle::kPerOriginConsumers) return;
+  for (auto& c : consumers_) {
+    if (c->push_sid.empty() && !c->deliver.empty() && c->deliver == subject) {
+      BindPush(*c, subject);
+      return;
+    }
+  }
+  if (!subject.starts_with(options_.deliver_prefix)) return;
+  std::string_view rest = subject.substr(options_.deliver_prefix.size());
+  const std::size_t dot = rest.find('.');
+  if (dot == std::string_view::npos) return;
+  const std::string_view name = rest.substr(dot + 1);
+  if (name.empty() || name.find_first_of(".*>") != std::string_view::npos) return;
+  auto internal = rewriter_.topology().FindInternal(rest.substr(0, dot));
+  if (!internal || internal->role != InternalRole::kRead ||
+      BindSubject(internal->stream, name) != subject) {
+    return;
+  }
+  if (Consumer* c = FindConsumer(internal->stream, name); c != nullptr && !c->deliver.empty()) {
+    BindPush(*c, subject);  // known from the info the client just asked for
+    return;
+  }
+  // Not known here (e.g. a client re-subscribing after a reconnect): look it up, bind after.
+  const std::uint32_t id = next_merge_;
+  if (StartLookup(SplitOp::kInfo, "$JS.API.", internal->stream, name, {}, {}, now)) {
+    if (auto it = merges_.find(id); it != merges_.end()) {
+      it->second->bind = true;
+      it->second->client_deliver.assign(subject);
+    }
+  }
+}
+
+void SplitConsumers::OnClientUnsubscribe(std::string_view subject) {
+  for (auto& c : consumers_) {
+    if (!c->push_sid.empty() && c->deliver == subject) {
+      UnsubscribePush(c->push_sid, c->stream);
+      c->push_sid.clear();
+    }
   }
 }
 
@@ -196,7 +258,7 @@ void SplitConsumers::UnsubscribePush(std::string_view sid_base, std::uint32_t st
 void SplitConsumers::EnsureSubscribed(bool& flag, std::string_view subject, std::string_view sid) {
   if (flag) return;
   flag = true;
-  sink_.SubscribeUpstream(subject, sid);
+  sink_.SubscribeUpstream(subject, {}, sid);
 }
 
 // --- client requests --------------------------------------------------------------------------
@@ -298,11 +360,13 @@ bool SplitConsumers::StartCreate(std::string_view prefix, std::uint32_t stream, 
 
   subject_ = options_.inbox + "r.*.*";
   EnsureSubscribed(replies_subscribed_, subject_, options_.sid_prefix + "R");
+  const std::string group =
+      StringField(config, "deliver_group") ? *StringField(config, "deliver_group") : "";
   if (!client_deliver.empty()) {
     // Subscribed before the creates, so each origin consumer sees interest from the start.
     merge->push_sid = options_.sid_prefix + "D";
     AppendU64(merge->push_sid, ++push_counter_);
-    SubscribePush(merge->push_sid, stream, name);
+    SubscribePush(merge->push_sid, stream, name, group);
   }
   for (std::size_t r = 0; r < vs.regions.size(); ++r) {
     const std::string origin_name = OriginConsumerName(name, vs.regions[r]);
@@ -313,7 +377,8 @@ bool SplitConsumers::StartCreate(std::string_view prefix, std::uint32_t stream, 
     if (part_config.contains("durable_name")) part_config["durable_name"] = origin_name;
     if (part_config.contains("name") || generated) part_config["name"] = origin_name;
     if (!client_deliver.empty()) {
-      part_config["deliver_subject"] = options_.inbox + "d." + name + "." + vs.regions[r];
+      // The same for every connection: another one can bind to it later (OnClientSubscribe).
+      part_config["deliver_subject"] = BindSubject(stream, name) + "." + vs.regions[r];
     }
     Json part = *j;
     part["stream_name"] = read;
@@ -336,6 +401,7 @@ bool SplitConsumers::StartCreate(std::string_view prefix, std::uint32_t stream, 
   how.ack_none = ack == nullptr || *ack == "none";
   how.ack_all = ack != nullptr && *ack == "all";
   how.durable = durable_form || StringField(config, "durable_name") != nullptr;
+  how.deliver_group = group;
   how.max_ack_pending =
       static_cast<std::uint64_t>(std::max<std::int64_t>(I64Field(config, "max_ack_pending"), 0));
   AddConsumer(stream, name, how, client_deliver, now).push_sid = merge->push_sid;
@@ -355,7 +421,13 @@ bool SplitConsumers::StartLookup(SplitOp op, std::string_view prefix, std::uint3
   merge->stream = stream;
   merge->name.assign(name);
   merge->client_reply.assign(reply);
-  if (Consumer* c = FindConsumer(stream, name)) merge->client_deliver = c->deliver;
+  // The deliver subject a merged info shows: the client's own where this connection knows
+  // the consumer as push, else the bind subject (shown only when the consumer is push).
+  if (Consumer* c = FindConsumer(stream, name); c != nullptr && !c->deliver.empty()) {
+    merge->client_deliver = c->deliver;
+  } else {
+    merge->client_deliver = BindSubject(stream, name);
+  }
   merge->parts.resize(vs.regions.size() + 1);
   merge->remaining = merge->parts.size();
   merge->deadline = now + options_.request_timeout;
@@ -383,6 +455,7 @@ bool SplitConsumers::StartLookup(SplitOp op, std::string_view prefix, std::uint3
 void SplitConsumers::OnMergeReply(std::string_view subject, std::string_view headers,
                                   std::string_view payload) {
   // <inbox>r.<id>.<part>
+  if (subject.size() < options_.inbox.size() + 2) return;
   std::string_view rest = subject.substr(options_.inbox.size() + 2);
   std::string_view id_text, part_text;
   if (!SplitLast(rest, id_text, part_text)) return;
@@ -416,8 +489,13 @@ void SplitConsumers::FinishMerge(Merge& m) {
       } else {
         AddConsumer(m.stream, m.name, result, m.client_deliver, TimePoint{}).push_sid = m.push_sid;
       }
-    } else if (m.op == SplitOp::kInfo && FindConsumer(m.stream, m.name) == nullptr) {
-      AddConsumer(m.stream, m.name, result, m.client_deliver, TimePoint{});
+    } else if (m.op == SplitOp::kInfo) {
+      Consumer* c = FindConsumer(m.stream, m.name);
+      if (c == nullptr) {
+        c = &AddConsumer(m.stream, m.name, result, result.push ? m.client_deliver : "",
+                         TimePoint{});
+      }
+      if (m.bind && result.push) BindPush(*c, m.client_deliver);
     }
   } else if (m.op == SplitOp::kDelete && !result.raw) {
     Forget(m.stream, m.name);
@@ -518,13 +596,14 @@ void SplitConsumers::OnPushMessage(std::string_view subject, std::string_view re
     }
     return;
   }
-  // A status on <inbox>d.<name>.<origin>: heartbeat or flow control.
-  std::string_view rest = subject.substr(options_.inbox.size() + 2);
-  std::string_view name, region;
-  if (!SplitLast(rest, name, region)) return;
+  // A status on <deliver_prefix><read>.<name>.<origin>: heartbeat or flow control.
+  std::string_view bind, region;
+  if (!SplitLast(subject, bind, region)) return;
   Consumer* c = nullptr;
   for (auto& candidate : consumers_) {
-    if (candidate->name == name && !candidate->deliver.empty()) c = candidate.get();
+    if (!candidate->push_sid.empty() && BindSubject(candidate->stream, candidate->name) == bind) {
+      c = candidate.get();
+    }
   }
   if (c == nullptr) return;
   std::string_view out_headers = headers;
@@ -639,7 +718,7 @@ bool SplitConsumers::StartPull(std::string_view prefix, std::uint32_t stream, st
     subject_.append(".>");
     std::string sid = options_.sid_prefix + "P";
     AppendU64(sid, slot->slot);
-    sink_.SubscribeUpstream(subject_, sid);
+    sink_.SubscribeUpstream(subject_, {}, sid);
   }
   const std::size_t origins = rewriter_.topology().streams()[stream].regions.size();
   Pull& p = *slot;
@@ -830,7 +909,7 @@ void SplitConsumers::OnUpstreamMessage(std::string_view sid, std::string_view su
   if (kind == "R") {
     if (subject.starts_with(options_.inbox)) OnMergeReply(subject, headers, payload);
   } else if (kind.starts_with("D")) {
-    if (reply.starts_with("$JS.ACK.") || subject.starts_with(options_.inbox)) {
+    if (reply.starts_with("$JS.ACK.") || subject.starts_with(options_.deliver_prefix)) {
       OnPushMessage(subject, reply, headers, payload, now);
     }
   } else if (kind.starts_with("P")) {
@@ -843,9 +922,9 @@ void SplitConsumers::OnUpstreamMessage(std::string_view sid, std::string_view su
 
 void SplitConsumers::OnUpstreamRestored() {
   if (replies_subscribed_)
-    sink_.SubscribeUpstream(options_.inbox + "r.*.*", options_.sid_prefix + "R");
+    sink_.SubscribeUpstream(options_.inbox + "r.*.*", {}, options_.sid_prefix + "R");
   for (auto& c : consumers_) {
-    if (!c->push_sid.empty()) SubscribePush(c->push_sid, c->stream, c->name);
+    if (!c->push_sid.empty()) SubscribePush(c->push_sid, c->stream, c->name, c->group);
   }
   for (auto& slot : pulls_) {
     Pull& p = *slot;
@@ -855,7 +934,7 @@ void SplitConsumers::OnUpstreamRestored() {
       subject_.append(".>");
       std::string sid = options_.sid_prefix + "P";
       AppendU64(sid, p.slot);
-      sink_.SubscribeUpstream(subject_, sid);
+      sink_.SubscribeUpstream(subject_, {}, sid);
     }
     if (p.active) FinishPull(p, true);
   }

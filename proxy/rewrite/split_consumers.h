@@ -32,7 +32,9 @@ class SplitSink {
   // Publish upstream; with an empty `headers` as PUB, else HPUB.
   virtual void ToUpstream(std::string_view subject, std::string_view reply,
                           std::string_view headers, std::string_view body) = 0;
-  virtual void SubscribeUpstream(std::string_view subject, std::string_view sid) = 0;
+  // `queue` empty: a plain subscription.
+  virtual void SubscribeUpstream(std::string_view subject, std::string_view queue,
+                                 std::string_view sid) = 0;
   virtual void UnsubscribeUpstream(std::string_view sid) = 0;
   // A message to the client's subscription matching `route` (MSG subject `subject`); false
   // when the client has no such subscription.
@@ -51,6 +53,11 @@ struct SplitOptions {
   std::chrono::nanoseconds request_timeout = std::chrono::seconds(10);
   // How long one origin's no_wait pull may stay unanswered before the sweep moves on.
   std::chrono::nanoseconds sweep_timeout = std::chrono::seconds(2);
+  // Push consumers' deliver subjects, the same for every connection and every sidecar:
+  // origin r of consumer C on read stream R delivers to "<deliver_prefix>R.C.r", and a client
+  // binds to C from any connection by subscribing to "<deliver_prefix>R.C" (BindSubject), the
+  // deliver subject a merged info shows to a connection that did not create C.
+  std::string deliver_prefix = "_MRDN.D.";
 };
 
 struct SplitStats {
@@ -92,6 +99,17 @@ class SplitConsumers {
   // subscriptions are sent again, and pull requests in flight (their origin requests died
   // with the old connection) end with 408, so the client pulls again.
   void OnUpstreamRestored();
+  // The client subscribed to / unsubscribed from `subject` (queue group `queue`). A
+  // subscription on a split push consumer's bind subject ("<deliver_prefix><read>.<C>", shown
+  // as its deliver subject by CONSUMER.INFO) binds this connection to C: its origin deliver
+  // subjects are subscribed (with C's deliver_group as queue) and deliveries go to `subject`.
+  // When C is not known here yet, its info is looked up first. The end of the subscription a
+  // push consumer delivers to unsubscribes the origin deliver subjects (C is no longer bound).
+  void OnClientSubscribe(std::string_view subject, std::string_view queue, TimePoint now);
+  void OnClientUnsubscribe(std::string_view subject);
+  // "<deliver_prefix><read stream>.<name>": what a client subscribes to bind to a split push
+  // consumer from a connection that did not create it.
+  std::string BindSubject(std::uint32_t stream, std::string_view name) const;
 
   const SplitStats& stats() const { return stats_; }
   std::size_t known_consumers() const;
@@ -118,8 +136,11 @@ class SplitConsumers {
   void Forget(std::uint32_t stream, std::string_view name);
   void Abandon(Consumer& c);
   // Literal subscriptions for a push consumer's origin deliver subjects, sids "<base>_<i>".
-  void SubscribePush(std::string_view sid_base, std::uint32_t stream, std::string_view name);
+  void SubscribePush(std::string_view sid_base, std::uint32_t stream, std::string_view name,
+                     std::string_view queue);
   void UnsubscribePush(std::string_view sid_base, std::uint32_t stream);
+  // Deliveries of `c` go to `deliver`; its origin deliver subjects are subscribed if not yet.
+  void BindPush(Consumer& c, std::string_view deliver);
 
   // A delivery from an origin consumer: renumbered and sent to `route`. False when the client
   // had no subscription for it.

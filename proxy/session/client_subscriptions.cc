@@ -47,6 +47,12 @@ bool ClientSubscriptions::CountDelivery(std::string_view sid) {
   return true;
 }
 
+std::optional<std::string> ClientSubscriptions::SubjectOf(std::string_view sid) const {
+  auto it = by_sid_.find(sid);
+  if (it == by_sid_.end()) return std::nullopt;
+  return it->second.subject;
+}
+
 bool ClientSubscriptions::Contains(std::string_view sid) const {
   return by_sid_.find(sid) != by_sid_.end();
 }

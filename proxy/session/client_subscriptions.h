@@ -42,6 +42,8 @@ class ClientSubscriptions {
   // True while some subscription has a max, so deliveries must be counted.
   bool counting() const { return limited_ > 0; }
   bool Contains(std::string_view sid) const;
+  // The subject of subscription `sid`, or nullopt.
+  std::optional<std::string> SubjectOf(std::string_view sid) const;
   // The sid of a subscription whose subject matches `subject` (the oldest-added one when
   // several do), or nullopt.
   std::optional<std::string_view> SidFor(std::string_view subject) const;

@@ -158,13 +158,19 @@ void Session::HandleClientOp(const Op& op, TimePoint now) {
       break;
     case OpKind::kSub:
       HandleClientSub(op);
+      // A SUB on a split push consumer's deliver subject binds it to this connection.
+      if (split_) split_->split().OnClientSubscribe(op.subject, op.queue, now);
       Ok();
       break;
     case OpKind::kUnsub:
       if (op.has_max_msgs) {
         subs_.SetMax(op.sid, op.max_msgs);
       } else {
+        std::optional<std::string> subject;
+        if (split_) subject = subs_.SubjectOf(op.sid);
         subs_.Remove(op.sid);
+        // The last subscription a split push consumer delivers to: it is no longer bound here.
+        if (subject && !subs_.SidFor(*subject)) split_->split().OnClientUnsubscribe(*subject);
       }
       ForwardUp(op);
       Ok();

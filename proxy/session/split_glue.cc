@@ -57,8 +57,9 @@ void SplitGlue::ToUpstream(std::string_view subject, std::string_view reply,
   session_.PublishUp(!headers.empty(), subject, reply, headers, body);
 }
 
-void SplitGlue::SubscribeUpstream(std::string_view subject, std::string_view sid) {
-  session_.writer_.Sub(subject, "", sid);
+void SplitGlue::SubscribeUpstream(std::string_view subject, std::string_view queue,
+                                  std::string_view sid) {
+  session_.writer_.Sub(subject, queue, sid);
   session_.EmitUp();
 }
 

@@ -38,7 +38,8 @@ class SplitGlue : public rewrite::SplitSink {
 
   void ToUpstream(std::string_view subject, std::string_view reply, std::string_view headers,
                   std::string_view body) override;
-  void SubscribeUpstream(std::string_view subject, std::string_view sid) override;
+  void SubscribeUpstream(std::string_view subject, std::string_view queue,
+                         std::string_view sid) override;
   void UnsubscribeUpstream(std::string_view sid) override;
   bool ToClient(std::string_view route, std::string_view subject, std::string_view reply,
                 std::string_view headers, std::string_view body) override;

@@ -152,5 +152,90 @@ TEST_F(SidecarTest, FilteredConsumerInfoAndDeleteActOnTheConsumerTheClientMade) 
   }
 }
 
+// Issue 4: an app restarts and binds to its durable push consumer from a new connection, as
+// libnats js_Subscribe does (CONSUMER.INFO, then SUB on the info's deliver subject). The new
+// connection gets everything the old one did not ack, and nothing from other subjects.
+TEST_F(SidecarTest, DurablePushConsumerReboundFromANewConnectionGetsTheRest) {
+  const std::string region = "central";
+  const std::string durable = "rebind-" + std::to_string(::getpid());
+  auto subscribe = [&](natsConnection* nc, JetStream& js) {
+    (void)nc;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.ManualAck = true;
+    so.Config.Durable = durable.c_str();
+    so.Config.AckWait = 1500LL * 1000 * 1000;
+    natsSubscription* raw = nullptr;
+    jsErrCode err = static_cast<jsErrCode>(0);
+    Check(js_SubscribeSync(&raw, js.get(), "foo.test", nullptr, &so, &err),
+          "durable push consumer on foo.test (JetStream error " + std::to_string(err) + ")");
+    return Subscription(raw);
+  };
+  std::set<std::string> others;
+  const std::set<std::string> first = PublishTestAndOther("rebind-1", others);
+  // Deliver policy all: A also gets earlier tests' foo.test messages; it acks every one but
+  // one of this test's first batch.
+  std::string unacked;
+  std::set<std::string> acked;
+  {
+    Connection a = ConnectSidecar(region, "rebind-a");
+    JetStream js = JetStreamOf(a.get());
+    Subscription sub = subscribe(a.get(), js);
+    std::size_t first_seen = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (first_seen < first.size() && std::chrono::steady_clock::now() < deadline) {
+      natsMsg* raw = nullptr;
+      if (natsSubscription_NextMsg(&raw, sub.get(), 500) != NATS_OK) continue;
+      Msg m(raw);
+      const std::string payload = DataOf(m.get());
+      EXPECT_EQ(others.count(payload), 0u) << "foo.other delivered to A: " << payload;
+      EXPECT_EQ(std::string(natsMsg_GetSubject(m.get())), "foo.test") << payload;
+      if (first.count(payload) == 1) ++first_seen;
+      if (unacked.empty() && first.count(payload) == 1) {
+        unacked = payload;  // left for the next connection (redelivered after ack_wait)
+      } else {
+        Check(natsMsg_AckSync(m.get(), nullptr, nullptr), "ack on A");
+        acked.insert(payload);
+      }
+    }
+    ASSERT_EQ(first_seen, first.size()) << "A did not get this test's first batch";
+  }  // A's subscription and connection end without deleting the durable
+
+  const std::set<std::string> second = PublishTestAndOther("rebind-2", others);
+  std::set<std::string> wanted = second;
+  wanted.insert(unacked);
+  Connection b = ConnectSidecar(region, "rebind-b");
+  JetStream js = JetStreamOf(b.get());
+  Subscription sub = subscribe(b.get(), js);
+  auto got = ReceiveUntil(sub.get(), false, wanted, true, std::chrono::seconds(30));
+  auto rest = ReceiveUntil(sub.get(), false, {"(never)"}, true, std::chrono::milliseconds(2500));
+  got.insert(got.end(), rest.begin(), rest.end());
+  EXPECT_EQ(Missing(wanted, got), "(none)");
+  ExpectOnlyFooTest(got, others, "rebound");
+  for (const auto& m : got) {
+    EXPECT_EQ(acked.count(m.payload), 0u) << "acked by A, delivered again to B: " << m.payload;
+  }
+  // B acked everything: nothing left pending on any origin consumer.
+  for (const auto& origin : kRegions) {
+    json direct = ServerApi(
+        region, "$JS.API.CONSUMER.INFO.foo-read-" + region + "." + durable + "__" + origin);
+    EXPECT_EQ(direct.value("num_ack_pending", -1), 0) << direct.dump();
+    EXPECT_EQ(direct.value("num_pending", -1), 0) << direct.dump();
+  }
+  // A second binder while B listens is refused, as with one server consumer.
+  Connection c = ConnectSidecar(region, "rebind-c");
+  JetStream jc = JetStreamOf(c.get());
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.ManualAck = true;
+  so.Config.Durable = durable.c_str();
+  natsSubscription* raw = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  EXPECT_NE(js_SubscribeSync(&raw, jc.get(), "foo.test", nullptr, &so, &err), NATS_OK);
+  EXPECT_NE(std::string(nats_GetLastError(nullptr)).find("bound"), std::string::npos)
+      << nats_GetLastError(nullptr);
+  if (raw) natsSubscription_Destroy(raw);
+}
+
 }  // namespace
 }  // namespace meridian::sidecar_it

@@ -144,6 +144,31 @@ TEST_F(SidecarTest, NatsJsPushConsumerOnFooReceivesEveryRegionsMessagesAndAcksSt
   ExpectAcksStuck(res, "foo.>");
 }
 
+// Issue 4: a restarted nats.js app binds to its durable push consumer filtered on foo.test
+// (split on 2.9) from a new connection: js.subscribe finds it by CONSUMER.INFO and subscribes to
+// the deliver subject the info shows. It gets what was published since, and nothing acked before.
+TEST_F(SidecarTest, NatsJsDurablePushConsumerFilteredOnFooTestReboundByANewClientGetsTheRest) {
+  const std::string durable = "jsrebind" + std::to_string(::getpid());
+  const auto first = JsPublishInEveryRegion("foo.test", UniqueToken("js-rebind-1"));
+  JsPublishInEveryRegion("foo.other", UniqueToken("js-rebind-1"));
+  WaitForConvergence("foo");
+  json one = RunClient("west", {"push", "--stream", "foo", "--subject", "foo.test", "--durable",
+                                durable, "--want", Join(first)});
+  ExpectReceived(one, "foo.test");
+  ExpectAcksStuck(one, "foo.test");
+
+  const auto second = JsPublishInEveryRegion("foo.test", UniqueToken("js-rebind-2"));
+  JsPublishInEveryRegion("foo.other", UniqueToken("js-rebind-2"));
+  WaitForConvergence("foo");
+  json two = RunClient("west", {"push", "--stream", "foo", "--subject", "foo.test", "--durable",
+                                durable, "--want", Join(second)});
+  ExpectReceived(two, "foo.test");
+  ExpectAcksStuck(two, "foo.test");
+  for (const auto& m : two["received"]) {
+    EXPECT_EQ(second.count(m.value("payload", "")), 1u) << "not published since: " << m.dump();
+  }
+}
+
 TEST_F(SidecarTest, NatsJsDirectGetLastBySubjectReturnsTheNewestAcrossRegions) {
   const std::string token = UniqueToken("js-last");
   std::string newest;

@@ -26,7 +26,7 @@ class NullSink : public SplitSink {
  public:
   void ToUpstream(std::string_view, std::string_view, std::string_view, std::string_view) override {
   }
-  void SubscribeUpstream(std::string_view, std::string_view) override {}
+  void SubscribeUpstream(std::string_view, std::string_view, std::string_view) override {}
   void UnsubscribeUpstream(std::string_view) override {}
   bool ToClient(std::string_view, std::string_view, std::string_view, std::string_view,
                 std::string_view) override {
@@ -133,6 +133,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   split.OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.C", "_INBOX.p", body, t);
   split.OnClientRequest(subject, reply, body, t);
   split.OnClientAck(subject, reply, body);
+  split.OnClientSubscribe(subject, reply, t);
+  split.OnClientSubscribe("_MRDN.D.foo-read-west.C", "", t);
+  if (size % 3 == 0) split.OnClientUnsubscribe(subject);
   for (std::string_view sid :
        {"_MRDN_SR", "_MRDN_SP0", "_MRDN_SP1", "_MRDN_SD1_0", "_MRDN_SD1_2"}) {
     split.OnUpstreamMessage(sid, subject, reply, headers, body, t);

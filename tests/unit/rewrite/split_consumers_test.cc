@@ -25,8 +25,10 @@ class RecordingSink : public SplitSink {
     up.push_back(
         {"", std::string(subject), std::string(reply), std::string(headers), std::string(body)});
   }
-  void SubscribeUpstream(std::string_view subject, std::string_view sid) override {
-    subs.push_back(std::string(sid) + " " + std::string(subject));
+  void SubscribeUpstream(std::string_view subject, std::string_view queue,
+                         std::string_view sid) override {
+    subs.push_back(std::string(sid) + " " + std::string(subject) +
+                   (queue.empty() ? "" : " " + std::string(queue)));
   }
   void UnsubscribeUpstream(std::string_view sid) override { unsubs.push_back(std::string(sid)); }
   bool ToClient(std::string_view route, std::string_view subject, std::string_view reply,
@@ -65,7 +67,7 @@ class SplitConsumersTest : public ::testing::Test {
                         {"ack_floor", {{"consumer_seq", 0}, {"stream_seq", 0}}},
                         {"num_ack_pending", 0},
                         {"num_pending", 1}};
-    if (push) j["config"]["deliver_subject"] = "_MRDN.7.s.d.C." + region;
+    if (push) j["config"]["deliver_subject"] = "_MRDN.D.foo-read-west.C." + region;
     return j.dump();
   }
 
@@ -316,7 +318,7 @@ TEST_F(SplitConsumersTest, AcksOfOtherConsumersAreNotTaken) {
 
 TEST_F(SplitConsumersTest, PushDeliveriesReachTheClientsDeliverSubjectInOneSequence) {
   CreateC(true);
-  EXPECT_EQ(sink_.subs.back(), "_MRDN_SD1_2 _MRDN.7.s.d.C.west");
+  EXPECT_EQ(sink_.subs.back(), "_MRDN_SD1_2 _MRDN.D.foo-read-west.C.west");
   DeliverFrom("_MRDN_SD1_0", "central", 3, 1, 1);
   DeliverFrom("_MRDN_SD1_0", "east", 5, 1, 0);
   DeliverFrom("_MRDN_SD1_0", "central", 6, 2, 0);
@@ -331,7 +333,7 @@ TEST_F(SplitConsumersTest, PushHeartbeatsCarryTheClientsSequences) {
   CreateC(true);
   DeliverFrom("_MRDN_SD1_0", "central", 3, 1);
   DeliverFrom("_MRDN_SD1_0", "east", 5, 1);
-  StatusOn("_MRDN_SD1_0", "_MRDN.7.s.d.C.east",
+  StatusOn("_MRDN_SD1_0", "_MRDN.D.foo-read-west.C.east",
            "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 1\r\nNats-Last-Stream: 5\r\n\r\n");
   ASSERT_EQ(sink_.down.size(), 3u);
   EXPECT_EQ(sink_.down[2].subject, "_INBOX.push");
@@ -341,7 +343,7 @@ TEST_F(SplitConsumersTest, PushHeartbeatsCarryTheClientsSequences) {
 
 TEST_F(SplitConsumersTest, FlowControlRequestsPassToTheClientWithTheirReply) {
   CreateC(true);
-  split_->OnUpstreamMessage("_MRDN_SD1_0", "_MRDN.7.s.d.C.west",
+  split_->OnUpstreamMessage("_MRDN_SD1_0", "_MRDN.D.foo-read-west.C.west",
                             "$JS.FC.foo-read-west.C__west.ab12",
                             "NATS/1.0 100 FlowControl Request\r\n\r\n", "", now_);
   ASSERT_EQ(sink_.down.size(), 1u);
@@ -410,6 +412,199 @@ TEST_F(SplitConsumersTest, AfterAFailoverSubscriptionsAreRenewedAndPullsInFlight
   ASSERT_EQ(sink_.down.size(), 1u);
   EXPECT_TRUE(sink_.down[0].headers.starts_with("NATS/1.0 408 Request Timeout\r\n"));
   EXPECT_EQ(split_->pulls_in_flight(), 0u);
+}
+
+// --- binding from another connection (issue 4) ---------------------------------------------
+
+// The info of C as a connection that did not create it sees it: unsplit C missing, every origin
+// push with its consumer-derived deliver subject (and `group` as deliver_group when given).
+void AnswerInfo(SplitConsumers& split, RecordingSink& sink, std::size_t first_part, bool push,
+                const std::string& group, TimePoint now) {
+  const std::string missing =
+      R"({"type":"io.nats.jetstream.api.v1.consumer_info_response","error":{"code":404,"err_code":10014,"description":"consumer not found"}})";
+  split.OnUpstreamMessage("_MRDN_SR", sink.up[first_part].reply, "", "", missing, now);
+  const std::vector<std::string> regions = {"east", "central", "west"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    nlohmann::json j = {{"type", "io.nats.jetstream.api.v1.consumer_info_response"},
+                        {"stream_name", "foo-read-west"},
+                        {"name", "C__" + regions[i]},
+                        {"config",
+                         {{"durable_name", "C__" + regions[i]},
+                          {"ack_policy", "explicit"},
+                          {"filter_subject", "foo." + regions[i] + ".test"},
+                          {"max_ack_pending", 1000}}},
+                        {"num_pending", 1},
+                        {"push_bound", false}};
+    if (push) j["config"]["deliver_subject"] = "_MRDN.D.foo-read-west.C." + regions[i];
+    if (!group.empty()) j["config"]["deliver_group"] = group;
+    split.OnUpstreamMessage("_MRDN_SR", sink.up[first_part + 1 + i].reply, "", "", j.dump(), now);
+  }
+}
+
+TEST_F(SplitConsumersTest, PushOriginsDeliverToSubjectsDerivedFromTheConsumerNotTheConnection) {
+  CreateC(true);
+  ASSERT_EQ(sink_.subs.size(), 4u);  // API replies, then one per origin, before the creates
+  EXPECT_EQ(sink_.subs[1], "_MRDN_SD1_0 _MRDN.D.foo-read-west.C.east");
+  EXPECT_EQ(sink_.subs[3], "_MRDN_SD1_2 _MRDN.D.foo-read-west.C.west");
+  nlohmann::json config = {{"durable_name", "C"},
+                           {"ack_policy", "explicit"},
+                           {"filter_subject", "foo.test"},
+                           {"deliver_subject", "_INBOX.push"}};
+  split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo.C.foo.test", "_INBOX.c",
+                          nlohmann::json{{"stream_name", "foo"}, {"config", config}}.dump(), now_);
+  ASSERT_EQ(sink_.up.size(), 3u);
+  EXPECT_EQ(J(sink_.up[0].body)["config"]["deliver_subject"], "_MRDN.D.foo-read-west.C.east");
+  EXPECT_EQ(J(sink_.up[1].body)["config"]["deliver_subject"], "_MRDN.D.foo-read-west.C.central");
+  // The creating connection's own info still shows its own deliver subject.
+  for (std::size_t i = 0; i < 3; ++i) {
+    split_->OnUpstreamMessage("_MRDN_SR", sink_.up[i].reply, "", "",
+                              OriginReply(i == 0 ? "east" : i == 1 ? "central" : "west", true),
+                              now_);
+  }
+  sink_.up.clear();
+  sink_.down.clear();
+  ASSERT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.INFO.foo.C", "_INBOX.c", "", now_));
+  AnswerInfo(*split_, sink_, 0, true, "", now_);
+  ASSERT_EQ(sink_.down.size(), 1u);
+  EXPECT_EQ(J(sink_.down[0].body)["config"]["deliver_subject"], "_INBOX.push");
+}
+
+TEST_F(SplitConsumersTest, ANewConnectionBindsByInfoThenSubscribingToTheDeliverSubjectShown) {
+  ASSERT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.INFO.foo.C", "_INBOX.c", "", now_));
+  AnswerInfo(*split_, sink_, 0, true, "", now_);
+  ASSERT_EQ(sink_.down.size(), 1u);
+  auto info = J(sink_.down[0].body);
+  EXPECT_EQ(info["config"]["deliver_subject"], "_MRDN.D.foo-read-west.C");
+  EXPECT_EQ(info["config"]["durable_name"], "C");
+  EXPECT_EQ(sink_.subs.size(), 1u);  // only the API replies: not bound by the info alone
+  sink_.listening.insert("_MRDN.D.foo-read-west.C");
+  sink_.up.clear();
+  split_->OnClientSubscribe("_MRDN.D.foo-read-west.C", "", now_);
+  EXPECT_TRUE(sink_.up.empty());  // known from the info: no second look-up
+  ASSERT_EQ(sink_.subs.size(), 4u);
+  EXPECT_EQ(sink_.subs[1], "_MRDN_SD1_0 _MRDN.D.foo-read-west.C.east");
+  EXPECT_EQ(sink_.subs[3], "_MRDN_SD1_2 _MRDN.D.foo-read-west.C.west");
+  DeliverFrom("_MRDN_SD1_0", "central", 3, 4, 1);
+  DeliverFrom("_MRDN_SD1_2", "west", 5, 9, 0);
+  ASSERT_EQ(sink_.down.size(), 3u);
+  EXPECT_EQ(sink_.down[1].route, "_MRDN.D.foo-read-west.C");
+  EXPECT_EQ(sink_.down[1].subject, "foo.test");
+  EXPECT_EQ(sink_.down[1].reply, "$JS.ACK.foo.C.1.3.1.1795393222582469645.1");
+  EXPECT_EQ(sink_.down[2].reply, "$JS.ACK.foo.C.1.5.2.1795393222582469645.1");
+  sink_.up.clear();
+  ASSERT_TRUE(split_->OnClientAck("$JS.ACK.foo.C.1.5.2.1795393222582469645.1", "", "+ACK"));
+  ASSERT_EQ(sink_.up.size(), 1u);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.ACK.foo-read-west.C__west.1.5.9.1795393222582469645.0");
+  // Heartbeats on an origin deliver subject reach the client too.
+  StatusOn("_MRDN_SD1_1", "_MRDN.D.foo-read-west.C.central",
+           "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 4\r\nNats-Last-Stream: 3\r\n\r\n");
+  ASSERT_EQ(sink_.down.size(), 4u);
+  EXPECT_EQ(sink_.down[3].headers,
+            "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 2\r\nNats-Last-Stream: 5\r\n\r\n");
+}
+
+TEST_F(SplitConsumersTest, ASubscriptionWithoutInfoLooksTheConsumerUpAndBindsWhenItIsPush) {
+  // E.g. a client re-subscribing after a reconnect to a restarted sidecar.
+  split_->OnClientSubscribe("_MRDN.D.foo-read-west.C", "", now_);
+  ASSERT_EQ(sink_.up.size(), 4u);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.API.CONSUMER.INFO.foo-read-west.C");
+  EXPECT_EQ(sink_.up[1].subject, "$JS.API.CONSUMER.INFO.foo-read-west.C__east");
+  EXPECT_EQ(sink_.subs.size(), 1u);
+  AnswerInfo(*split_, sink_, 0, true, "", now_);
+  EXPECT_TRUE(sink_.down.empty());  // nobody asked for the info
+  ASSERT_EQ(sink_.subs.size(), 4u);
+  EXPECT_EQ(sink_.subs[2], "_MRDN_SD1_1 _MRDN.D.foo-read-west.C.central");
+  sink_.listening.insert("_MRDN.D.foo-read-west.C");
+  DeliverFrom("_MRDN_SD1_1", "east", 8, 2);
+  ASSERT_EQ(sink_.down.size(), 1u);
+  EXPECT_EQ(sink_.down[0].reply, "$JS.ACK.foo.C.1.8.1.1795393222582469645.0");
+}
+
+TEST_F(SplitConsumersTest, APullConsumerIsNotBoundAndKeepsItsPulls) {
+  split_->OnClientSubscribe("_MRDN.D.foo-read-west.C", "", now_);
+  AnswerInfo(*split_, sink_, 0, false, "", now_);
+  EXPECT_EQ(sink_.subs.size(), 1u);
+  sink_.up.clear();
+  ASSERT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.INFO.foo.C", "_INBOX.c", "", now_));
+  AnswerInfo(*split_, sink_, 0, false, "", now_);
+  ASSERT_EQ(sink_.down.size(), 1u);
+  EXPECT_FALSE(J(sink_.down[0].body)["config"].contains("deliver_subject"));
+  EXPECT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.C", "_INBOX.p1", "1", now_));
+}
+
+TEST_F(SplitConsumersTest, OtherSubjectsAndOtherStreamsDoNotBind) {
+  split_->OnClientSubscribe("_INBOX.x", "", now_);
+  split_->OnClientSubscribe("_MRDN.D.foo-read-east.C", "", now_);  // not this region's
+  split_->OnClientSubscribe("_MRDN.D.foo-write-west.C", "", now_);
+  split_->OnClientSubscribe("_MRDN.D.foo-read-west.C.west", "", now_);
+  split_->OnClientSubscribe("_MRDN.D.foo-read-west.*", "", now_);
+  split_->OnClientSubscribe("_MRDN.D.foo-read-west", "", now_);
+  EXPECT_TRUE(sink_.up.empty());
+  EXPECT_TRUE(sink_.subs.empty());
+}
+
+TEST_F(SplitConsumersTest, DeliverGroupsSubscribeTheOriginsAsThatQueue) {
+  nlohmann::json config = {{"durable_name", "C"},
+                           {"ack_policy", "explicit"},
+                           {"filter_subject", "foo.test"},
+                           {"deliver_subject", "_INBOX.push"},
+                           {"deliver_group", "workers"}};
+  split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo.C.foo.test", "_INBOX.c",
+                          nlohmann::json{{"stream_name", "foo"}, {"config", config}}.dump(), now_);
+  ASSERT_EQ(sink_.subs.size(), 4u);
+  EXPECT_EQ(sink_.subs[1], "_MRDN_SD1_0 _MRDN.D.foo-read-west.C.east workers");
+  EXPECT_EQ(J(sink_.up[0].body)["config"]["deliver_group"], "workers");
+
+  // Another connection binding as a member of the group.
+  RecordingSink other_sink;
+  SplitOptions o;
+  o.inbox = "_MRDN.8.s.";
+  o.sid_prefix = "_MRDN_S";
+  o.name_seed = "8";
+  SplitConsumers other(rewriter_, other_sink, o);
+  ASSERT_TRUE(other.OnClientRequest("$JS.API.CONSUMER.INFO.foo.C", "_INBOX.c", "", now_));
+  AnswerInfo(other, other_sink, 0, true, "workers", now_);
+  ASSERT_EQ(other_sink.down.size(), 1u);
+  EXPECT_EQ(J(other_sink.down[0].body)["config"]["deliver_group"], "workers");
+  other.OnClientSubscribe("_MRDN.D.foo-read-west.C", "workers", now_);
+  ASSERT_EQ(other_sink.subs.size(), 4u);
+  EXPECT_EQ(other_sink.subs[3], "_MRDN_SD1_2 _MRDN.D.foo-read-west.C.west workers");
+}
+
+TEST_F(SplitConsumersTest, TheEndOfTheDeliverSubscriptionUnbindsAndANewOneBindsAgain) {
+  CreateC(true);
+  split_->OnClientUnsubscribe("_INBOX.other");
+  EXPECT_TRUE(sink_.unsubs.empty());
+  split_->OnClientUnsubscribe("_INBOX.push");
+  EXPECT_EQ(sink_.unsubs, (std::vector<std::string>{"_MRDN_SD1_0", "_MRDN_SD1_1", "_MRDN_SD1_2"}));
+  split_->OnClientUnsubscribe("_INBOX.push");
+  EXPECT_EQ(sink_.unsubs.size(), 3u);
+  sink_.subs.clear();
+  split_->OnClientSubscribe("_INBOX.push", "", now_);
+  ASSERT_EQ(sink_.subs.size(), 3u);
+  EXPECT_EQ(sink_.subs[0], "_MRDN_SD2_0 _MRDN.D.foo-read-west.C.east");
+  DeliverFrom("_MRDN_SD2_0", "east", 3, 1);
+  ASSERT_EQ(sink_.down.size(), 1u);
+  EXPECT_EQ(sink_.down[0].route, "_INBOX.push");
+}
+
+TEST_F(SplitConsumersTest, BoundDeliverSubscriptionsAreRenewedAfterAFailover) {
+  ASSERT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.INFO.foo.C", "_INBOX.c", "", now_));
+  AnswerInfo(*split_, sink_, 0, true, "", now_);
+  split_->OnClientSubscribe("_MRDN.D.foo-read-west.C", "", now_);
+  sink_.subs.clear();
+  split_->OnUpstreamRestored();
+  EXPECT_EQ(sink_.subs, (std::vector<std::string>{"_MRDN_SR _MRDN.7.s.r.*.*",
+                                                  "_MRDN_SD1_0 _MRDN.D.foo-read-west.C.east",
+                                                  "_MRDN_SD1_1 _MRDN.D.foo-read-west.C.central",
+                                                  "_MRDN_SD1_2 _MRDN.D.foo-read-west.C.west"}));
+}
+
+TEST_F(SplitConsumersTest, AShortSubjectOnTheReplySidIsIgnored) {
+  // Found by rewrite_fuzz: "<inbox>x" on the API reply sid read past the subject's end.
+  split_->OnUpstreamMessage("_MRDN_SR", "_MRDN.7.s.x", "", "", "{}", now_);
+  split_->OnUpstreamMessage("_MRDN_SR", "_MRDN.7.s.", "", "", "{}", now_);
+  EXPECT_TRUE(sink_.down.empty());
 }
 
 }  // namespace

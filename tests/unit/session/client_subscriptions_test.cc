@@ -75,5 +75,14 @@ TEST(ClientSubscriptions, CountsNothingWhileNoSubscriptionHasAMax) {
   EXPECT_FALSE(subs.counting());
 }
 
+TEST(ClientSubscriptions, TellsTheSubjectOfASid) {
+  ClientSubscriptions subs;
+  subs.Add("1", "a.b", "q");
+  EXPECT_EQ(subs.SubjectOf("1"), std::optional<std::string>("a.b"));
+  EXPECT_EQ(subs.SubjectOf("2"), std::nullopt);
+  subs.Remove("1");
+  EXPECT_EQ(subs.SubjectOf("1"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace meridian::session

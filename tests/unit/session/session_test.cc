@@ -340,5 +340,39 @@ TEST_F(SessionTest, SplitConsumerCreateIsAnsweredOnTheClientsInboxOnceEveryOrigi
   EXPECT_NE(host_.to_client.find(R"("num_pending":3)"), std::string::npos);
 }
 
+// Issue 4: a new connection binds to a split durable push consumer by subscribing to the deliver
+// subject its info shows; the origins' deliveries reach that subscription, and its UNSUB unbinds.
+TEST_F(SessionTest, ASubscriptionOnASplitPushConsumersDeliverSubjectBindsItHere) {
+  Connect();
+  Client("SUB _MRDN.D.foo-read-west.C 7\r\n");
+  EXPECT_NE(host_.to_upstream.find("SUB _MRDN.D.foo-read-west.C 7\r\n"), std::string::npos);
+  EXPECT_NE(host_.to_upstream.find("PUB $JS.API.CONSUMER.INFO.foo-read-west.C__east "
+                                   "_MRDN.42.s.r.1.2 0\r\n"),
+            std::string::npos)
+      << host_.to_upstream;
+  Clear();
+  Upstream(Msg("_MRDN.42.s.r.1.0", "_MRDN_SR",
+               R"({"type":"io.nats.jetstream.api.v1.consumer_info_response","error":{"code":404,"err_code":10014,"description":"consumer not found"}})"));
+  for (const std::string region : {"west", "east"}) {
+    Upstream(Msg("_MRDN.42.s.r.1." + std::string(region == "west" ? "1" : "2"), "_MRDN_SR",
+                 R"({"type":"io.nats.jetstream.api.v1.consumer_info_response","stream_name":"foo-read-west","name":"C__)" +
+                     region + R"(","config":{"durable_name":"C__)" + region +
+                     R"(","ack_policy":"explicit","filter_subject":"foo.)" + region +
+                     R"(.test","deliver_subject":"_MRDN.D.foo-read-west.C.)" + region +
+                     R"("}})"));
+  }
+  EXPECT_EQ(host_.to_upstream,
+            "SUB _MRDN.D.foo-read-west.C.west _MRDN_SD1_0\r\n"
+            "SUB _MRDN.D.foo-read-west.C.east _MRDN_SD1_1\r\n");
+  EXPECT_EQ(host_.to_client, "");
+  Upstream("MSG foo.east.test _MRDN_SD1_1 $JS.ACK.foo-read-west.C__east.1.4.6.1795393222582469645.0 "
+           "2\r\nhi\r\n");
+  EXPECT_EQ(host_.to_client,
+            "MSG foo.test 7 $JS.ACK.foo.C.1.4.1.1795393222582469645.0 2\r\nhi\r\n");
+  Clear();
+  Client("UNSUB 7\r\n");
+  EXPECT_EQ(host_.to_upstream, "UNSUB _MRDN_SD1_0\r\nUNSUB _MRDN_SD1_1\r\nUNSUB 7\r\n");
+}
+
 }  // namespace
 }  // namespace meridian::session
