@@ -237,5 +237,68 @@ TEST_F(SidecarTest, DurablePushConsumerReboundFromANewConnectionGetsTheRest) {
   if (raw) natsSubscription_Destroy(raw);
 }
 
+// The bind survives a sidecar restart: a client bound to a split durable push consumer from a
+// new connection reconnects to the restarted sidecar, re-sends its SUB on the deliver subject
+// the info showed, and the new sidecar process binds the consumer again (it looks it up).
+TEST_F(SidecarTest, ReboundDurablePushConsumerKeepsDeliveringAcrossASidecarRestart) {
+  const std::string region = "east";
+  const std::string durable = "restart-" + std::to_string(::getpid());
+  harness::SidecarSpec spec = TheWorld().sidecars.at(region)->spec();
+  spec.name = "sidecar-east-restarted";
+  harness::SidecarProcess own(TheWorld().run_dir->path(), spec);
+  own.Start();
+  auto subscribe = [&](JetStream& js) {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.ManualAck = true;
+    so.Config.Durable = durable.c_str();
+    so.Config.AckWait = 1500LL * 1000 * 1000;
+    natsSubscription* raw = nullptr;
+    jsErrCode err = static_cast<jsErrCode>(0);
+    Check(js_SubscribeSync(&raw, js.get(), "foo.test", nullptr, &so, &err),
+          "durable push consumer on foo.test (JetStream error " + std::to_string(err) + ")");
+    return Subscription(raw);
+  };
+  std::set<std::string> others;
+  const std::set<std::string> first = PublishTestAndOther("restart-1", others);
+  std::set<std::string> seen;
+  {
+    // Created through the world's sidecar; everything it gets is acked.
+    Connection a = ConnectSidecar(region, "restart-a");
+    JetStream js = JetStreamOf(a.get());
+    Subscription sub = subscribe(js);
+    auto got = ReceiveUntil(sub.get(), false, first, true, std::chrono::seconds(30));
+    ASSERT_EQ(Missing(first, got), "(none)");
+    for (const auto& m : got) seen.insert(m.payload);
+  }
+  const std::set<std::string> second = PublishTestAndOther("restart-2", others);
+  Connection b = Connect(own.ClientUrl(), "restart-b");
+  JetStream js = JetStreamOf(b.get());
+  Subscription sub = subscribe(js);
+  auto got = ReceiveUntil(sub.get(), false, second, true, std::chrono::seconds(30));
+  EXPECT_EQ(Missing(second, got), "(none)");
+
+  own.Stop();
+  ASSERT_FALSE(own.Running());
+  const std::set<std::string> third = PublishTestAndOther("restart-3", others);
+  own.Start();
+  // libnats reconnects by itself (every 2 s) and re-sends its subscriptions.
+  auto after = ReceiveUntil(sub.get(), false, third, true, std::chrono::seconds(60));
+  EXPECT_EQ(Missing(third, after), "(none)");
+  natsStatistics* stats = nullptr;
+  uint64_t reconnects = 0;
+  Check(natsStatistics_Create(&stats), "natsStatistics_Create");
+  Check(natsConnection_GetStats(b.get(), stats), "natsConnection_GetStats");
+  Check(natsStatistics_GetCounts(stats, nullptr, nullptr, nullptr, nullptr, &reconnects),
+        "natsStatistics_GetCounts");
+  natsStatistics_Destroy(stats);
+  EXPECT_GE(reconnects, 1u) << "B never lost the restarted sidecar";
+  got.insert(got.end(), after.begin(), after.end());
+  ExpectOnlyFooTest(got, others, "after restart");
+  for (const auto& m : got) {
+    EXPECT_EQ(first.count(m.payload), 0u) << "acked before, delivered again: " << m.payload;
+  }
+}
+
 }  // namespace
 }  // namespace meridian::sidecar_it
