@@ -5,6 +5,10 @@
 #include <cstring>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace meridian::proto {
 namespace {
 
@@ -455,24 +459,42 @@ inline uint8_t ClassOf(char ch) {
   return kClass.c[static_cast<uint8_t>(ch)];
 }
 
-// First byte at or after q that is not a token byte (space, tab, `\r`, `\n`), or e. Looks at
-// eight bytes at a time for any byte below 0x21, then checks that byte's class.
-inline const char* TokenEnd(const char* q, const char* e) {
-  static_assert(std::endian::native == std::endian::little);
-  while (e - q >= 8) {
-    uint64_t x;
-    std::memcpy(&x, q, 8);
-    const uint64_t low = (x - 0x2121212121212121ull) & ~x & 0x8080808080808080ull;
-    if (low == 0) {
-      q += 8;
-      continue;
-    }
-    q += std::countr_zero(low) >> 3;
-    if (ClassOf(*q) != 0) return q;
-    ++q;  // a control byte that is part of the token
+// Bits of 32 bytes: `sep` has bit i set when byte i is a space or tab, `eol` when it is `\r` or
+// `\n`. SSE2 where there is one (every x86-64), else the same masks byte by byte.
+struct BlockMasks {
+  uint32_t sep;
+  uint32_t eol;
+};
+
+constexpr size_t kBlock = 32;
+
+inline BlockMasks Classify(const char* q) {
+#if defined(__SSE2__)
+  const __m128i space = _mm_set1_epi8(' ');
+  const __m128i tab = _mm_set1_epi8('\t');
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i lf = _mm_set1_epi8('\n');
+  const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16));
+  const auto sep = [&](__m128i v) {
+    return static_cast<uint32_t>(
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, space), _mm_cmpeq_epi8(v, tab))));
+  };
+  const auto eol = [&](__m128i v) {
+    return static_cast<uint32_t>(
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf))));
+  };
+  return {sep(a) | sep(b) << 16, eol(a) | eol(b) << 16};
+#else
+  uint32_t sep = 0;
+  uint32_t eol = 0;
+  for (uint32_t i = 0; i < kBlock; ++i) {
+    const uint8_t c = ClassOf(q[i]);
+    sep |= static_cast<uint32_t>(c == 1) << i;
+    eol |= static_cast<uint32_t>(c >= 2) << i;
   }
-  while (q < e && ClassOf(*q) == 0) ++q;
-  return q;
+  return {sep, eol};
+#endif
 }
 
 inline int64_t FastSize(const char* d, size_t len) {
@@ -486,105 +508,158 @@ inline int64_t FastSize(const char* d, size_t len) {
   return v;
 }
 
+// Four bytes as a little-endian word, lower-cased the way op names are compared (`| 0x20`
+// lower-cases letters and leaves ' ' as it is).
+constexpr uint32_t Word(char a, char b, char c, char d) {
+  return static_cast<uint32_t>(static_cast<uint8_t>(a)) |
+         static_cast<uint32_t>(static_cast<uint8_t>(b)) << 8 |
+         static_cast<uint32_t>(static_cast<uint8_t>(c)) << 16 |
+         static_cast<uint32_t>(static_cast<uint8_t>(d)) << 24;
+}
+
+enum class Fast : uint8_t {
+  kNo,           // not the usual form: the general path decides
+  kOp,           // `op` is filled in, *total bytes long
+  kNeedPayload,  // a valid control line whose op (*total bytes) is not all in the input yet
+};
+
 // Fast path for the ops that carry messages (PUB HPUB from clients, MSG HMSG from servers) in
-// their usual, complete and valid form: one pass finds the arguments and the line end together.
-// Returns false for anything else (partial, unusual or invalid input), and the general path then
-// decides; so it never changes a result, only how fast it is reached. The differential fuzz
-// target compares this path (whole input) with the general one (input in pieces).
-inline bool FastMessage(const char* p, size_t n, Direction direction, const Limits& limits, Op& op,
-                        size_t* consumed) {
-  if (n < 8) return false;
+// their usual, valid form. One pass over the control line, 32 bytes at a time, finds the
+// argument boundaries (as bit masks) and the line end together. kOp and kNeedPayload are only
+// returned where the general path would accept the same line and give the same op; anything else
+// (a partial line, unusual or invalid input) is kNo, and the general path then decides. So it
+// never changes a result, only how fast it is reached. The differential fuzz target compares
+// this path (whole input) with the general one (input in pieces).
+[[gnu::always_inline]] inline Fast FastMessage(const char* p, size_t n, Direction direction, const Limits& limits, Op& op,
+                        size_t* total) {
+  static_assert(std::endian::native == std::endian::little);
+  if (n < 8) return Fast::kNo;
+  uint32_t w;
+  std::memcpy(&w, p, 4);
+  w |= 0x20202020u;
   size_t name_len;
   bool has_headers;
-  const char c0 = p[0] & ~0x20;
-  if (direction == Direction::kClientToServer) {
-    if (c0 == 'P' && SameLetter(p[1], 'U') && SameLetter(p[2], 'B')) {
-      name_len = 3;
-      has_headers = false;
-    } else if (c0 == 'H' && SameLetter(p[1], 'P') && SameLetter(p[2], 'U') &&
-               SameLetter(p[3], 'B') && limits.headers_allowed) {
-      name_len = 4;
-      has_headers = true;
-    } else {
-      return false;
-    }
-  } else {
-    if (c0 == 'M' && SameLetter(p[1], 'S') && SameLetter(p[2], 'G')) {
-      name_len = 3;
-      has_headers = false;
-    } else if (c0 == 'H' && SameLetter(p[1], 'M') && SameLetter(p[2], 'S') &&
-               SameLetter(p[3], 'G')) {
-      name_len = 4;
-      has_headers = true;
-    } else {
-      return false;
-    }
-  }
-  if (ClassOf(p[name_len]) != 1) return false;
-  const char* q = p + name_len;
-  const char* const e = p + n;
-  const char* tok[5];
-  size_t len[5];
-  size_t count = 0;
-  while (true) {
-    while (q < e && ClassOf(*q) == 1) ++q;
-    if (q == e) return false;
-    if (ClassOf(*q) != 0) break;
-    if (count == 5) return false;
-    const char* start = q;
-    q = TokenEnd(q, e);
-    tok[count] = start;
-    len[count] = static_cast<size_t>(q - start);
-    ++count;
-  }
-  const char* args_end = q;
-  if (*q == '\r') {
-    if (q + 1 >= e || q[1] != '\n') return false;
-    q += 2;
-  } else {
-    ++q;
-  }
-  if (count == 0) return false;
-  if (static_cast<size_t>(args_end - tok[0]) > limits.max_control_line ||
-      static_cast<size_t>(tok[0] - p) - name_len > limits.max_control_line) {
-    return false;
-  }
   const bool is_msg = direction == Direction::kServerToClient;
+  if (!is_msg) {
+    if ((w & 0xFFFFFFu) == Word('p', 'u', 'b', 0)) {
+      name_len = 3;
+      has_headers = false;
+    } else if (w == Word('h', 'p', 'u', 'b') && limits.headers_allowed) {
+      name_len = 4;
+      has_headers = true;
+    } else {
+      return Fast::kNo;
+    }
+  } else {
+    if ((w & 0xFFFFFFu) == Word('m', 's', 'g', 0)) {
+      name_len = 3;
+      has_headers = false;
+    } else if (w == Word('h', 'm', 's', 'g')) {
+      name_len = 4;
+      has_headers = true;
+    } else {
+      return Fast::kNo;
+    }
+  }
+  if (ClassOf(p[name_len]) != 1) return Fast::kNo;
+
+  // Token starts and ends as offsets from p. A line the general path could accept is at most
+  // name + max_control_line of leading blanks + max_control_line of arguments long.
+  const size_t longest = name_len + 2 * static_cast<size_t>(limits.max_control_line) + 2;
+  uint32_t starts[5];
+  uint32_t ends[5];
+  size_t count = 0;
+  size_t ended = 0;
+  uint32_t carry = 0;  // 1: the byte before this block is a token byte
+  // The first block starts at the op name (so the scan reads no further past the line than
+  // needed); its bytes count as blanks.
+  uint32_t skip = (1u << name_len) - 1;
+  size_t pos = 0;
+  size_t eol_pos;
+  while (true) {
+    BlockMasks m;
+    uint32_t valid = 0xFFFFFFFFu;
+    if (n - pos >= kBlock) {
+      m = Classify(p + pos);
+    } else {
+      if (pos >= n) return Fast::kNo;
+      char tail[kBlock] = {};
+      std::memcpy(tail, p + pos, n - pos);
+      m = Classify(tail);
+      valid = (1u << (n - pos)) - 1;
+    }
+    m.sep |= skip;
+    skip = 0;
+    const uint32_t eol = m.eol & valid;
+    // Bytes of the arguments in this block, and the positions where a token may end.
+    uint32_t line = valid;
+    uint32_t may_end = valid;
+    if (eol != 0) {
+      line = (eol & (0u - eol)) - 1;
+      may_end = (line << 1) | 1;
+    }
+    const uint32_t tok = ~m.sep & line;
+    const uint32_t prev = (tok << 1) | carry;  // bit i: byte i - 1 is a token byte
+    uint32_t s = tok & ~prev;
+    uint32_t e = ~tok & prev & may_end;
+    for (; s != 0; s &= s - 1) {
+      if (count == 5) return Fast::kNo;
+      starts[count++] = static_cast<uint32_t>(pos + static_cast<size_t>(std::countr_zero(s)));
+    }
+    for (; e != 0; e &= e - 1) {
+      ends[ended++] = static_cast<uint32_t>(pos + static_cast<size_t>(std::countr_zero(e)));
+    }
+    if (eol != 0) {
+      eol_pos = pos + static_cast<size_t>(std::countr_zero(eol));
+      break;
+    }
+    if (valid != 0xFFFFFFFFu) return Fast::kNo;  // the line goes on past the input
+    carry = tok >> 31;
+    pos += kBlock;
+    if (pos > longest) return Fast::kNo;
+  }
+  if (count == 0) return Fast::kNo;
+  size_t line_len = eol_pos + 1;
+  if (p[eol_pos] == '\r') {
+    if (eol_pos + 1 >= n || p[eol_pos + 1] != '\n') return Fast::kNo;
+    ++line_len;
+  }
+  if (eol_pos - starts[0] > limits.max_control_line ||
+      starts[0] - name_len > limits.max_control_line) {
+    return Fast::kNo;
+  }
   const size_t fixed = 2 + (is_msg ? 1 : 0) + (has_headers ? 1 : 0);  // arguments without reply
-  if (count != fixed && count != fixed + 1) return false;
-  size_t i = 1;
-  std::string_view sid;
-  if (is_msg) sid = std::string_view(tok[i], len[i]), ++i;
-  std::string_view reply;
-  if (count == fixed + 1) reply = std::string_view(tok[i], len[i]), ++i;
+  if (count != fixed && count != fixed + 1) return Fast::kNo;
+  const auto arg = [&](size_t i) {
+    return std::string_view(p + starts[i], static_cast<size_t>(ends[i] - starts[i]));
+  };
   int64_t hdr = 0;
   if (has_headers) {
-    hdr = FastSize(tok[i], len[i]);
-    ++i;
+    hdr = FastSize(p + starts[count - 2], ends[count - 2] - starts[count - 2]);
   }
-  const int64_t total = FastSize(tok[i], len[i]);
-  if (hdr < 0 || total < 0 || hdr > total) return false;
-  if (static_cast<uint64_t>(total) > limits.max_payload) return false;
-  const size_t line_len = static_cast<size_t>(q - p);
-  const size_t size = static_cast<size_t>(total);
-  if (n < line_len + size + 2) return false;
-  const char* body = q;
-  if (body[size] != '\r' || body[size + 1] != '\n') return false;
+  const int64_t size = FastSize(p + starts[count - 1], ends[count - 1] - starts[count - 1]);
+  if (hdr < 0 || size < 0 || hdr > size) return Fast::kNo;
+  if (static_cast<uint64_t>(size) > limits.max_payload) return Fast::kNo;
+  const size_t body_size = static_cast<size_t>(size);
+  *total = line_len + body_size + 2;
+  if (n < *total) return Fast::kNeedPayload;
+  const char* body = p + line_len;
+  if (body[body_size] != '\r' || body[body_size + 1] != '\n') return Fast::kNo;
+  size_t i = 1;
   op.kind = is_msg ? (has_headers ? OpKind::kHmsg : OpKind::kMsg)
                    : (has_headers ? OpKind::kHpub : OpKind::kPub);
-  op.raw = std::string_view(p, line_len + size + 2);
-  op.subject = std::string_view(tok[0], len[0]);
-  op.reply = reply;
-  op.sid = sid;
+  op.raw = std::string_view(p, *total);
+  op.subject = arg(0);
+  op.sid = is_msg ? arg(i++) : std::string_view();
+  op.reply = count == fixed + 1 ? arg(i) : std::string_view();
   op.queue = {};
   op.text = {};
   op.headers = std::string_view(body, static_cast<size_t>(hdr));
-  op.payload = std::string_view(body + hdr, size - static_cast<size_t>(hdr));
+  op.payload = std::string_view(body + hdr, body_size - static_cast<size_t>(hdr));
   op.max_msgs = 0;
   op.has_max_msgs = false;
   op.buffered = false;
-  *consumed = line_len + size + 2;
-  return true;
+  return Fast::kOp;
 }
 
 }  // namespace
@@ -601,10 +676,15 @@ Parser::Result Parser::Next(Op& op) {
 
   const char* p = input_.data();
   const size_t n = input_.size();
-  size_t consumed;
-  if (FastMessage(p, n, direction_, limits_, op, &consumed)) {
-    input_.remove_prefix(consumed);
-    return Result::kOp;
+  size_t fast_total;
+  switch (FastMessage(p, n, direction_, limits_, op, &fast_total)) {
+    case Fast::kOp:
+      input_.remove_prefix(fast_total);
+      return Result::kOp;
+    case Fast::kNeedPayload:
+      return BufferPartial(p, n, fast_total);
+    case Fast::kNo:
+      break;
   }
   const char* nl = static_cast<const char*>(std::memchr(p, '\n', n));
   if (nl == nullptr) {
@@ -641,6 +721,10 @@ Parser::Result Parser::Next(Op& op) {
     input_.remove_prefix(total);
     return Result::kOp;
   }
+  return BufferPartial(p, n, total);
+}
+
+Parser::Result Parser::BufferPartial(const char* p, size_t n, size_t total) {
   // As nats-server, a wrong first terminator byte is an error as soon as it is seen.
   if (n == total - 1 && p[total - 2] != '\r') {
     return Fail(ErrorKind::kUnknownOperation, kReasonTerminator);
@@ -699,6 +783,13 @@ Parser::Result Parser::NextBuffered(Op& op) {
 
   // Complete: parse the buffered control line again so every view points into pending_.
   const char* p = pending_.get();
+  size_t fast_total;
+  if (FastMessage(p, pending_size_, direction_, limits_, op, &fast_total) == Fast::kOp &&
+      fast_total == pending_size_) {
+    op.buffered = true;
+    release_pending_ = true;
+    return Result::kOp;
+  }
   const size_t line_len =
       static_cast<size_t>(static_cast<const char*>(std::memchr(p, '\n', pending_size_)) - p) + 1;
   const ErrorKind err =

@@ -149,6 +149,7 @@ class Parser {
  private:
   Result Fail(ErrorKind kind, std::string_view reason);
   Result NextBuffered(Op& op);
+  Result BufferPartial(const char* p, size_t n, size_t total);
   void Reserve(size_t bytes);
   void Append(const char* data, size_t n);
 

@@ -489,6 +489,96 @@ TEST(ParserTest, LimitsChangeForLaterOps) {
   EXPECT_EQ(op.kind, OpKind::kHpub);
 }
 
+// The fast path scans control lines 32 bytes at a time: arguments and blank runs of every length
+// put token starts, token ends and the line end on every side of a block boundary, and at the
+// very end of the buffer (the last block is partial). Fed whole and split at every byte, the
+// result must equal what the op says.
+TEST(ParserTest, MessageLinesOfEveryLengthGiveSameResultAtEverySplit) {
+  for (size_t len = 1; len <= 70; len += 3) {
+    const std::string subject(len, 's');
+    const std::string blanks(len % 5 + 1, len % 2 ? ' ' : '\t');
+    const std::string pub = "PUB " + subject + blanks + "_INBOX." + subject + " 3\r\nabc\r\n";
+    const Outcome o = Whole(kC2S, pub);
+    ASSERT_EQ(o.error, ErrorKind::kNone) << pub;
+    ASSERT_EQ(o.ops.size(), 1u);
+    EXPECT_EQ(o.ops[0].subject, subject);
+    EXPECT_EQ(o.ops[0].reply, "_INBOX." + subject);
+    EXPECT_EQ(o.ops[0].payload, "abc");
+    ExpectSplitInvariant(kC2S, pub + "hpub " + subject + blanks + "12 14\nNATS/1.0\r\n\r\nhi\r\n");
+    ExpectSplitInvariant(kS2C, "MSG " + subject + " 7" + blanks + "1\r\nx\r\nHMSG " + subject +
+                                   " 7 r" + blanks + "12 12\r\nNATS/1.0\r\n\r\n\r\n");
+  }
+}
+
+TEST(ParserTest, PayloadEndingExactlyAtTheEndOfTheReadIsNotCopied) {
+  const std::string buffer = "PUB foo.bar 16\r\n0123456789abcdef\r\n";
+  Parser parser(kC2S);
+  parser.Feed(buffer);
+  Op op;
+  ASSERT_EQ(parser.Next(op), Parser::Result::kOp);
+  EXPECT_FALSE(op.buffered);
+  EXPECT_EQ(op.raw.data(), buffer.data());
+  EXPECT_EQ(op.raw.size(), buffer.size());
+  EXPECT_EQ(op.payload, "0123456789abcdef");
+  EXPECT_EQ(parser.Next(op), Parser::Result::kNeedMore);
+  EXPECT_EQ(parser.buffered(), 0u);
+}
+
+TEST(ParserTest, PayloadTerminatorSplitAcrossReads) {
+  for (const std::string& first : {std::string("MSG a 1 r 2\r\nhi\r"), std::string("MSG a 1 r 2\r\nhi"),
+                                   std::string("MSG a 1 r 2\r"), std::string("MSG a 1 r 2\r\n")}) {
+    Parser parser(kS2C);
+    Op op;
+    parser.Feed(first);
+    ASSERT_EQ(parser.Next(op), Parser::Result::kNeedMore) << first;
+    const std::string all = "MSG a 1 r 2\r\nhi\r\nPING\r\n";
+    parser.Feed(std::string_view(all).substr(first.size()));
+    ASSERT_EQ(parser.Next(op), Parser::Result::kOp) << first;
+    EXPECT_TRUE(op.buffered);
+    EXPECT_EQ(op.raw, "MSG a 1 r 2\r\nhi\r\n");
+    EXPECT_EQ(op.subject, "a");
+    EXPECT_EQ(op.sid, "1");
+    EXPECT_EQ(op.reply, "r");
+    EXPECT_EQ(op.payload, "hi");
+    ASSERT_EQ(parser.Next(op), Parser::Result::kOp);
+    EXPECT_EQ(op.kind, OpKind::kPing);
+  }
+}
+
+TEST(ParserTest, WrongTerminatorAfterABufferedPayloadIsUnknownOperation) {
+  EXPECT_EQ(RunChunks(kC2S, {"PUB a 2\r\nh", "ix\r\n"}).error, ErrorKind::kUnknownOperation);
+  EXPECT_EQ(RunChunks(kC2S, {"PUB a 2\r\nhi", "\rx"}).error, ErrorKind::kUnknownOperation);
+}
+
+TEST(ParserTest, LongMessageLinesFollowTheControlLineLimit) {
+  const Limits limits{64, 1024, true};
+  // 64 bytes of arguments: accepted; 65: refused, whether the line is whole or split.
+  const std::string ok_subject(64 - 2, 's');
+  const Outcome ok = Whole(kC2S, "PUB " + ok_subject + " 0\r\n\r\n", limits);
+  ASSERT_EQ(ok.error, ErrorKind::kNone);
+  ASSERT_EQ(ok.ops.size(), 1u);
+  EXPECT_EQ(ok.ops[0].subject, ok_subject);
+  const std::string long_line = "PUB " + std::string(64 - 1, 's') + " 0\r\n\r\n";
+  EXPECT_EQ(Whole(kC2S, long_line, limits).error, ErrorKind::kMaxControlLine);
+  ExpectSplitInvariant(kC2S, long_line, limits);
+  // Leading blanks count too (as in nats-server): 64 of them are accepted, 65 are not.
+  EXPECT_EQ(Whole(kC2S, "PUB" + std::string(64, ' ') + "a 0\r\n\r\n", limits).error,
+            ErrorKind::kNone);
+  EXPECT_EQ(Whole(kC2S, "PUB" + std::string(65, ' ') + "a 0\r\n\r\n", limits).error,
+            ErrorKind::kMaxControlLine);
+}
+
+TEST(ParserTest, LimitsLoweredWhileAPayloadIsBufferedApplyToIt) {
+  Parser parser(kC2S);
+  Op op;
+  parser.Feed("PUB a 10\r\n01234");
+  ASSERT_EQ(parser.Next(op), Parser::Result::kNeedMore);
+  parser.set_limits(Limits{4096, 5, true});
+  parser.Feed("56789\r\n");
+  ASSERT_EQ(parser.Next(op), Parser::Result::kError);
+  EXPECT_EQ(parser.error().kind, ErrorKind::kMaxPayload);
+}
+
 // Helpers.
 
 TEST(ParseSizeTest, AcceptsOneToNineDigits) {
