@@ -1,10 +1,31 @@
 #include "session/split_glue.h"
 
+#include <cstdint>
+#include <random>
 #include <string>
 
 #include "session/session.h"
 
 namespace meridian::session {
+namespace {
+
+// 8 hex digits drawn once per process. Session ids restart at 1 in every sidecar process, and
+// the origin consumers' deliver subjects depend only on the consumer, so names the sidecar
+// makes up must not repeat across processes (two sidecars of a region, or a restart within an
+// ephemeral's inactivity threshold) or two connections would silently share one consumer.
+const std::string& ProcessToken() {
+  static const std::string token = [] {
+    std::random_device rd;
+    const std::uint32_t v = rd();
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out(8, '0');
+    for (int i = 0; i < 8; ++i) out[i] = kHex[(v >> (28 - 4 * i)) & 0xf];
+    return out;
+  }();
+  return token;
+}
+
+}  // namespace
 
 std::unique_ptr<SplitGlue> SplitGlue::Make(Session& session, rewrite::Rewriter& rewriter,
                                            const UpstreamInfo& info,
@@ -15,7 +36,9 @@ std::unique_ptr<SplitGlue> SplitGlue::Make(Session& session, rewrite::Rewriter& 
   std::string_view id = inbox_prefix;
   if (id.starts_with("_MRDN.")) id.remove_prefix(6);
   if (id.ends_with('.')) id.remove_suffix(1);
-  options.name_seed.assign(id);
+  // Legacy ephemerals are named "mrdn<process token>s<session id>x<n>".
+  options.name_seed = ProcessToken() + "s";
+  options.name_seed.append(id);
   options.inbox = std::string(inbox_prefix) + "s.";
   options.sid_prefix = "_MRDN_S";
   options.request_timeout = session.options_.request_timeout;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -372,6 +373,14 @@ TEST_F(SessionTest, ASubscriptionOnASplitPushConsumersDeliverSubjectBindsItHere)
   Clear();
   Client("UNSUB 7\r\n");
   EXPECT_EQ(host_.to_upstream, "UNSUB _MRDN_SD1_0\r\nUNSUB _MRDN_SD1_1\r\nUNSUB 7\r\n");
+}
+
+TEST_F(SessionTest, LegacyEphemeralSplitConsumersGetANameUniqueToThisProcessAndSession) {
+  Connect();
+  Client(Pub("$JS.API.CONSUMER.CREATE.foo", "_INBOX.r.1",
+             R"({"stream_name":"foo","config":{"filter_subject":"foo.test"}})"));
+  const std::regex name(R"(CONSUMER\.CREATE\.foo-read-west\.mrdn[0-9a-f]{8}s42x1__west )");
+  EXPECT_TRUE(std::regex_search(host_.to_upstream, name)) << host_.to_upstream;
 }
 
 }  // namespace
