@@ -497,7 +497,7 @@ inline BlockMasks Classify(const char* q) {
 #endif
 }
 
-inline int64_t FastSize(const char* d, size_t len) {
+[[gnu::always_inline]] inline int64_t FastSize(const char* d, size_t len) {
   if (len == 0 || len > 9) return -1;
   int64_t v = 0;
   for (size_t i = 0; i < len; ++i) {
