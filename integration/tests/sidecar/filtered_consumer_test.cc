@@ -300,5 +300,64 @@ TEST_F(SidecarTest, ReboundDurablePushConsumerKeepsDeliveringAcrossASidecarResta
   }
 }
 
+// A split push consumer with a deliver_group: members on different connections share its
+// messages (each once), and a member that joined from a new connection alone gets everything
+// once the creator's connection is gone.
+TEST_F(SidecarTest, QueueGroupPushConsumerIsSharedByMembersOnDifferentConnections) {
+  const std::string region = "west";
+  const std::string durable = "queue-" + std::to_string(::getpid());
+  auto join = [&](JetStream& js) {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.ManualAck = true;
+    so.Config.Durable = durable.c_str();
+    so.Config.AckWait = 1500LL * 1000 * 1000;
+    natsSubscription* raw = nullptr;
+    jsErrCode err = static_cast<jsErrCode>(0);
+    so.Queue = "workers";
+    Check(js_SubscribeSync(&raw, js.get(), "foo.test", nullptr, &so, &err),
+          "queue member of a durable push consumer on foo.test (JetStream error " +
+              std::to_string(err) + ")");
+    return Subscription(raw);
+  };
+  std::set<std::string> others;
+  Connection b = ConnectSidecar(region, "queue-b");
+  JetStream jb = JetStreamOf(b.get());
+  std::vector<Received> got;
+  {
+    Connection a = ConnectSidecar(region, "queue-a");
+    JetStream ja = JetStreamOf(a.get());
+    Subscription sa = join(ja);
+    Subscription sb_first = join(jb);  // binds from another connection while A listens
+    const std::set<std::string> first = PublishTestAndOther("queue-1", others);
+    // Deliver policy all: older foo.test messages come too; everything once over A and B.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    std::set<std::string> seen_first;
+    while (seen_first.size() < first.size() && std::chrono::steady_clock::now() < deadline) {
+      for (natsSubscription* s : {sa.get(), sb_first.get()}) {
+        auto part = ReceiveUntil(s, false, {"(never)"}, true, std::chrono::milliseconds(300));
+        for (const auto& m : part) {
+          if (first.count(m.payload)) seen_first.insert(m.payload);
+        }
+        got.insert(got.end(), part.begin(), part.end());
+      }
+    }
+    EXPECT_EQ(seen_first, first);
+    // B's member leaves with A: natsSubscription_Destroy unsubscribes it.
+  }
+  Subscription sb = join(jb);
+  const std::set<std::string> second = PublishTestAndOther("queue-2", others);
+  auto rest = ReceiveUntil(sb.get(), false, second, true, std::chrono::seconds(30));
+  EXPECT_EQ(Missing(second, rest), "(none)");
+  got.insert(got.end(), rest.begin(), rest.end());
+  ExpectOnlyFooTest(got, others, "queue");
+  std::set<std::string> once;
+  for (const auto& m : got) {
+    if (m.delivered == 1) {
+      EXPECT_TRUE(once.insert(m.payload).second) << "twice: " << m.payload;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace meridian::sidecar_it
