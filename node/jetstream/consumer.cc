@@ -375,8 +375,36 @@ void Consumer::Pump(int64_t now_ns) {
     --w.batch;
     if (w.max_bytes > 0) w.max_bytes -= size;
     w.next_heartbeat_ns = w.heartbeat_ns > 0 ? SatAdd(now_ns, w.heartbeat_ns) : 0;
+    if (w.no_wait) {
+      // A no_wait request with expires that waited because nothing was available: it is a
+      // one-shot, as in nats-server 2.9.10. It takes what else is available now and ends with
+      // 408 and the pending counts instead of waiting to fill its batch.
+      int64_t more = 0;
+      if (w.batch > 0 && ServeAvailable(w, now_ns, &more) && w.batch > 0) {
+        SendStatus(w.reply, 408, "Request Timeout", w.batch, w.max_bytes, true);
+      }
+      continue;
+    }
     if (w.batch > 0) waiting_.push_back(std::move(w));  // round robin
   }
+}
+
+bool Consumer::ServeAvailable(PullWaiting& w, int64_t now_ns, int64_t* delivered) {
+  store::Message msg;
+  bool redelivery = false;
+  while (w.batch > 0 && NextMessage(now_ns, &msg, &redelivery)) {
+    int64_t size =
+        static_cast<int64_t>(msg.subject.size() + msg.headers.size() + msg.payload.size() + 64);
+    if (w.max_bytes > 0 && size > w.max_bytes) {
+      SendStatus(w.reply, 409, "Message Size Exceeds MaxBytes", w.batch, w.max_bytes, true);
+      return false;
+    }
+    Deliver(msg, redelivery, w.reply, now_ns);
+    --w.batch;
+    ++*delivered;
+    if (w.max_bytes > 0) w.max_bytes -= size;
+  }
+  return true;
 }
 
 void Consumer::OnPullRequest(std::string_view reply, std::string_view body, int64_t now_ns) {
@@ -421,29 +449,20 @@ void Consumer::OnPullRequest(std::string_view reply, std::string_view body, int6
   w.next_heartbeat_ns = w.heartbeat_ns > 0 ? SatAdd(now_ns, w.heartbeat_ns) : 0;
   last_active_ns_ = now_ns;
   if (w.no_wait) {
-    // Serve at once what is available; never queue.
+    // Serve at once what is available. With nothing available: 404 without expires; with
+    // expires the request waits (below) until a message comes or it expires, as in
+    // nats-server 2.9.10 (libnats' Fetch sends no_wait with expires and counts on the wait).
     int64_t delivered = 0;
-    store::Message msg;
-    bool redelivery = false;
-    while (w.batch > 0 && NextMessage(now_ns, &msg, &redelivery)) {
-      int64_t size =
-          static_cast<int64_t>(msg.subject.size() + msg.headers.size() + msg.payload.size() + 64);
-      if (w.max_bytes > 0 && size > w.max_bytes) {
-        SendStatus(to, 409, "Message Size Exceeds MaxBytes", w.batch, w.max_bytes, true);
-        return;
-      }
-      Deliver(msg, redelivery, to, now_ns);
-      --w.batch;
-      ++delivered;
-      if (w.max_bytes > 0) w.max_bytes -= size;
-    }
+    if (!ServeAvailable(w, now_ns, &delivered)) return;
     if (w.batch == 0) return;
     if (delivered == 0 && r.expires.count() == 0) {
       SendStatus(to, 404, "No Messages", 0, 0, false);
-    } else {
-      SendStatus(to, 408, "Request Timeout", w.batch, w.max_bytes, true);
+      return;
     }
-    return;
+    if (delivered > 0) {
+      SendStatus(to, 408, "Request Timeout", w.batch, w.max_bytes, true);
+      return;
+    }
   }
   if (config_.max_waiting > 0 && waiting_.size() >= static_cast<size_t>(config_.max_waiting)) {
     SendStatus(to, 409, "Exceeded MaxWaiting", 0, 0, false);

@@ -121,6 +121,9 @@ class Consumer {
   void SendStatus(const std::string& to, int code, std::string_view text, int64_t pending_msgs,
                   int64_t pending_bytes, bool with_pending);
   void Heartbeat(const std::string& to, std::string_view stalled);
+  // Serves `w` at once with what is available (no waiting). False when it ended with a 409
+  // (next message larger than the byte budget, status sent); `delivered` counts deliveries.
+  bool ServeAvailable(PullWaiting& w, int64_t now_ns, int64_t* delivered);
 
   Stream* stream_;
   std::string name_;

@@ -122,6 +122,37 @@ TEST_F(ConsumerTest, NoWaitWithSomeMessagesEndsWith408AndPendingCounts) {
             "0\r\n\r\n");
 }
 
+// libnats' Fetch sends {"no_wait":true,"expires":...}: with nothing pending nats-server 2.9.10
+// waits (long poll) and returns as soon as a message comes, ending with 408 and the pending
+// counts; it never answers 408 at once (which made libnats clients poll in a busy loop).
+TEST_F(ConsumerTest, NoWaitWithExpiresAndNothingPendingWaitsThenEndsAfterTheFirstMessage) {
+  Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}});
+  EXPECT_TRUE(Pull("C", R"({"batch":5,"expires":1000000000,"no_wait":true})").empty());
+  EXPECT_EQ(Info("C")["num_waiting"], 1);
+  Pub("s.a", "late");
+  auto got = out_.Take();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].payload, "late");
+  EXPECT_EQ(got[1].headers,
+            "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 4\r\nNats-Pending-Bytes: "
+            "0\r\n\r\n");
+  EXPECT_EQ(Info("C")["num_waiting"], 0);
+  Pub("s.a", "later");  // the request has ended: nobody gets it
+  EXPECT_TRUE(out_.Take().empty());
+}
+
+TEST_F(ConsumerTest, NoWaitWithExpiresAndNothingPublishedGets408AtExpiry) {
+  Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}});
+  EXPECT_TRUE(Pull("C", R"({"batch":2,"expires":1000000000,"no_wait":true})").empty());
+  Advance(500);
+  EXPECT_TRUE(out_.Take().empty());
+  Advance(600);
+  auto got = out_.Take();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].headers.starts_with("NATS/1.0 408 Request Timeout\r\n")) << got[0].headers;
+  EXPECT_EQ(Info("C")["num_waiting"], 0);
+}
+
 TEST_F(ConsumerTest, ExpiredRequestGets408) {
   Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}});
   EXPECT_TRUE(Pull("C", R"({"batch":2,"expires":1000000000})").empty());
