@@ -535,6 +535,34 @@ TEST_F(SidecarOverNode, DurablePullConsumerOnFooReceivesEveryRegionsMessagesAndA
   EXPECT_EQ(ci->NumPending, 0u);
   json direct = NodeApi("$JS.API.CONSUMER.INFO.foo-read-central." + durable);
   EXPECT_EQ(direct.value("num_ack_pending", -1), 0) << direct.dump();
+  // Nothing left: a Fetch waits for the next message (libnats sends no_wait with expires; the
+  // node must hold the request as nats-server does, not answer 408 at once).
+  natsStatus fetched = NATS_ERR;
+  std::string fetched_payload;
+  std::thread fetcher([&] {
+    natsMsgList list{};
+    jsErrCode e = static_cast<jsErrCode>(0);
+    fetched = natsSubscription_Fetch(&list, sub.get(), 16, 20000, &e);
+    if (list.Count > 0) {
+      fetched_payload = DataOf(list.Msgs[0]);
+      natsMsg_AckSync(list.Msgs[0], nullptr, &e);
+    }
+    natsMsgList_Destroy(&list);
+  });
+  bool waiting = false;
+  for (int i = 0; i < 200 && !waiting; ++i) {
+    waiting =
+        NodeApi("$JS.API.CONSUMER.INFO.foo-read-central." + durable).value("num_waiting", 0) > 0;
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_TRUE(waiting) << "the Fetch's pull request never waited on the node";
+  const std::string late = UniqueToken("late");
+  if (waiting) PublishInEveryRegion("foo.late", late);
+  fetcher.join();
+  if (waiting) {
+    EXPECT_EQ(fetched, NATS_OK) << natsStatus_GetText(fetched);
+    EXPECT_EQ(fetched_payload.rfind(late, 0), 0u) << fetched_payload;
+  }
 }
 
 TEST_F(SidecarOverNode, FilteredConsumerInfoNamesAndDeleteActOnTheConsumerTheClientMade) {
@@ -698,6 +726,69 @@ TEST_F(SidecarOverNode, SidecarApplyOnStartCreatesTheStreamsOnAnEmptyNode) {
   sidecar.Stop();
 }
 
+// The node is killed (SIGKILL) and started again on the same port and store: a client that
+// stays connected to its sidecar publishes again once the node is back (the sidecar restores
+// its upstream session), nothing acked is lost, and a durable resumes where it was acked.
+TEST_F(SidecarOverNode, ClientsOfTheSidecarCarryOnAfterTheNodeIsKilledAndRestarted) {
+  const std::string durable = "restart-" + std::to_string(::getpid());
+  Connection nc = ConnectSidecar("west", "restart");
+  JetStream js = JetStreamOf(nc.get());
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  natsSubscription* raw = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  Check(js_PullSubscribe(&raw, js.get(), "foo.restart", durable.c_str(), nullptr, &so, &err),
+        "pull consumer on foo.restart (JetStream error " + std::to_string(err) + ")");
+  Subscription sub(raw);
+  const std::string token = UniqueToken("restart");
+  const std::set<std::string> before = {token + "-before"};
+  JsPublish(nc.get(), "foo.restart", token + "-before");
+  WaitForConvergence();
+  auto got = ReceiveUntil(sub.get(), true, before, true, std::chrono::seconds(15));
+  EXPECT_EQ(Missing(before, got), "(none)");
+
+  W().direct.reset();
+  W().node->KillAndStart();
+  W().direct = Connect(W().node->url(), "sidecar-node-direct");
+
+  // The sidecar's upstream comes back within its ping interval; a publish may fail until then.
+  bool published = false;
+  std::string last_error;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!published && std::chrono::steady_clock::now() < deadline) {
+    try {
+      Ack ack = JsPublish(nc.get(), "foo.restart", token + "-after");
+      EXPECT_EQ(ack.stream, "foo");
+      published = true;
+    } catch (const std::exception& e) {
+      last_error = e.what();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  ASSERT_TRUE(published) << last_error << "\n" << W().sidecars.at("west")->process().LogTail();
+  WaitForConvergence();
+  const std::set<std::string> after = {token + "-after"};
+  got = ReceiveUntil(sub.get(), true, after, true, std::chrono::seconds(15));
+  EXPECT_EQ(Missing(after, got), "(none)");
+  for (const auto& m : got) {
+    EXPECT_NE(m.payload, token + "-before") << "redelivered after the restart";
+  }
+  // Every sidecar says ok again.
+  for (const auto& [region, sidecar] : W().sidecars) {
+    harness::HttpResponse h;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    do {
+      h = harness::HttpGet("127.0.0.1", sidecar->http_port(), "/healthz");
+      if (h.status != 200 || h.body.find("\"ok\"") == std::string::npos) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    } while ((h.status != 200 || h.body.find("\"ok\"") == std::string::npos) &&
+             std::chrono::steady_clock::now() < until);
+    EXPECT_EQ(h.status, 200) << region << ": " << h.body;
+    EXPECT_NE(h.body.find("\"ok\""), std::string::npos) << region << ": " << h.body;
+  }
+}
+
 TEST_F(SidecarOverNode, CorePubSubAndRequestReplyAcrossTwoSidecars) {
   Connection responder = ConnectSidecar("east", "responder");
   Connection requester = ConnectSidecar("west", "requester");
@@ -756,6 +847,21 @@ TEST_F(SidecarOverNode, HealthzIsOkAndJetStreamReadyForEveryRegionOverTheNode) {
     if (!varz.is_discarded() && varz["failover"]["jetstream_not_ready"].is_object()) {
       EXPECT_TRUE(varz["failover"]["jetstream_not_ready"].empty()) << varz.dump();
     }
+  }
+}
+
+// Whatever the other cases did, the sidecars understood every reply of the node: nothing
+// unparseable, no protocol error on the upstream side.
+TEST_F(SidecarOverNode, EveryReplyOfTheNodeWasUnderstoodBySidecars) {
+  for (const auto& [region, sidecar] : W().sidecars) {
+    harness::HttpResponse v = harness::HttpGet("127.0.0.1", sidecar->http_port(), "/varz");
+    json varz = json::parse(v.body, nullptr, false);
+    ASSERT_TRUE(varz.is_object()) << v.body << v.error;
+    std::cerr << "[sidecar-node-it] " << region << " varz: " << varz.dump() << "\n";
+    EXPECT_EQ(varz.value("unparseable_replies", -1), 0) << varz.dump();
+    EXPECT_EQ(varz["rewrite"].value("replies_unparseable", -1), 0) << varz.dump();
+    EXPECT_EQ(varz.value("upstream_protocol_errors", -1), 0) << varz.dump();
+    EXPECT_EQ(varz.value("client_protocol_errors", -1), 0) << varz.dump();
   }
 }
 
