@@ -468,6 +468,10 @@ void Consumer::OnPullRequest(std::string_view reply, std::string_view body, int6
     SendStatus(to, 409, "Exceeded MaxWaiting", 0, 0, false);
     return;
   }
+  if (w.expires_ns > 0) {
+    int64_t& wake = stream_->engine->pull_wake_ns;
+    if (wake == 0 || w.expires_ns < wake) wake = w.expires_ns;
+  }
   waiting_.push_back(std::move(w));
   Pump(now_ns);
 }

@@ -1611,6 +1611,13 @@ void Engine::StateWritten() {
   impl_->CompleteStateWrites();
 }
 
+int64_t Engine::TakePullWakeNs() {
+  const int64_t wake = impl_->pull_wake_ns;
+  if (wake == 0) return -1;
+  impl_->pull_wake_ns = 0;
+  return std::max<int64_t>(0, wake - impl_->Now());
+}
+
 void Engine::Tick() {
   impl_->CompleteStateWrites();
   impl_->PumpSources(8);

@@ -125,6 +125,11 @@ class Engine {
   // idle heartbeats, inactive thresholds, max_age and the duplicate window, and writes dirty
   // consumer state. Call every 100 ms or so; each call uses the clock's current time.
   void Tick();
+  // When a pull request with `expires` started waiting since the last call: nanoseconds from
+  // now until the earliest such expiry (0 if already due); -1 when none. The server arms a
+  // timer for it and calls Tick() then, so a 408 comes on time rather than on the next
+  // 100 ms tick (a late 408 ends the client's next fetch on the same inbox early).
+  int64_t TakePullWakeNs();
 
   // Copies one slice (a few thousand messages per source) of what stream sources and mirrors
   // have not taken yet. Returns true when it copied something, i.e. more may be pending: the

@@ -237,6 +237,9 @@ class EngineImpl {
   uint64_t api_errors = 0;
 
   int64_t Now() const { return options.clock(); }
+  // The earliest `expires` (clock ns) of pull requests queued since Engine::TakePullWakeNs()
+  // last ran; 0: none.
+  int64_t pull_wake_ns = 0;
   // The publish path into one stream (dedupe, Nats-Expected-*, rollups, limits, store,
   // consumers); `done` as Engine::Publish. Returns false when the message was not stored.
   // A mirror copy (`as.mirror`) skips what the origin already checked (Nats-Expected-*, the

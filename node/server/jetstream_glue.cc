@@ -110,6 +110,7 @@ bool AccountJetStream::Handle(std::string_view subject, std::string_view reply,
       if (engine_->HandleApi(subject, reply, headers, payload, &reply_body_) && !reply.empty()) {
         send_(reply, {}, {}, reply_body_, {});
       }
+      NotePullWake();
       return true;
     }
     if (subject.starts_with("$JS.ACK.")) {
@@ -169,6 +170,33 @@ void AccountJetStream::Tick() {
   PumpSources();
 }
 
+void AccountJetStream::NotePullWake() {
+  const int64_t in_ns = engine_->TakePullWakeNs();
+  if (in_ns < 0) return;
+  pull_wakes_.insert(std::chrono::steady_clock::now() + std::chrono::nanoseconds(in_ns));
+  ArmPullWake();
+}
+
+void AccountJetStream::ArmPullWake() {
+  if (closed_ || pull_wakes_.empty()) return;
+  const auto first = *pull_wakes_.begin();
+  if (pull_wake_timer_.active() && pull_wake_armed_ <= first) return;
+  const auto left = first - std::chrono::steady_clock::now();
+  // One millisecond of slack: the engine's clock must have reached the expiry when it runs.
+  const auto delay = std::max(std::chrono::milliseconds(0),
+                              std::chrono::ceil<std::chrono::milliseconds>(left)) +
+                     std::chrono::milliseconds(1);
+  pull_wake_armed_ = first;
+  pull_wake_timer_ = loop_.After(delay, [this] {
+    const auto now = std::chrono::steady_clock::now();
+    while (!pull_wakes_.empty() && *pull_wakes_.begin() <= now) {
+      pull_wakes_.erase(pull_wakes_.begin());
+    }
+    Tick();
+    ArmPullWake();
+  });
+}
+
 void AccountJetStream::PumpSources() {
   if (closed_ || pump_posted_ || !engine_->PumpSources()) return;
   pump_posted_ = true;
@@ -184,6 +212,7 @@ void AccountJetStream::PumpSources() {
 void AccountJetStream::Close() {
   if (closed_) return;
   closed_ = true;
+  pull_wake_timer_.Cancel();
   engine_->Close();
   DrainAcks();
 }

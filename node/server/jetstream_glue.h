@@ -7,14 +7,17 @@
 // store's sync thread: they are queued and delivered on the loop thread, in order, one Post
 // per batch (a group commit acknowledges many publishes at once).
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "net/loop.h"
 #include "server/options.h"
 #include "server/server.h"
 
@@ -64,6 +67,13 @@ class AccountJetStream {
   // itself to the loop again (one slice per loop turn).
   void PumpSources();
   bool pump_posted_ = false;
+  // Pull request expiries: a one-shot timer for the earliest, which runs Tick() then, so a
+  // 408 comes on time rather than on the next 100 ms tick.
+  void NotePullWake();
+  void ArmPullWake();
+  std::multiset<std::chrono::steady_clock::time_point> pull_wakes_;
+  std::chrono::steady_clock::time_point pull_wake_armed_{};
+  net::Timer pull_wake_timer_;
 
   net::Loop& loop_;
   std::string directory_;

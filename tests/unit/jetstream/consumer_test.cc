@@ -153,6 +153,26 @@ TEST_F(ConsumerTest, NoWaitWithExpiresAndNothingPublishedGets408AtExpiry) {
   EXPECT_EQ(Info("C")["num_waiting"], 0);
 }
 
+// The server arms a timer for the earliest expiry of a waiting pull request (so the 408 is
+// on time, not up to a 100 ms tick late): the engine tells it when one started waiting.
+TEST_F(ConsumerTest, WaitingPullRequestsTellTheServerWhenTheEarliestExpires) {
+  Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}});
+  EXPECT_EQ(engine_->TakePullWakeNs(), -1);
+  Pull("C", R"({"batch":1})");  // no expires: nothing to wake for
+  EXPECT_EQ(engine_->TakePullWakeNs(), -1);
+  Pull("C", R"({"batch":1,"expires":2000000000})", "_INBOX.a");
+  Pull("C", R"({"batch":1,"expires":1000000000,"no_wait":true})", "_INBOX.b");
+  EXPECT_EQ(engine_->TakePullWakeNs(), 1'000'000'000);
+  EXPECT_EQ(engine_->TakePullWakeNs(), -1);  // taken
+  Pull("C", R"({"batch":1,"expires":500000000})", "_INBOX.c");
+  Advance(200);
+  EXPECT_EQ(engine_->TakePullWakeNs(), 300'000'000);
+  Pub("s.a", "x");  // served: the first waiting request (no expires) takes it
+  out_.Take();
+  Pull("C", R"({"batch":1,"no_wait":true})");  // 404 at once: never waits
+  EXPECT_EQ(engine_->TakePullWakeNs(), -1);
+}
+
 TEST_F(ConsumerTest, ExpiredRequestGets408) {
   Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}});
   EXPECT_TRUE(Pull("C", R"({"batch":2,"expires":1000000000})").empty());
