@@ -789,6 +789,148 @@ TEST_F(SidecarOverNode, ClientsOfTheSidecarCarryOnAfterTheNodeIsKilledAndRestart
   }
 }
 
+// foo.test and foo.other through every region's sidecar, converged; returns the foo.test
+// payloads and adds the foo.other ones to `others`.
+std::set<std::string> PublishTestAndOther(const std::string& what, std::set<std::string>& others) {
+  const std::string token = UniqueToken(what);
+  const std::set<std::string> wanted = PublishInEveryRegion("foo.test", token);
+  for (const auto& p : PublishInEveryRegion("foo.other", token)) others.insert(p);
+  WaitForConvergence();
+  return wanted;
+}
+
+// As libnats js_SubscribeSync does when an app restarts: CONSUMER.INFO, then SUB on the
+// info's deliver subject; a second binder while one listens is refused (push_bound).
+TEST_F(SidecarOverNode, DurablePushConsumerReboundFromANewConnectionGetsTheRest) {
+  const std::string region = "central";
+  const std::string durable = "rebind-" + std::to_string(::getpid());
+  auto subscribe = [&](JetStream& js) {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.ManualAck = true;
+    so.Config.Durable = durable.c_str();
+    so.Config.AckWait = 1500LL * 1000 * 1000;
+    natsSubscription* raw = nullptr;
+    jsErrCode err = static_cast<jsErrCode>(0);
+    Check(js_SubscribeSync(&raw, js.get(), "foo.test", nullptr, &so, &err),
+          "durable push consumer on foo.test (JetStream error " + std::to_string(err) + ")");
+    return Subscription(raw);
+  };
+  std::set<std::string> others;
+  const std::set<std::string> first = PublishTestAndOther("rebind-1", others);
+  std::string unacked;
+  std::set<std::string> acked;
+  {
+    Connection a = ConnectSidecar(region, "rebind-a");
+    JetStream js = JetStreamOf(a.get());
+    Subscription sub = subscribe(js);
+    std::size_t first_seen = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (first_seen < first.size() && std::chrono::steady_clock::now() < deadline) {
+      natsMsg* raw = nullptr;
+      if (natsSubscription_NextMsg(&raw, sub.get(), 500) != NATS_OK) continue;
+      Msg m(raw);
+      const std::string payload = DataOf(m.get());
+      EXPECT_EQ(others.count(payload), 0u) << "foo.other delivered to A: " << payload;
+      if (first.count(payload) == 1) ++first_seen;
+      if (unacked.empty() && first.count(payload) == 1) {
+        unacked = payload;  // left for the next connection (redelivered after ack_wait)
+      } else {
+        Check(natsMsg_AckSync(m.get(), nullptr, nullptr), "ack on A");
+        acked.insert(payload);
+      }
+    }
+    ASSERT_EQ(first_seen, first.size()) << "A did not get this test's first batch";
+  }
+  const std::set<std::string> second = PublishTestAndOther("rebind-2", others);
+  std::set<std::string> wanted = second;
+  wanted.insert(unacked);
+  Connection b = ConnectSidecar(region, "rebind-b");
+  JetStream js = JetStreamOf(b.get());
+  Subscription sub = subscribe(js);
+  auto got = ReceiveUntil(sub.get(), false, wanted, true, std::chrono::seconds(30));
+  auto rest = ReceiveUntil(sub.get(), false, {"(never)"}, true, std::chrono::milliseconds(2500));
+  got.insert(got.end(), rest.begin(), rest.end());
+  EXPECT_EQ(Missing(wanted, got), "(none)");
+  for (const auto& m : got) {
+    EXPECT_EQ(m.subject, "foo.test") << m.payload;
+    EXPECT_EQ(acked.count(m.payload), 0u) << "acked by A, delivered again to B: " << m.payload;
+  }
+  for (const auto& origin : kRegions) {
+    json direct =
+        NodeApi("$JS.API.CONSUMER.INFO.foo-read-" + region + "." + durable + "__" + origin);
+    EXPECT_EQ(direct.value("num_ack_pending", -1), 0) << direct.dump();
+    EXPECT_EQ(direct.value("num_pending", -1), 0) << direct.dump();
+  }
+  Connection c = ConnectSidecar(region, "rebind-c");
+  JetStream jc = JetStreamOf(c.get());
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.ManualAck = true;
+  so.Config.Durable = durable.c_str();
+  natsSubscription* raw = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  EXPECT_NE(js_SubscribeSync(&raw, jc.get(), "foo.test", nullptr, &so, &err), NATS_OK);
+  EXPECT_NE(std::string(nats_GetLastError(nullptr)).find("bound"), std::string::npos)
+      << nats_GetLastError(nullptr);
+  if (raw) natsSubscription_Destroy(raw);
+}
+
+TEST_F(SidecarOverNode, QueueGroupPushConsumerIsSharedByMembersOnDifferentConnections) {
+  const std::string region = "west";
+  const std::string durable = "queue-" + std::to_string(::getpid());
+  auto join = [&](JetStream& js) {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.ManualAck = true;
+    so.Config.Durable = durable.c_str();
+    so.Config.AckWait = 1500LL * 1000 * 1000;
+    so.Queue = "workers";
+    natsSubscription* raw = nullptr;
+    jsErrCode err = static_cast<jsErrCode>(0);
+    Check(js_SubscribeSync(&raw, js.get(), "foo.test", nullptr, &so, &err),
+          "queue member of a durable push consumer on foo.test (JetStream error " +
+              std::to_string(err) + ")");
+    return Subscription(raw);
+  };
+  std::set<std::string> others;
+  Connection b = ConnectSidecar(region, "queue-b");
+  JetStream jb = JetStreamOf(b.get());
+  std::vector<Received> got;
+  {
+    Connection a = ConnectSidecar(region, "queue-a");
+    JetStream ja = JetStreamOf(a.get());
+    Subscription sa = join(ja);
+    Subscription sb_first = join(jb);
+    const std::set<std::string> first = PublishTestAndOther("queue-1", others);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    std::set<std::string> seen_first;
+    while (seen_first.size() < first.size() && std::chrono::steady_clock::now() < deadline) {
+      for (natsSubscription* sub : {sa.get(), sb_first.get()}) {
+        auto part = ReceiveUntil(sub, false, {"(never)"}, true, std::chrono::milliseconds(300));
+        for (const auto& m : part) {
+          if (first.count(m.payload)) seen_first.insert(m.payload);
+        }
+        got.insert(got.end(), part.begin(), part.end());
+      }
+    }
+    EXPECT_EQ(seen_first, first);
+  }
+  Subscription sb = join(jb);
+  const std::set<std::string> second = PublishTestAndOther("queue-2", others);
+  auto rest = ReceiveUntil(sb.get(), false, second, true, std::chrono::seconds(30));
+  EXPECT_EQ(Missing(second, rest), "(none)");
+  got.insert(got.end(), rest.begin(), rest.end());
+  std::set<std::string> once;
+  for (const auto& m : got) {
+    EXPECT_EQ(m.subject, "foo.test") << m.payload;
+    EXPECT_EQ(others.count(m.payload), 0u) << "foo.other delivered: " << m.payload;
+    if (m.delivered == 1) {
+      EXPECT_TRUE(once.insert(m.payload).second) << "twice: " << m.payload;
+    }
+  }
+}
+
 TEST_F(SidecarOverNode, CorePubSubAndRequestReplyAcrossTwoSidecars) {
   Connection responder = ConnectSidecar("east", "responder");
   Connection requester = ConnectSidecar("west", "requester");
