@@ -931,6 +931,57 @@ TEST_F(SidecarOverNode, QueueGroupPushConsumerIsSharedByMembersOnDifferentConnec
   }
 }
 
+// A client bound to its durable push consumer keeps getting its messages after the sidecar
+// it uses is restarted (libnats reconnects and re-sends the subscription; the node's push
+// consumer delivers again once the deliver subject has interest).
+TEST_F(SidecarOverNode, ReboundDurablePushConsumerKeepsDeliveringAcrossASidecarRestart) {
+  const std::string region = "east";
+  const std::string durable = "screstart-" + std::to_string(::getpid());
+  harness::SidecarSpec spec = W().sidecars.at(region)->spec();
+  spec.name = "sidecar-east-restarted";
+  harness::SidecarProcess own(W().run_dir->path(), spec);
+  own.Start();
+  auto subscribe = [&](JetStream& js) {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.ManualAck = true;
+    so.Config.Durable = durable.c_str();
+    so.Config.AckWait = 1500LL * 1000 * 1000;
+    natsSubscription* raw = nullptr;
+    jsErrCode err = static_cast<jsErrCode>(0);
+    Check(js_SubscribeSync(&raw, js.get(), "foo.test", nullptr, &so, &err),
+          "durable push consumer on foo.test (JetStream error " + std::to_string(err) + ")");
+    return Subscription(raw);
+  };
+  std::set<std::string> others;
+  const std::set<std::string> first = PublishTestAndOther("screstart-1", others);
+  {
+    Connection a = ConnectSidecar(region, "screstart-a");
+    JetStream js = JetStreamOf(a.get());
+    Subscription sub = subscribe(js);
+    auto got = ReceiveUntil(sub.get(), false, first, true, std::chrono::seconds(30));
+    ASSERT_EQ(Missing(first, got), "(none)");
+  }
+  const std::set<std::string> second = PublishTestAndOther("screstart-2", others);
+  Connection b = Connect(own.ClientUrl(), "screstart-b");
+  JetStream js = JetStreamOf(b.get());
+  Subscription sub = subscribe(js);
+  auto got = ReceiveUntil(sub.get(), false, second, true, std::chrono::seconds(30));
+  EXPECT_EQ(Missing(second, got), "(none)");
+  own.Stop();
+  ASSERT_FALSE(own.Running());
+  const std::set<std::string> third = PublishTestAndOther("screstart-3", others);
+  own.Start();
+  auto after = ReceiveUntil(sub.get(), false, third, true, std::chrono::seconds(60));
+  EXPECT_EQ(Missing(third, after), "(none)") << own.process().LogTail();
+  got.insert(got.end(), after.begin(), after.end());
+  for (const auto& m : got) {
+    EXPECT_EQ(m.subject, "foo.test") << m.payload;
+    EXPECT_EQ(first.count(m.payload), 0u) << "acked before, delivered again: " << m.payload;
+    EXPECT_EQ(others.count(m.payload), 0u) << "foo.other delivered: " << m.payload;
+  }
+}
+
 TEST_F(SidecarOverNode, CorePubSubAndRequestReplyAcrossTwoSidecars) {
   Connection responder = ConnectSidecar("east", "responder");
   Connection requester = ConnectSidecar("west", "requester");
