@@ -982,6 +982,57 @@ TEST_F(SidecarOverNode, ReboundDurablePushConsumerKeepsDeliveringAcrossASidecarR
   }
 }
 
+// Never poison a read stream (what stalls a 2.9.10 source: a stored Nats-Expected-* header,
+// the same Nats-Msg-Id in two write streams, a rollup): over the node too, every read stream
+// keeps sourcing, with no source error.
+TEST_F(SidecarOverNode, ReadStreamsKeepSourcingAfterExpectedStreamReusedMsgIdAndRefusedRollup) {
+  const std::string token = UniqueToken("poison");
+  for (const auto& r : kRegions) {
+    Connection nc = ConnectSidecar(r, "poison-expected");
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.ExpectStream = "foo";
+    EXPECT_EQ(JsPublish(nc.get(), "foo.poison", token + "-expected-" + r, &po).stream, "foo");
+  }
+  for (const std::string r : {"east", "west"}) {
+    Connection nc = ConnectSidecar(r, "poison-msgid");
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    const std::string id = token + "-same-id";
+    po.MsgId = id.c_str();
+    EXPECT_FALSE(JsPublish(nc.get(), "foo.poison", token + "-msgid-" + r, &po).duplicate) << r;
+  }
+  {
+    Connection nc = ConnectSidecar("central", "poison-rollup");
+    Msg reply = Request(nc.get(), "foo.poison", token + "-rollup", {{"Nats-Rollup", "sub"}});
+    ASSERT_TRUE(reply);
+    EXPECT_NE(DataOf(reply.get()).find("\"error\""), std::string::npos) << DataOf(reply.get());
+  }
+  for (const auto& r : kRegions) {
+    Connection nc = ConnectSidecar(r, "poison-after");
+    JsPublish(nc.get(), "foo.after", token + "-after-" + r);
+  }
+  WaitForConvergence();
+  for (const auto& reader : kRegions) {
+    for (const auto& origin : kRegions) {
+      json got = NodeApi("$JS.API.STREAM.MSG.GET.foo-read-" + reader,
+                         json{{"last_by_subj", "foo." + origin + ".after"}}.dump());
+      ASSERT_TRUE(got.contains("message")) << reader << " <- " << origin << ": " << got.dump();
+      EXPECT_EQ(Base64Decode(got["message"].value("data", "")), token + "-after-" + origin);
+    }
+    for (const std::string origin : {"east", "west"}) {
+      json got = NodeApi("$JS.API.STREAM.MSG.GET.foo-read-" + reader,
+                         json{{"last_by_subj", "foo." + origin + ".poison"}}.dump());
+      ASSERT_TRUE(got.contains("message")) << reader << " <- " << origin << ": " << got.dump();
+      EXPECT_EQ(Base64Decode(got["message"].value("data", "")), token + "-msgid-" + origin);
+    }
+    json info = NodeApi("$JS.API.STREAM.INFO.foo-read-" + reader);
+    for (const auto& src : info.value("sources", json::array())) {
+      EXPECT_FALSE(src.contains("error")) << reader << ": " << src.dump();
+    }
+  }
+}
+
 TEST_F(SidecarOverNode, CorePubSubAndRequestReplyAcrossTwoSidecars) {
   Connection responder = ConnectSidecar("east", "responder");
   Connection requester = ConnectSidecar("west", "requester");
