@@ -449,6 +449,27 @@ void Consumer::OnPullRequest(std::string_view reply, std::string_view body, int6
   w.next_heartbeat_ns = w.heartbeat_ns > 0 ? SatAdd(now_ns, w.heartbeat_ns) : 0;
   last_active_ns_ = now_ns;
   if (w.no_wait) {
+    // As nats-server 2.9.10: when the requests already waiting (live, with interest) want more
+    // messages than the consumer has left to deliver (new ones plus redeliveries due), the
+    // no_wait request is refused with "408 Requests Pending" (no pending headers): it would
+    // only take messages they are waiting for (e.g. while max_ack_pending holds them back).
+    uint64_t available = num_pending_;
+    for (const auto& [seq, not_before] : redeliver_) {
+      if (not_before <= now_ns) ++available;
+    }
+    if (available > 0) {
+      uint64_t wanted = 0;
+      Outbound* out = stream_->engine->out;
+      for (const PullWaiting& o : waiting_) {
+        if (o.expires_ns > 0 && o.expires_ns <= now_ns) continue;  // expired, not yet ticked
+        if (!out->HasInterest(o.reply)) continue;
+        wanted += static_cast<uint64_t>(o.batch);
+      }
+      if (available < wanted) {
+        SendStatus(to, 408, "Requests Pending", 0, 0, false);
+        return;
+      }
+    }
     // Serve at once what is available. With nothing available: 404 without expires; with
     // expires the request waits (below) until a message comes or it expires, as in
     // nats-server 2.9.10 (libnats' Fetch sends no_wait with expires and counts on the wait).

@@ -138,6 +138,61 @@ TEST_P(JetStreamClients, LibnatsPullSubscriptionFetchesAndAcks) {
   natsMsgList_Destroy(&list);
 }
 
+// Raw pull requests: while a request waits for more messages than are left (max_ack_pending
+// holds them back), a no_wait request is refused with 408 Requests Pending (2.9.10).
+TEST_P(JetStreamClients, NoWaitPullWhileRequestsWaitForMoreIs408RequestsPending) {
+  Nc nc = Connect(server_->url());
+  Js js = JetStream(nc.get());
+  AddFileStream(js.get(), "NW", "nw.>");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(js_Publish(nullptr, js.get(), "nw.x", "m", 1, nullptr, nullptr), NATS_OK);
+  }
+  jsConsumerConfig cfg;
+  jsConsumerConfig_Init(&cfg);
+  cfg.Durable = "W";
+  cfg.AckPolicy = js_AckExplicit;
+  cfg.MaxAckPending = 1;
+  jsConsumerInfo* ci = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  ASSERT_EQ(js_AddConsumer(&ci, js.get(), "NW", &cfg, nullptr, &code), NATS_OK) << code;
+  jsConsumerInfo_Destroy(ci);
+  auto subscribe = [&](const char* inbox) {
+    natsSubscription* raw = nullptr;
+    EXPECT_EQ(natsConnection_SubscribeSync(&raw, nc.get(), inbox), NATS_OK);
+    return Sub(raw);
+  };
+  const char* next = "$JS.API.CONSUMER.MSG.NEXT.NW.W";
+  auto request = [&](const char* inbox, const std::string& body) {
+    ASSERT_EQ(natsConnection_PublishRequest(nc.get(), next, inbox, body.data(),
+                                            static_cast<int>(body.size())),
+              NATS_OK);
+  };
+  Sub a = subscribe("_INBOX.nw.a");
+  Sub b = subscribe("_INBOX.nw.b");
+  Sub c = subscribe("_INBOX.nw.c");
+  ASSERT_EQ(natsConnection_Flush(nc.get()), NATS_OK);
+  request("_INBOX.nw.a", R"({"batch":1})");
+  natsMsg* raw = nullptr;
+  ASSERT_EQ(natsSubscription_NextMsg(&raw, a.get(), 10000), NATS_OK);
+  Msg first(raw);
+  EXPECT_EQ(Data(raw), "m");
+  request("_INBOX.nw.b", R"({"batch":5,"expires":60000000000})");  // held: max_ack_pending
+  request("_INBOX.nw.c", R"({"batch":1,"no_wait":true})");
+  ASSERT_EQ(natsSubscription_NextMsg(&raw, c.get(), 10000), NATS_OK);
+  Msg status(raw);
+  const char* value = nullptr;
+  ASSERT_EQ(natsMsgHeader_Get(raw, "Status", &value), NATS_OK);
+  EXPECT_STREQ(value, "408");
+  ASSERT_EQ(natsMsgHeader_Get(raw, "Description", &value), NATS_OK);
+  EXPECT_STREQ(value, "Requests Pending");
+  EXPECT_EQ(natsMsg_GetDataLength(raw), 0);
+  ASSERT_NE(natsMsg_GetReply(first.get()), nullptr);  // ack: the waiting request goes on
+  ASSERT_EQ(natsConnection_PublishString(nc.get(), natsMsg_GetReply(first.get()), "+ACK"), NATS_OK);
+  ASSERT_EQ(natsSubscription_NextMsg(&raw, b.get(), 10000), NATS_OK);
+  Msg next_msg(raw);
+  EXPECT_EQ(Data(raw), "m");
+}
+
 TEST_P(JetStreamClients, LibnatsPushSubscriptionReceivesNewAndStoredMessages) {
   Nc nc = Connect(server_->url());
   Js js = JetStream(nc.get());

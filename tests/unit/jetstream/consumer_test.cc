@@ -112,6 +112,54 @@ TEST_F(ConsumerTest, NoWaitWithNothingPendingIs404) {
   EXPECT_EQ(got[0].headers, "NATS/1.0 404 No Messages\r\n\r\n");
 }
 
+// nats-server 2.9.10: when requests already waiting want more messages than the consumer has
+// left to deliver, a no_wait request is refused with 408 Requests Pending (no pending headers).
+// Requests wait with messages left when max_ack_pending holds deliveries back.
+TEST_F(ConsumerTest, NoWaitWhileWaitingRequestsWantMoreThanIsLeftIs408RequestsPending) {
+  for (int i = 0; i < 3; ++i) Pub("s.a", "x");
+  Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}, {"max_ack_pending", 1}});
+  auto first = Pull("C", R"({"batch":1})", "_INBOX.a");
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_TRUE(Pull("C", R"({"batch":5})", "_INBOX.b").empty());  // held by max_ack_pending
+  auto got = Pull("C", R"({"batch":1,"no_wait":true})", "_INBOX.c");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].subject, "_INBOX.c");
+  EXPECT_EQ(got[0].headers, "NATS/1.0 408 Requests Pending\r\n\r\n");
+  EXPECT_EQ(Info("C")["num_waiting"], 1);  // refused, not queued
+  // The waiting request still gets the next message.
+  Ack(first[0]);
+  got = out_.Take();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].subject, "_INBOX.b");
+}
+
+// Only live requests count: one whose requester went away does not make the no_wait pending.
+TEST_F(ConsumerTest, NoWaitIgnoresWaitingRequestsWithoutInterest) {
+  for (int i = 0; i < 3; ++i) Pub("s.a", "x");
+  Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}, {"max_ack_pending", 1}});
+  ASSERT_EQ(Pull("C", R"({"batch":1})", "_INBOX.a").size(), 1u);
+  EXPECT_TRUE(Pull("C", R"({"batch":5})", "_INBOX.b").empty());
+  out_.interest.erase("_INBOX.b");
+  for (const auto& m : Pull("C", R"({"batch":1,"no_wait":true})", "_INBOX.c")) {
+    EXPECT_FALSE(m.headers.starts_with("NATS/1.0 408 Requests Pending")) << m.headers;
+  }
+}
+
+// Waiting requests that want exactly what is left do not refuse it (the test is "fewer left
+// than wanted", as nats-server's).
+TEST_F(ConsumerTest, NoWaitIsNotRefusedWhenWaitingRequestsWantExactlyWhatIsLeft) {
+  for (int i = 0; i < 5; ++i) Pub("s.a", "x");
+  Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}, {"max_ack_pending", 1}});
+  ASSERT_EQ(Pull("C", R"({"batch":1})", "_INBOX.a").size(), 1u);
+  EXPECT_TRUE(Pull("C", R"({"batch":4})", "_INBOX.b").empty());  // 4 left, 4 wanted
+  for (const auto& m : Pull("C", R"({"batch":1,"no_wait":true})", "_INBOX.c")) {
+    EXPECT_FALSE(m.headers.starts_with("NATS/1.0 408 Requests Pending")) << m.headers;
+  }
+  EXPECT_TRUE(Pull("C", R"({"batch":1})", "_INBOX.e").empty());  // now 5 wanted
+  EXPECT_EQ(Pull("C", R"({"batch":1,"no_wait":true})", "_INBOX.d").at(0).headers,
+            "NATS/1.0 408 Requests Pending\r\n\r\n");
+}
+
 TEST_F(ConsumerTest, NoWaitWithSomeMessagesEndsWith408AndPendingCounts) {
   Pub("s.a", "x");
   Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}});
