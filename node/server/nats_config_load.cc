@@ -27,7 +27,6 @@ std::string Lower(std::string_view s) {
 // nats-server settings meridian-node does not implement yet, and what to do instead.
 const std::map<std::string, std::string>& UnsupportedTopLevel() {
   static const std::map<std::string, std::string> kKeys = {
-      {"cluster", "clustering (routes) is not supported yet by meridian-node"},
       {"gateway", "gateways (super-clusters) are not supported yet by meridian-node"},
       {"leafnodes", "leaf nodes are not supported yet by meridian-node"},
       {"leaf", "leaf nodes are not supported yet by meridian-node"},
@@ -115,6 +114,8 @@ class Loader {
         Str(e, k, o_.no_auth_user);
       } else if (k == "mappings" || k == "maps") {
         Mappings(e, k, GlobalAccount().mappings);
+      } else if (k == "cluster") {
+        Cluster(e, k);
       } else if (k == "jetstream") {
         JetStream(e);
       } else if (k == "tls") {
@@ -578,6 +579,26 @@ class Loader {
     }
     Fail(e, key, "must be a size such as 1GB or \"512M\"");
     return false;
+  }
+
+  // cluster { name: X }: only the name (sent in INFO as `cluster`, used by cluster-scoped
+  // mappings); routes, listen and the rest of clustering are refused.
+  void Cluster(const NatsConfEntry& e, const std::string& key) {
+    if (e.value.type != Type::kMap) {
+      WrongType(e.value, key, "a block {name: ...}");
+      return;
+    }
+    for (const NatsConfEntry& f : e.value.map) {
+      if (f.used_as_variable) continue;
+      std::string fkey = key + "." + f.key;
+      if (Lower(f.key) == "name") {
+        Str(f, fkey, o_.cluster_name);
+      } else {
+        Fail(f, fkey,
+             "clustering (routes) is not supported yet by meridian-node (a cluster block may "
+             "only set name)");
+      }
+    }
   }
 
   void JetStream(const NatsConfEntry& e) {

@@ -380,6 +380,9 @@ struct Server::Impl {
     j["max_payload"] = options.max_payload;
     j["client_id"] = c.cid;
     j["client_ip"] = c.ip;
+    // As nats-server with a named cluster block: clients (and the sidecar, which takes its
+    // region from it) learn the cluster name. meridian-node has no routes; only the name.
+    if (!options.cluster_name.empty()) j["cluster"] = options.cluster_name;
     return j.dump();
   }
 

@@ -796,12 +796,14 @@ TEST(NodeConfigCheck, CheckConfigAcceptsAValidNatsConfAndExitsZero) {
 TEST(NodeConfigCheck, UnsupportedSettingIsRefusedNamingFileLineAndKey) {
   harness::TestRunDir dir;
   auto conf = dir.path() / "clustered.conf";
-  std::ofstream(conf) << "port: 4999\n\ncluster {\n  listen: 127.0.0.1:6222\n}\n";
+  // A cluster block may name the cluster (INFO `cluster`), but routes are refused.
+  std::ofstream(conf) << "port: 4999\n\ncluster {\n  name: east\n  routes: "
+                         "[nats://127.0.0.1:6222]\n}\n";
   auto st = RunNode(dir.path(), {"-c", conf.string()}, "clustered.log");
   EXPECT_TRUE(st.exited && st.code == 1) << st.Describe();
   std::string log = harness::TailOfFile(dir.path() / "clustered.log", 20);
-  EXPECT_NE(log.find(conf.string() + ":3"), std::string::npos) << log;
-  EXPECT_NE(log.find("cluster"), std::string::npos) << log;
+  EXPECT_NE(log.find(conf.string() + ":5"), std::string::npos) << log;
+  EXPECT_NE(log.find("cluster.routes"), std::string::npos) << log;
   EXPECT_NE(log.find("not supported yet"), std::string::npos) << log;
 }
 

@@ -23,8 +23,9 @@ JsServer::JsServer(ServerKind kind, const std::filesystem::path& dir, JsServerOp
     auto conf = dir / "node.toml";
     std::ofstream f(conf);
     f << "host = \"127.0.0.1\"\nport = " << port_
-      << "\nhttp_host = \"127.0.0.1\"\nhttp_port = " << http_port_
-      << "\n[jetstream]\nstore_dir = \"" << store_dir_.string() << "\"\nsync_interval = \""
+      << "\nhttp_host = \"127.0.0.1\"\nhttp_port = " << http_port_ << "\n";
+    if (!options.cluster_name.empty()) f << "cluster_name = \"" << options.cluster_name << "\"\n";
+    f << "[jetstream]\nstore_dir = \"" << store_dir_.string() << "\"\nsync_interval = \""
       << options.sync << "\"\n";
     spec.argv = {harness::OurBinary("meridian-node").string(), "-c", conf.string()};
   } else {

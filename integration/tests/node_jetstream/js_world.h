@@ -17,6 +17,8 @@ struct JsServerOptions {
   // meridian-node only: "always" (fsync before each PubAck) or a duration ("1s"). nats-server
   // keeps its default (lazy flush every 2 minutes).
   std::string sync = "always";
+  // meridian-node only: `cluster_name` (sent in INFO as `cluster`); empty: none.
+  std::string cluster_name;
 };
 
 class JsServer {

@@ -726,6 +726,42 @@ TEST_F(SidecarOverNode, SidecarApplyOnStartCreatesTheStreamsOnAnEmptyNode) {
   sidecar.Stop();
 }
 
+// A sidecar without `region` learns it from the upstream INFO `cluster`: over a node with a
+// cluster name (west) it writes into foo-write-west like a sidecar configured for west.
+TEST_F(SidecarOverNode, SidecarWithoutRegionLearnsItFromTheNodesClusterName) {
+  const auto dir = W().run_dir->path() / "region-from-cluster";
+  std::filesystem::create_directories(dir);
+  node_js_it::JsServerOptions options;
+  options.cluster_name = "west";
+  node_js_it::JsServer node(node_js_it::ServerKind::kMeridianNode, dir, options);
+  const auto topology = dir / "topology.toml";
+  topology_it::WriteText(topology, TopologyFile(node.url()));
+  auto applied =
+      topology_it::RunMeridian(dir, {"topology", "apply", "--yes", "--file", topology.string()});
+  ASSERT_EQ(applied.code, 0) << applied.err << applied.out;
+  harness::SidecarSpec spec;
+  spec.name = "sidecar-no-region";
+  spec.region = "";  // learned from the node's INFO
+  spec.upstream_urls = {node.url()};
+  spec.topology_text = TopologyFile(node.url());
+  harness::SidecarProcess sidecar(dir, spec);
+  sidecar.Start();
+  Connection nc = Connect(sidecar.ClientUrl(), "no-region");
+  Ack ack = JsPublish(nc.get(), "foo.test", UniqueToken("learned"));
+  EXPECT_EQ(ack.stream, "foo") << sidecar.process().LogTail();
+  EXPECT_EQ(ack.sequence, 1u);
+  Connection direct = Connect(node.url(), "no-region-direct");
+  json west = ApiRequest(direct.get(), "$JS.API.STREAM.INFO.foo-write-west");
+  EXPECT_EQ(west["state"]["messages"], 1) << west.dump();
+  for (const std::string r : {"east", "central"}) {
+    json other = ApiRequest(direct.get(), "$JS.API.STREAM.INFO.foo-write-" + r);
+    EXPECT_EQ(other["state"]["messages"], 0) << r << ": " << other.dump();
+  }
+  auto h = harness::HttpGet("127.0.0.1", sidecar.http_port(), "/healthz");
+  EXPECT_NE(h.body.find("\"region\":\"west\""), std::string::npos) << h.body;
+  sidecar.Stop();
+}
+
 // The node is killed (SIGKILL) and started again on the same port and store: a client that
 // stays connected to its sidecar publishes again once the node is back (the sidecar restores
 // its upstream session), nothing acked is lost, and a durable resumes where it was acked.

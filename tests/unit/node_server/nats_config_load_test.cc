@@ -171,6 +171,24 @@ TEST(NatsConfigLoad, JetStreamBlock) {
   EXPECT_FALSE(off.jetstream.enabled);
 }
 
+TEST(NatsConfigLoad, ClusterBlockWithOnlyANameSetsTheClusterName) {
+  Options o;
+  LoadNatsConfigText("cluster {\n  name: west\n}\n", "n.conf", o);
+  EXPECT_EQ(o.cluster_name, "west");
+  EXPECT_TRUE(ErrorOf("cluster { name: west }\n").empty());
+}
+
+TEST(NatsConfigLoad, ClusterRoutesAndListenAreRefusedNamingKeyAndLine) {
+  std::string err = ErrorOf("cluster {\n  name: west\n  routes: [\"nats://127.0.0.1:6222\"]\n}\n");
+  EXPECT_NE(err.find("n.conf:3"), std::string::npos) << err;
+  EXPECT_NE(err.find("cluster.routes"), std::string::npos) << err;
+  EXPECT_NE(err.find("not supported yet"), std::string::npos) << err;
+  err = ErrorOf("cluster {\n  listen: 127.0.0.1:6222\n}\n");
+  EXPECT_NE(err.find("cluster.listen"), std::string::npos) << err;
+  EXPECT_NE(err.find("not supported yet"), std::string::npos) << err;
+  EXPECT_NE(ErrorOf("cluster: west\n").find("must be a block"), std::string::npos);
+}
+
 TEST(NatsConfigLoad, TlsBlock) {
   Options o;
   LoadNatsConfigText(
@@ -218,8 +236,8 @@ TEST(NatsConfigLoad, VariablesUsedAsValuesAreNotSettings) {
 }
 
 TEST(NatsConfigLoad, UnsupportedSettingsAreRefusedNamingKeyAndLine) {
-  std::string err = ErrorOf("port: 4222\n\ncluster {\n  listen: 127.0.0.1:6222\n}\n");
-  EXPECT_NE(err.find("n.conf:3"), std::string::npos) << err;
+  std::string err = ErrorOf("port: 4222\n\ncluster {\n  routes: [nats://127.0.0.1:6222]\n}\n");
+  EXPECT_NE(err.find("n.conf:4"), std::string::npos) << err;
   EXPECT_NE(err.find("cluster"), std::string::npos) << err;
   EXPECT_NE(err.find("not supported yet"), std::string::npos) << err;
   EXPECT_NE(ErrorOf("websocket { port: 1 }\n").find("WebSocket"), std::string::npos);

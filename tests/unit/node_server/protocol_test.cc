@@ -104,6 +104,16 @@ TEST_F(ProtocolTest, InfoAdvertisesNatsServer2910WithHeaders) {
   EXPECT_NE(c->received().find("} \r\n"), std::string::npos);
 }
 
+TEST_F(ProtocolTest, InfoCarriesTheClusterNameOnlyWhenOneIsSet) {
+  StartServer();
+  EXPECT_EQ(Client()->received().find("\"cluster\""), std::string::npos);
+  server_.reset();
+  Options o;
+  o.cluster_name = "west";
+  StartServer(std::move(o));
+  EXPECT_NE(Client()->received().find("\"cluster\":\"west\""), std::string::npos);
+}
+
 TEST_F(ProtocolTest, PublishReachesSubscriberAsMsg) {
   StartServer();
   auto c = Client();
