@@ -8,62 +8,20 @@
 #include <set>
 
 #include "harness.h"
+#include "jsapi/json.h"
+#include "tracking_file_io.h"
 #include "store/file_io.h"
 
 namespace meridian::jetstream::testing {
 namespace {
 
-class OrderingFileIo : public store::FileIo {
+class OrderingFileIo : public TrackingFileIo {
  public:
   // Renames of sources.json made while a segment or the tmp file had unsynced writes.
   int violations = 0;
   int sources_renames = 0;
   std::set<std::string> dirs_needing_sync;  // renamed into, directory not fsynced since
 
-  store::Status Open(const std::string& path, bool create, int* fd) override {
-    store::Status st = real().Open(path, create, fd);
-    std::lock_guard<std::mutex> l(mu_);
-    if (st.ok()) paths_[*fd] = path;
-    return st;
-  }
-  store::Status Close(int fd) override {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      paths_.erase(fd);
-    }
-    return real().Close(fd);
-  }
-  store::Status WriteAt(int fd, const void* data, size_t n, uint64_t offset) override {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      dirty_.insert(paths_[fd]);
-    }
-    return real().WriteAt(fd, data, n, offset);
-  }
-  store::Status ReadAt(int fd, void* data, size_t n, uint64_t offset, size_t* got) override {
-    return real().ReadAt(fd, data, n, offset, got);
-  }
-  store::Status FileSize(int fd, uint64_t* size) override { return real().FileSize(fd, size); }
-  store::Status Truncate(int fd, uint64_t size) override {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      dirty_.insert(paths_[fd]);
-    }
-    return real().Truncate(fd, size);
-  }
-  store::Status DataSync(int fd) override {
-    std::string path;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      path = paths_[fd];
-    }
-    store::Status st = real().DataSync(fd);
-    std::lock_guard<std::mutex> l(mu_);
-    // Only writes made before the sync started are covered; the store holds its own lock
-    // while writing, so a write racing this sync is at worst counted as unsynced.
-    if (st.ok()) dirty_.erase(path);
-    return st;
-  }
   store::Status SyncDirectory(const std::string& dir) override {
     store::Status st = real().SyncDirectory(dir);
     std::lock_guard<std::mutex> l(mu_);
@@ -85,37 +43,7 @@ class OrderingFileIo : public store::FileIo {
     }
     return real().Rename(from, to);
   }
-  store::Status Remove(const std::string& path) override { return real().Remove(path); }
-  store::Status CreateDirectories(const std::string& dir) override {
-    return real().CreateDirectories(dir);
-  }
-  store::Status ListDirectory(const std::string& dir, std::vector<std::string>* names) override {
-    return real().ListDirectory(dir, names);
-  }
- private:
-  static store::FileIo& real() { return store::DefaultFileIo(); }
-  std::mutex mu_;
-  std::map<int, std::string> paths_;
-  std::set<std::string> dirty_;
 };
-
-std::string Base64(const std::string& in) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(k[(v >> s) & 63]);
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += {k[(v >> 18) & 63], k[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += {k[(v >> 18) & 63], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
-  }
-  return out;
-}
 
 class SourcesDurabilityTest : public EngineTest {
  protected:
@@ -220,7 +148,7 @@ TEST_F(SourcesDurabilityTest, NothingBeyondTheOriginsDurableSequenceIsCopied) {
   for (uint64_t seq = 11; seq <= 15; ++seq) {
     Json got = Api("$JS.API.STREAM.MSG.GET.R", Json({{"seq", seq}}).dump());
     ASSERT_TRUE(got.contains("message")) << got;
-    EXPECT_EQ(got["message"]["data"], Base64("m" + std::to_string(seq)));
+    EXPECT_EQ(got["message"]["data"], jsapi::Base64Encode("m" + std::to_string(seq)));
   }
   EXPECT_EQ(io_.violations, 0);
 }

@@ -11,13 +11,14 @@
 
 #include "harness.h"
 #include "store/file_io.h"
+#include "tracking_file_io.h"
 
 namespace meridian::jetstream::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-class RecordingIo : public store::FileIo {
+class RecordingIo : public TrackingFileIo {
  public:
   // A rename whose source had unsynced writes (the new contents could be lost with the name).
   int violations = 0;
@@ -50,54 +51,6 @@ class RecordingIo : public store::FileIo {
     cv_.wait(l, [&] { return held_ > 0; });
   }
 
-  store::Status Open(const std::string& path, bool create, int* fd) override {
-    store::Status st = real().Open(path, create, fd);
-    std::lock_guard<std::mutex> l(mu_);
-    if (st.ok()) paths_[*fd] = path;
-    return st;
-  }
-  store::Status Close(int fd) override {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      paths_.erase(fd);
-    }
-    return real().Close(fd);
-  }
-  store::Status WriteAt(int fd, const void* data, size_t n, uint64_t offset) override {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      dirty_.insert(paths_[fd]);
-    }
-    return real().WriteAt(fd, data, n, offset);
-  }
-  store::Status ReadAt(int fd, void* data, size_t n, uint64_t offset, size_t* got) override {
-    return real().ReadAt(fd, data, n, offset, got);
-  }
-  store::Status FileSize(int fd, uint64_t* size) override { return real().FileSize(fd, size); }
-  store::Status Truncate(int fd, uint64_t size) override {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      dirty_.insert(paths_[fd]);
-    }
-    return real().Truncate(fd, size);
-  }
-  store::Status DataSync(int fd) override {
-    std::string path;
-    {
-      std::unique_lock<std::mutex> l(mu_);
-      path = paths_[fd];
-      if (path.find("/consumers/") != std::string::npos && gate_closed_) {
-        ++held_;
-        cv_.notify_all();
-        cv_.wait(l, [&] { return !gate_closed_; });
-        --held_;
-      }
-    }
-    store::Status st = real().DataSync(fd);
-    std::lock_guard<std::mutex> l(mu_);
-    if (st.ok()) dirty_.erase(path);
-    return st;
-  }
   store::Status SyncDirectory(const std::string& dir) override {
     store::Status st = real().SyncDirectory(dir);
     std::lock_guard<std::mutex> l(mu_);
@@ -116,20 +69,19 @@ class RecordingIo : public store::FileIo {
     }
     return real().Rename(from, to);
   }
-  store::Status Remove(const std::string& path) override { return real().Remove(path); }
-  store::Status CreateDirectories(const std::string& dir) override {
-    return real().CreateDirectories(dir);
-  }
-  store::Status ListDirectory(const std::string& dir, std::vector<std::string>* names) override {
-    return real().ListDirectory(dir, names);
+
+ protected:
+  void BeforeSync(const std::string& path, std::unique_lock<std::mutex>& l) override {
+    if (path.find("/consumers/") != std::string::npos && gate_closed_) {
+      ++held_;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return !gate_closed_; });
+      --held_;
+    }
   }
 
  private:
-  static store::FileIo& real() { return store::DefaultFileIo(); }
-  std::mutex mu_;
   std::condition_variable cv_;
-  std::map<int, std::string> paths_;
-  std::set<std::string> dirty_;
   std::set<std::string> renamed_;
   std::set<fs::path> dirs_unsynced_;
   std::map<fs::path, int> dir_syncs_;
