@@ -568,21 +568,26 @@ int Run() {
   const long rss_left = sidecar.RssKib();
 
   std::cout << "[bench] core publish throughput\n" << std::flush;
-  double core_direct = 0, core_sidecar = 0;
+  // Three paths alternating: direct, the sidecar, and the bare forwarder (what any extra
+  // process on the path costs in CPU and wake-ups on this machine, whatever it does).
+  double core_direct = 0, core_sidecar = 0, core_fwd = 0;
   for (int round = 0; round < rounds; ++round) {
     core_direct = std::max(core_direct, CoreThroughput(direct, 300000, std::chrono::seconds(6)));
     core_sidecar = std::max(core_sidecar, CoreThroughput(via, 300000, std::chrono::seconds(6)));
+    core_fwd = std::max(core_fwd, CoreThroughput(via_fwd, 300000, std::chrono::seconds(6)));
   }
   std::cout << "[bench] request/reply\n" << std::flush;
   std::vector<RrPath> rr = RrPaths(rr_urls);
   MeasureRequestReply(rr, rounds);
   std::cout << "[bench] JetStream async publish\n" << std::flush;
-  JsRate js_direct, js_sidecar;
+  JsRate js_direct, js_sidecar, js_fwd;
   for (int round = 0; round < rounds; ++round) {
     JsRate d = JsAsyncPublish(direct, "foo.west.bench", 20000, std::chrono::seconds(8));
     JsRate s = JsAsyncPublish(via, "foo.bench", 20000, std::chrono::seconds(8));
+    JsRate f = JsAsyncPublish(via_fwd, "foo.west.bench", 20000, std::chrono::seconds(8));
     if (d.rate > js_direct.rate) js_direct = d;
     if (s.rate > js_sidecar.rate) js_sidecar = s;
+    if (f.rate > js_fwd.rate) js_fwd = f;
   }
   const long rss_after = sidecar.RssKib();
 
@@ -596,12 +601,18 @@ int Run() {
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
   Row("core pub->sub 16 B (msgs/s)", Fmt(core_direct, "msg/s"), Fmt(core_sidecar, "msg/s"),
       ratio(core_sidecar, core_direct), "sidecar/direct >= 0.9");
+  Row("  bare forwarder (in sidecar column)", "", Fmt(core_fwd, "msg/s"),
+      ratio(core_fwd, core_direct), "");
+  Row("  sidecar / bare forwarder", "", "", ratio(core_sidecar, core_fwd), "");
   RequestReplyRows(rr);
   char buf[64] = "";
   Row("JS async publish 128 B, R1, window 256", Fmt(js_direct.rate, "msg/s"),
       Fmt(js_sidecar.rate, "msg/s"), ratio(js_sidecar.rate, js_direct.rate),
       "sidecar/direct >= 0.9");
-  Row("  direct foo.west.bench, sidecar foo.bench", "", "", 0, "");
+  Row("  to foo.west.bench (sidecar: foo.bench)", "", "", 0, "");
+  Row("  bare forwarder (in sidecar column)", "", Fmt(js_fwd.rate, "msg/s"),
+      ratio(js_fwd.rate, js_direct.rate), "");
+  Row("  sidecar / bare forwarder", "", "", ratio(js_sidecar.rate, js_fwd.rate), "");
   Row("sidecar RSS idle", "", std::to_string(rss_idle) + " KiB", 0, "");
   Row("sidecar RSS with " + std::to_string(opened) + " idle clients", "",
       std::to_string(rss_conns) + " KiB", 0, "");
