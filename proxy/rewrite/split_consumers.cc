@@ -69,7 +69,22 @@ struct SplitConsumers::Consumer {
   bool ack_all = false;
   DeliveryRenumber renumber;
   std::uint64_t last_used = 0;
-  Consumer(std::size_t origins, std::size_t ring) : renumber(origins, ring) {}
+  // For resuming (ResumePoint): the client's filter, and per origin the read-stream sequence
+  // the client needs next from that origin (0: unknown).
+  std::string filter;
+  std::vector<std::uint64_t> next;
+  Consumer(std::size_t origins, std::size_t ring) : renumber(origins, ring), next(origins, 0) {}
+};
+
+// Where a split consumer that is gone (or still there) had got to: a client that creates a
+// consumer "by_start_sequence last seen + 1" (an ordered consumer's reset, a resume by hand)
+// gets each origin from where that origin was, not from one merged sequence (deliveries of
+// the origins arrive interleaved, not in stream order; see README "Split consumers").
+struct SplitConsumers::ResumePoint {
+  std::uint32_t stream = 0;
+  std::string filter;
+  std::uint64_t last_stream_seq = 0;  // of the last delivery to the client
+  std::vector<std::uint64_t> next;
 };
 
 struct SplitConsumers::Merge {
@@ -137,6 +152,40 @@ SplitConsumers::Consumer* SplitConsumers::FindConsumer(std::uint32_t stream,
   return nullptr;
 }
 
+void SplitConsumers::Remember(const Consumer& c) {
+  const std::uint64_t last = c.renumber.last_stream_seq();
+  if (c.filter.empty() || last == 0) return;
+  if (recent_.size() >= kRecentResumePoints) recent_.erase(recent_.begin());
+  recent_.push_back({c.stream, c.filter, last, c.next});
+}
+
+// Per origin start sequences for a create by_start_sequence `start` on (stream, filter), when
+// the client resumes right after the last message some split consumer on that filter
+// delivered to it; empty otherwise (every origin starts at `start`, as the client asked).
+std::vector<std::uint64_t> SplitConsumers::ResumeStarts(std::uint32_t stream,
+                                                        std::string_view filter,
+                                                        std::uint64_t start) const {
+  std::vector<std::uint64_t> out;
+  if (start < 2) return out;
+  const std::vector<std::uint64_t>* next = nullptr;
+  for (const auto& c : consumers_) {
+    if (c->stream == stream && c->filter == filter && c->renumber.last_stream_seq() == start - 1) {
+      next = &c->next;
+    }
+  }
+  for (auto it = recent_.rbegin(); next == nullptr && it != recent_.rend(); ++it) {
+    if (it->stream == stream && it->filter == filter && it->last_stream_seq == start - 1) {
+      next = &it->next;
+    }
+  }
+  if (next == nullptr) return out;
+  out = *next;
+  for (auto& n : out) {
+    if (n == 0) n = start;  // nothing known about that origin: as the client asked
+  }
+  return out;
+}
+
 SplitConsumers::Consumer& SplitConsumers::AddConsumer(std::uint32_t stream, std::string_view name,
                                                       const SplitMergeResult& how,
                                                       std::string_view client_deliver, TimePoint) {
@@ -145,6 +194,7 @@ SplitConsumers::Consumer& SplitConsumers::AddConsumer(std::uint32_t stream, std:
     auto oldest = std::min_element(consumers_.begin(), consumers_.end(),
                                    [](auto& a, auto& b) { return a->last_used < b->last_used; });
     if (!(*oldest)->push_sid.empty()) UnsubscribePush((*oldest)->push_sid, (*oldest)->stream);
+    Remember(**oldest);
     consumers_.erase(oldest);
   }
   const std::size_t origins = rewriter_.topology().streams()[stream].regions.size();
@@ -166,6 +216,7 @@ void SplitConsumers::Forget(std::uint32_t stream, std::string_view name) {
   std::erase_if(consumers_, [&](auto& c) {
     if (c->stream != stream || c->name != name) return false;
     if (!c->push_sid.empty()) UnsubscribePush(c->push_sid, c->stream);
+    Remember(*c);
     return true;
   });
 }
@@ -368,9 +419,23 @@ bool SplitConsumers::StartCreate(std::string_view prefix, std::uint32_t stream, 
     AppendU64(merge->push_sid, ++push_counter_);
     SubscribePush(merge->push_sid, stream, name, group);
   }
+  // Where each origin starts: all from 1, by_start_sequence from that sequence, or, when the
+  // client resumes right after its last delivery on this filter, each origin where it was.
+  const std::string* policy = StringField(config, "deliver_policy");
+  const std::uint64_t opt_start =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(I64Field(config, "opt_start_seq"), 0));
+  std::vector<std::uint64_t> starts(vs.regions.size(), 0);
+  std::vector<std::uint64_t> resumed;
+  if (policy == nullptr || *policy == "all") {
+    starts.assign(vs.regions.size(), 1);
+  } else if (*policy == "by_start_sequence" && opt_start > 0) {
+    resumed = ResumeStarts(stream, filter, opt_start);
+    starts = resumed.empty() ? std::vector<std::uint64_t>(vs.regions.size(), opt_start) : resumed;
+  }
   for (std::size_t r = 0; r < vs.regions.size(); ++r) {
     const std::string origin_name = OriginConsumerName(name, vs.regions[r]);
     Json part_config = config;
+    if (!resumed.empty()) part_config["opt_start_seq"] = resumed[r];
     part_config.erase("filter_subjects");
     InsertTokenAfterPrefix(filter, root->prefix.size(), vs.regions[r], body_);
     part_config["filter_subject"] = body_;
@@ -404,7 +469,11 @@ bool SplitConsumers::StartCreate(std::string_view prefix, std::uint32_t stream, 
   how.deliver_group = group;
   how.max_ack_pending =
       static_cast<std::uint64_t>(std::max<std::int64_t>(I64Field(config, "max_ack_pending"), 0));
-  AddConsumer(stream, name, how, client_deliver, now).push_sid = merge->push_sid;
+  Consumer& added = AddConsumer(stream, name, how, client_deliver, now);
+  added.push_sid = merge->push_sid;
+  added.filter = filter;
+  added.next = std::move(starts);
+  if (!resumed.empty()) ++stats_.resumed;
   merges_.emplace(id, std::move(merge));
   ++stats_.creates;
   return true;
@@ -527,6 +596,7 @@ bool SplitConsumers::Deliver(Consumer& c, std::uint32_t origin, const AckTokens&
   client.stream = vs.name;
   client.consumer = c.name;
   client.consumer_seq = c.renumber.Deliver(origin, ack);
+  if (origin < c.next.size()) c.next[origin] = std::max(c.next[origin], ack.stream_seq + 1);
   client.pending = c.renumber.pending();
   FormatAckV1(client, reply_);
   std::string_view out_subject = subject;

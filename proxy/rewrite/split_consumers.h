@@ -71,6 +71,7 @@ struct SplitStats {
   std::uint64_t acks_unknown = 0;  // client sequence no longer in the ack map
   std::uint64_t statuses = 0;      // heartbeats, flow control, terminal statuses sent
   std::uint64_t abandoned = 0;     // ephemeral split consumers deleted after losing interest
+  std::uint64_t resumed = 0;       // creates resumed per origin (ResumePoint)
 };
 
 class SplitConsumers {
@@ -119,6 +120,8 @@ class SplitConsumers {
   struct Consumer;
   struct Merge;
   struct Pull;
+  struct ResumePoint;
+  static constexpr std::size_t kRecentResumePoints = 8;
 
   bool StartCreate(std::string_view prefix, std::uint32_t stream, bool durable_form,
                    std::string_view subject_name, std::string_view subject_filter,
@@ -134,6 +137,10 @@ class SplitConsumers {
   Consumer& AddConsumer(std::uint32_t stream, std::string_view name, const SplitMergeResult& how,
                         std::string_view client_deliver, TimePoint now);
   void Forget(std::uint32_t stream, std::string_view name);
+  // Keeps where a consumer that is being dropped had got to (the last kRecentResumePoints).
+  void Remember(const Consumer& c);
+  std::vector<std::uint64_t> ResumeStarts(std::uint32_t stream, std::string_view filter,
+                                          std::uint64_t start) const;
   void Abandon(Consumer& c);
   // Literal subscriptions for a push consumer's origin deliver subjects, sids "<base>_<i>".
   void SubscribePush(std::string_view sid_base, std::uint32_t stream, std::string_view name,
@@ -167,6 +174,7 @@ class SplitConsumers {
   SplitStats stats_;
 
   std::vector<std::unique_ptr<Consumer>> consumers_;
+  std::vector<ResumePoint> recent_;
   std::unordered_map<std::uint32_t, std::unique_ptr<Merge>> merges_;
   std::uint32_t next_merge_ = 1;
   std::vector<std::unique_ptr<Pull>> pulls_;  // slots, made on first use

@@ -44,6 +44,7 @@ std::vector<Received> ReceiveUntil(natsSubscription* sub, bool pull,
       if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
         r.stream = meta->Stream ? meta->Stream : "";
         r.delivered = meta->NumDelivered;
+        r.stream_seq = meta->Sequence.Stream;
         jsMsgMetaData_Destroy(meta);
       }
       if (ack) {

@@ -13,6 +13,7 @@ namespace meridian::sidecar_it {
 struct Received {
   std::string subject, payload, stream;  // stream: from the ack subject's metadata
   uint64_t delivered = 0;                // delivery count (1 = first delivery)
+  uint64_t stream_seq = 0;               // the (read) stream sequence, from the ack subject
 };
 
 // js_Publish through `nc`; returns the PubAck's stream and sequence. Throws on error.

@@ -94,6 +94,84 @@ TEST_F(SidecarTest, OrderedConsumerFilteredOnFooTestSeesEveryRegionsFooTestInOrd
   for (const auto& m : got) EXPECT_TRUE(seen.insert(m.payload).second) << "twice: " << m.payload;
 }
 
+// A client resumes a filtered consumer with "by start sequence: the last one I got + 1" (what
+// an ordered consumer does on a reset). The split consumer's origins deliver interleaved, not
+// in stream order, so the last message may come from an origin ahead of the others: the
+// sidecar starts each origin where it was, and nothing is skipped or delivered twice.
+TEST_F(SidecarTest, ResumingAFilteredConsumerAfterItsLastMessageSkipsNoOrigin) {
+  const std::string token = UniqueToken("resume");
+  const std::string region = "west";
+  // Only this test's messages: the consumers start after what the read stream holds now.
+  json before = ServerApi(region, "$JS.API.STREAM.INFO.foo-read-" + region);
+  const uint64_t start = before["state"].value("last_seq", uint64_t{0}) + 1;
+  std::set<std::string> wanted;
+  for (const auto& r : kRegions) {
+    Connection nc = ConnectSidecar(r, "resume-pub-" + r);
+    for (int i = 0; i < 8; ++i) {
+      const std::string payload = token + "-" + r + "-" + std::to_string(i);
+      JsPublish(nc.get(), "foo.test", payload);
+      wanted.insert(payload);
+    }
+  }
+  WaitForConvergence("foo");
+  Connection nc = ConnectSidecar(region, "resume-filtered");
+  JetStream js = JetStreamOf(nc.get());
+  const std::string first = "resume1-" + std::to_string(::getpid());
+  jsErrCode err = static_cast<jsErrCode>(0);
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Config.DeliverPolicy = js_DeliverByStartSequence;
+  so.Config.OptStartSeq = start;
+  natsSubscription* raw = nullptr;
+  Check(js_PullSubscribe(&raw, js.get(), "foo.test", first.c_str(), nullptr, &so, &err),
+        "pull consumer filtered on foo.test (JetStream error " + std::to_string(err) + ")");
+  // Two small fetches: each pull starts its sweep at the next origin, so the last message
+  // is typically from a later origin than the first's.
+  std::vector<Received> got;
+  {
+    Subscription sub(raw);
+    for (int fetch = 0; fetch < 2; ++fetch) {
+      natsMsgList list{};
+      Check(natsSubscription_Fetch(&list, sub.get(), 3, 5000, &err), "fetch of 3");
+      for (int i = 0; i < list.Count; ++i) {
+        Received r;
+        r.payload = DataOf(list.Msgs[i]);
+        jsMsgMetaData* meta = nullptr;
+        if (natsMsg_GetMetaData(&meta, list.Msgs[i]) == NATS_OK) {
+          r.stream_seq = meta->Sequence.Stream;
+          jsMsgMetaData_Destroy(meta);
+        }
+        Check(natsMsg_AckSync(list.Msgs[i], nullptr, &err), "ack");
+        got.push_back(r);
+      }
+      natsMsgList_Destroy(&list);
+    }
+  }
+  ASSERT_FALSE(got.empty());
+  const uint64_t last = got.back().stream_seq;
+  ASSERT_GT(last, 0u);
+  Check(js_DeleteConsumer(js.get(), "foo", first.c_str(), nullptr, &err), "delete " + first);
+
+  const std::string second = "resume2-" + std::to_string(::getpid());
+  jsSubOptions_Init(&so);
+  so.Config.DeliverPolicy = js_DeliverByStartSequence;
+  so.Config.OptStartSeq = last + 1;
+  raw = nullptr;
+  Check(js_PullSubscribe(&raw, js.get(), "foo.test", second.c_str(), nullptr, &so, &err),
+        "resumed pull consumer (JetStream error " + std::to_string(err) + ")");
+  Subscription sub(raw);
+  std::set<std::string> left = wanted;
+  for (const auto& m : got) left.erase(m.payload);
+  auto rest = ReceiveUntil(sub.get(), true, left, true, std::chrono::seconds(15));
+  auto extra = ReceiveUntil(sub.get(), true, {"(never)"}, true, std::chrono::milliseconds(1000));
+  rest.insert(rest.end(), extra.begin(), extra.end());
+  got.insert(got.end(), rest.begin(), rest.end());
+  EXPECT_EQ(Missing(wanted, got), "(none)") << "resumed at " << last + 1;
+  std::set<std::string> seen;
+  for (const auto& m : got) EXPECT_TRUE(seen.insert(m.payload).second) << "twice: " << m.payload;
+  js_DeleteConsumer(js.get(), "foo", second.c_str(), nullptr, &err);
+}
+
 TEST_F(SidecarTest, FilteredConsumerInfoAndDeleteActOnTheConsumerTheClientMade) {
   const std::string region = "east";
   const std::string durable = "infofilt-" + std::to_string(::getpid());

@@ -607,5 +607,76 @@ TEST_F(SplitConsumersTest, AShortSubjectOnTheReplySidIsIgnored) {
   EXPECT_TRUE(sink_.down.empty());
 }
 
+// An ordered consumer resets with "by_start_sequence, last stream sequence seen + 1". The
+// origins' deliveries arrive interleaved, so one merged sequence would skip what a slower
+// origin had not delivered yet: each origin resumes where it was.
+TEST_F(SplitConsumersTest, AResumeAfterTheLastDeliveryStartsEachOriginWhereItWas) {
+  const std::vector<std::string> regions = {"east", "central", "west"};
+  int n = 0;
+  // Creates an ordered-style ephemeral and answers it; returns the origin create bodies.
+  auto create = [&](const std::string& deliver, nlohmann::json extra) {
+    nlohmann::json config = {{"ack_policy", "none"},
+                             {"filter_subject", "foo.test"},
+                             {"flow_control", true},
+                             {"deliver_subject", deliver}};
+    config.update(extra);
+    nlohmann::json body = {{"stream_name", "foo"}, {"config", config}};
+    sink_.up.clear();
+    EXPECT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo", "_INBOX.c", body.dump(),
+                                        now_));
+    ++n;
+    std::vector<nlohmann::json> bodies;
+    const auto up = sink_.up;
+    for (std::size_t i = 0; i < 3 && i < up.size(); ++i) {
+      bodies.push_back(J(up[i].body)["config"]);
+      auto reply = J(OriginReply(regions[i], true));
+      reply["config"].erase("durable_name");
+      reply["config"]["ack_policy"] = "none";
+      reply["name"] = "mrdn7x" + std::to_string(n) + "__" + regions[i];
+      split_->OnUpstreamMessage("_MRDN_SR", up[i].reply, "", "", reply.dump(), now_);
+    }
+    sink_.down.clear();  // the create's reply
+    return bodies;
+  };
+  auto deliver = [&](const std::string& sid, const std::string& region, int sseq, int dseq) {
+    split_->OnUpstreamMessage(sid, "foo." + region + ".test",
+                              "$JS.ACK.foo-read-west.mrdn7x" + std::to_string(n) + "__" + region +
+                                  ".1." + std::to_string(sseq) + "." + std::to_string(dseq) +
+                                  ".1795393222582469645.0",
+                              "", "m", now_);
+  };
+
+  auto first = create("_INBOX.push", nlohmann::json::object());
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_FALSE(first[1].contains("opt_start_seq"));
+  deliver("_MRDN_SD1_0", "east", 10, 1);
+  deliver("_MRDN_SD1_0", "east", 12, 2);
+  ASSERT_EQ(sink_.down.size(), 2u);
+
+  // Reset after stream seq 12: central and west delivered nothing yet, so from 1.
+  auto second =
+      create("_INBOX.p2", {{"deliver_policy", "by_start_sequence"}, {"opt_start_seq", 13}});
+  ASSERT_EQ(second.size(), 3u);
+  EXPECT_EQ(second[0]["opt_start_seq"], 13);
+  EXPECT_EQ(second[1]["opt_start_seq"], 1);
+  EXPECT_EQ(second[2]["opt_start_seq"], 1);
+  deliver("_MRDN_SD2_1", "central", 4, 1);
+
+  // Reset after stream seq 4 (central's): east stays past 12, central after 4.
+  auto third =
+      create("_INBOX.push", {{"deliver_policy", "by_start_sequence"}, {"opt_start_seq", 5}});
+  ASSERT_EQ(third.size(), 3u);
+  EXPECT_EQ(third[0]["opt_start_seq"], 13);
+  EXPECT_EQ(third[1]["opt_start_seq"], 5);
+  EXPECT_EQ(third[2]["opt_start_seq"], 1);
+
+  // Not right after a delivery: every origin from where the client asked.
+  auto other =
+      create("_INBOX.p1", {{"deliver_policy", "by_start_sequence"}, {"opt_start_seq", 100}});
+  ASSERT_EQ(other.size(), 3u);
+  for (const auto& c : other) EXPECT_EQ(c["opt_start_seq"], 100);
+  EXPECT_EQ(split_->stats().resumed, 2u);
+}
+
 }  // namespace
 }  // namespace meridian::rewrite
