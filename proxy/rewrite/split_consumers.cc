@@ -690,7 +690,7 @@ void SplitConsumers::OnPushMessage(std::string_view subject, std::string_view re
 // --- acks -------------------------------------------------------------------------------------
 
 bool SplitConsumers::OnClientAck(std::string_view subject, std::string_view reply,
-                                 std::string_view payload) {
+                                 std::string_view payload, TimePoint now) {
   if (consumers_.empty()) return false;
   auto ack = ParseAckV1(subject);
   if (!ack) return false;
@@ -706,7 +706,8 @@ bool SplitConsumers::OnClientAck(std::string_view subject, std::string_view repl
     return true;
   }
   const std::string read = vs.ReadStreamName(rewriter_.region());
-  auto send = [&](const DeliveryRenumber::Entry& entry, std::string_view with_reply) {
+  auto send = [&](const DeliveryRenumber::Entry& entry, std::string_view with_reply,
+                  std::string_view body) {
     const std::string origin_name = OriginConsumerName(c->name, vs.regions[entry.origin]);
     AckTokens t;
     t.stream = read;
@@ -717,17 +718,28 @@ bool SplitConsumers::OnClientAck(std::string_view subject, std::string_view repl
     t.timestamp = entry.timestamp;
     t.pending = 0;
     FormatAckV1(t, subject_);
-    sink_.ToUpstream(subject_, with_reply, {}, payload);
+    sink_.ToUpstream(subject_, with_reply, {}, body);
   };
-  send(*e, reply);
-  const bool positive = payload.empty() || payload == "+ACK" || payload == "+OK";
+  // "+NXT [request]": ack, then the next message(s) to `reply`. The origin would send its
+  // own next message with its own numbers, so the ack goes as a plain +ACK and the "next" is a
+  // pull request of the split consumer for the client's reply (swept over every origin).
+  const bool next = payload.starts_with("+NXT");
+  if (next) {
+    send(*e, {}, "+ACK");
+    if (c->deliver.empty() && !reply.empty()) {
+      StartPull("$JS.API.", *stream, c->name, reply, payload.substr(4), now);
+    }
+  } else {
+    send(*e, reply, payload);
+  }
+  const bool positive = payload.empty() || payload == "+ACK" || payload == "+OK" || next;
   if (c->ack_all && positive) {
     // Ack policy all: everything up to this point, on every origin.
     for (std::uint32_t o = 0; o < vs.regions.size(); ++o) {
       if (o == e->origin) continue;
       if (const DeliveryRenumber::Entry* other =
               c->renumber.LatestAtOrBefore(o, ack->consumer_seq)) {
-        send(*other, {});
+        send(*other, {}, next ? std::string_view("+ACK") : payload);
       }
     }
   }

@@ -88,8 +88,10 @@ class SplitConsumers {
   // requests for split consumers known to this connection.
   bool OnClientRequest(std::string_view subject, std::string_view reply, std::string_view body,
                        TimePoint now);
-  // A client ack ($JS.ACK.<virtual>.<split consumer>.…). True when handled.
-  bool OnClientAck(std::string_view subject, std::string_view reply, std::string_view payload);
+  // A client ack ($JS.ACK.<virtual>.<split consumer>.…). True when handled. `+NXT` on a pull
+  // consumer acks and starts a pull request for the client's reply (renumbered as any pull).
+  bool OnClientAck(std::string_view subject, std::string_view reply, std::string_view payload,
+                   TimePoint now);
   // Messages on this part's sids (OwnsSid) go here.
   bool OwnsSid(std::string_view sid) const { return sid.starts_with(options_.sid_prefix); }
   void OnUpstreamMessage(std::string_view sid, std::string_view subject, std::string_view reply,

@@ -280,7 +280,7 @@ void Session::HandleClientPublish(const Op& op, TimePoint now) {
       HandleApiRequest(op, now);
       return;
     case rewrite::Outbound::kAck:
-      if (split_ && split_->OnClientAck(op)) return;
+      if (split_ && split_->OnClientAck(op, now)) return;
       if (rewriter_->RewriteClientAck(op.subject, ack_)) {
         ++counters_.rewritten;
         PublishUp(hpub, ack_, op.reply, op.headers, op.payload);

@@ -63,8 +63,8 @@ bool SplitGlue::OnClientRequest(const proto::Op& op, TimePoint now) {
   return true;
 }
 
-bool SplitGlue::OnClientAck(const proto::Op& op) {
-  if (!split_.OnClientAck(op.subject, op.reply, op.payload)) return false;
+bool SplitGlue::OnClientAck(const proto::Op& op, TimePoint now) {
+  if (!split_.OnClientAck(op.subject, op.reply, op.payload, now)) return false;
   ++session_.counters_.rewritten;
   return true;
 }

@@ -30,7 +30,7 @@ class SplitGlue : public rewrite::SplitSink {
 
   // True when the op was handled here (the session does nothing more with it).
   bool OnClientRequest(const proto::Op& op, TimePoint now);
-  bool OnClientAck(const proto::Op& op);
+  bool OnClientAck(const proto::Op& op, TimePoint now);
   bool OnUpstreamMessage(const proto::Op& op, TimePoint now);
   void Tick(TimePoint now) { split_.Tick(now); }
   const rewrite::Rewriter& rewriter() const { return rewriter_; }

@@ -172,6 +172,52 @@ TEST_F(SidecarTest, ResumingAFilteredConsumerAfterItsLastMessageSkipsNoOrigin) {
   js_DeleteConsumer(js.get(), "foo", second.c_str(), nullptr, &err);
 }
 
+// "+NXT": ack and ask for the next message in one request. The next message must look like
+// any other delivery of the client's consumer (virtual subject, the consumer's own numbers).
+TEST_F(SidecarTest, AckNextOnAFilteredPullConsumerGetsTheNextMessageAsTheClientsConsumer) {
+  std::set<std::string> others;
+  // Six foo.test messages: the fetch and three +NXT take four.
+  PublishTestAndOther("ack-next-1", others);
+  PublishTestAndOther("ack-next-2", others);
+  const std::string region = "central";
+  Connection nc = ConnectSidecar(region, "ack-next");
+  JetStream js = JetStreamOf(nc.get());
+  const std::string durable = "acknext-" + std::to_string(::getpid());
+  jsErrCode err = static_cast<jsErrCode>(0);
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  natsSubscription* raw = nullptr;
+  Check(js_PullSubscribe(&raw, js.get(), "foo.test", durable.c_str(), nullptr, &so, &err),
+        "pull consumer filtered on foo.test (JetStream error " + std::to_string(err) + ")");
+  Subscription sub(raw);
+  natsMsgList list{};
+  Check(natsSubscription_Fetch(&list, sub.get(), 1, 5000, &err), "fetch of 1");
+  ASSERT_EQ(list.Count, 1);
+  std::string ack_subject = natsMsg_GetReply(list.Msgs[0]);
+  natsMsgList_Destroy(&list);
+  const std::string prefix = "$JS.ACK.foo." + durable + ".";
+  std::set<std::string> seen;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(ack_subject.starts_with(prefix)) << ack_subject;
+    natsMsg* next = nullptr;
+    Check(natsConnection_RequestString(&next, nc.get(), ack_subject.c_str(), "+NXT", 5000),
+          "+NXT on " + ack_subject);
+    EXPECT_EQ(std::string(natsMsg_GetSubject(next)), "foo.test");
+    ack_subject = natsMsg_GetReply(next) ? natsMsg_GetReply(next) : "";
+    EXPECT_TRUE(seen.insert(DataOf(next)).second) << "twice: " << DataOf(next);
+    // The client's consumer sequence goes on: 2, 3, 4 (token 6 of the ack subject).
+    std::vector<std::string> tokens;
+    for (std::size_t from = 0, dot = 0; dot != std::string::npos; from = dot + 1) {
+      dot = ack_subject.find('.', from);
+      tokens.push_back(ack_subject.substr(from, dot == std::string::npos ? dot : dot - from));
+    }
+    ASSERT_EQ(tokens.size(), 9u) << ack_subject;
+    EXPECT_EQ(tokens[6], std::to_string(i + 2)) << ack_subject;
+    natsMsg_Destroy(next);
+  }
+  js_DeleteConsumer(js.get(), "foo", durable.c_str(), nullptr, &err);
+}
+
 TEST_F(SidecarTest, FilteredConsumerInfoAndDeleteActOnTheConsumerTheClientMade) {
   const std::string region = "east";
   const std::string durable = "infofilt-" + std::to_string(::getpid());

@@ -132,7 +132,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       R"({"stream_name":"foo","config":{"durable_name":"C","filter_subject":"foo.test"}})", t);
   split.OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.C", "_INBOX.p", body, t);
   split.OnClientRequest(subject, reply, body, t);
-  split.OnClientAck(subject, reply, body);
+  split.OnClientAck(subject, reply, body, t);
   split.OnClientSubscribe(subject, reply, t);
   split.OnClientSubscribe("_MRDN.D.foo-read-west.C", "", t);
   if (size % 3 == 0) split.OnClientUnsubscribe(subject);

@@ -303,17 +303,46 @@ TEST_F(SplitConsumersTest, AckGoesToTheOriginConsumerWithItsOwnSequence) {
   DeliverFrom("_MRDN_SP0", "east", 4, 7);
   DeliverFrom("_MRDN_SP0", "west", 5, 2);
   sink_.up.clear();
-  ASSERT_TRUE(
-      split_->OnClientAck("$JS.ACK.foo.C.1.5.2.1795393222582469645.0", "_INBOX.ackack", "+ACK"));
+  ASSERT_TRUE(split_->OnClientAck("$JS.ACK.foo.C.1.5.2.1795393222582469645.0", "_INBOX.ackack",
+                                  "+ACK", now_));
   ASSERT_EQ(sink_.up.size(), 1u);
   EXPECT_EQ(sink_.up[0].subject, "$JS.ACK.foo-read-west.C__west.1.5.2.1795393222582469645.0");
   EXPECT_EQ(sink_.up[0].reply, "_INBOX.ackack");
   EXPECT_EQ(sink_.up[0].body, "+ACK");
 }
 
+TEST_F(SplitConsumersTest, AckNextAcksTheOriginThenPullsTheNextRenumberedForTheClient) {
+  CreateC();
+  split_->OnClientRequest("$JS.API.CONSUMER.MSG.NEXT.foo.C", "_INBOX.p1", "2", now_);
+  DeliverFrom("_MRDN_SP0", "east", 4, 7);
+  DeliverFrom("_MRDN_SP0", "west", 5, 2);
+  ASSERT_EQ(split_->pulls_in_flight(), 0u);
+  sink_.up.clear();
+  sink_.down.clear();
+  ASSERT_TRUE(split_->OnClientAck("$JS.ACK.foo.C.1.5.2.1795393222582469645.0", "_INBOX.p2",
+                                  "+NXT {\"batch\":1}", now_));
+  ASSERT_EQ(sink_.up.size(), 2u);
+  // The origin gets a plain ack (its own next message would carry its own numbers)...
+  EXPECT_EQ(sink_.up[0].subject, "$JS.ACK.foo-read-west.C__west.1.5.2.1795393222582469645.0");
+  EXPECT_EQ(sink_.up[0].reply, "");
+  EXPECT_EQ(sink_.up[0].body, "+ACK");
+  // ...and the next message is a pull of the split consumer, swept over the origins.
+  EXPECT_TRUE(sink_.up[1].subject.starts_with("$JS.API.CONSUMER.MSG.NEXT.foo-read-west.C__"))
+      << sink_.up[1].subject;
+  EXPECT_EQ(J(sink_.up[1].body), J(R"({"batch":1,"no_wait":true})"));
+  EXPECT_EQ(split_->pulls_in_flight(), 1u);
+  const std::string origin = sink_.up[1].subject.substr(sink_.up[1].subject.rfind("__") + 2);
+  DeliverFrom("_MRDN_SP0", origin, 9, 3);
+  ASSERT_EQ(sink_.down.size(), 1u);
+  EXPECT_EQ(sink_.down[0].route, "_INBOX.p2");
+  EXPECT_EQ(sink_.down[0].subject, "foo.test");
+  EXPECT_EQ(sink_.down[0].reply, "$JS.ACK.foo.C.1.9.3.1795393222582469645.0");
+  EXPECT_EQ(split_->pulls_in_flight(), 0u);
+}
+
 TEST_F(SplitConsumersTest, AcksOfOtherConsumersAreNotTaken) {
   CreateC();
-  EXPECT_FALSE(split_->OnClientAck("$JS.ACK.foo.D.1.5.2.1795393222582469645.0", "", ""));
+  EXPECT_FALSE(split_->OnClientAck("$JS.ACK.foo.D.1.5.2.1795393222582469645.0", "", "", now_));
 }
 
 TEST_F(SplitConsumersTest, PushDeliveriesReachTheClientsDeliverSubjectInOneSequence) {
@@ -370,7 +399,7 @@ TEST_F(SplitConsumersTest, AckAllAcksEveryOriginUpToThatPoint) {
   DeliverFrom("_MRDN_SD1_0", "east", 3, 2);     // client 3
   DeliverFrom("_MRDN_SD1_0", "west", 4, 1);     // client 4
   sink_.up.clear();
-  ASSERT_TRUE(split_->OnClientAck("$JS.ACK.foo.C.1.3.3.1795393222582469645.0", "", ""));
+  ASSERT_TRUE(split_->OnClientAck("$JS.ACK.foo.C.1.3.3.1795393222582469645.0", "", "", now_));
   ASSERT_EQ(sink_.up.size(), 2u);
   EXPECT_EQ(sink_.up[0].subject, "$JS.ACK.foo-read-west.C__east.1.3.2.1795393222582469645.0");
   EXPECT_EQ(sink_.up[1].subject, "$JS.ACK.foo-read-west.C__central.1.2.1.1795393222582469645.0");
@@ -492,7 +521,7 @@ TEST_F(SplitConsumersTest, ANewConnectionBindsByInfoThenSubscribingToTheDeliverS
   EXPECT_EQ(sink_.down[1].reply, "$JS.ACK.foo.C.1.3.1.1795393222582469645.1");
   EXPECT_EQ(sink_.down[2].reply, "$JS.ACK.foo.C.1.5.2.1795393222582469645.1");
   sink_.up.clear();
-  ASSERT_TRUE(split_->OnClientAck("$JS.ACK.foo.C.1.5.2.1795393222582469645.1", "", "+ACK"));
+  ASSERT_TRUE(split_->OnClientAck("$JS.ACK.foo.C.1.5.2.1795393222582469645.1", "", "+ACK", now_));
   ASSERT_EQ(sink_.up.size(), 1u);
   EXPECT_EQ(sink_.up[0].subject, "$JS.ACK.foo-read-west.C__west.1.5.9.1795393222582469645.0");
   // Heartbeats on an origin deliver subject reach the client too.
