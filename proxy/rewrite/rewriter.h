@@ -20,6 +20,7 @@
 
 #include "rewrite/api_subject.h"
 #include "rewrite/reply_plan.h"
+#include "rewrite/split_registry.h"
 #include "rewrite/topology.h"
 
 namespace meridian::rewrite {
@@ -140,6 +141,10 @@ class Rewriter {
   // Chosen by the session from the upstream server's INFO version; kRegionWildcard by default.
   void set_filter_style(FilterStyle style) { filter_style_ = style; }
   FilterStyle filter_style() const { return filter_style_; }
+  // Split push consumers by the client's own deliver subject, for every connection served
+  // from this region (split_registry.h). Loop thread only, like the rest.
+  SplitRegistry& split_registry() { return split_registry_; }
+  const SplitRegistry& split_registry() const { return split_registry_; }
 
   // --- client -> upstream -------------------------------------------------------------
 
@@ -216,6 +221,7 @@ class Rewriter {
 
   std::shared_ptr<const Topology> topology_;
   FilterStyle filter_style_ = FilterStyle::kRegionWildcard;
+  SplitRegistry split_registry_;
   std::string region_;
   std::vector<std::string> read_names_;  // per virtual stream: "<name>-read-<region>"
   std::string msg_id_prefix_;            // "<region>:"

@@ -64,6 +64,39 @@ std::string TimeoutError(std::string_view type_suffix, std::string_view name) {
 
 }  // namespace
 
+std::optional<std::string> RecordDeliver(std::string_view deliver,
+                                         std::string_view client_description) {
+  if (deliver.empty() || deliver.find_first_of(" ]") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string out(kDeliverRecordPrefix);
+  out.append(deliver);
+  out.push_back(']');
+  if (!client_description.empty()) {
+    out.push_back(' ');
+    out.append(client_description);
+  }
+  if (out.size() > kMaxDescription) return std::nullopt;
+  return out;
+}
+
+std::optional<DeliverRecord> ParseDeliverRecord(std::string_view description) {
+  if (!description.starts_with(kDeliverRecordPrefix)) return std::nullopt;
+  std::string_view rest = description.substr(kDeliverRecordPrefix.size());
+  const std::size_t end = rest.find(']');
+  if (end == 0 || end == std::string_view::npos) return std::nullopt;
+  DeliverRecord r;
+  r.deliver = rest.substr(0, end);
+  if (r.deliver.find(' ') != std::string_view::npos) return std::nullopt;
+  rest.remove_prefix(end + 1);
+  if (!rest.empty()) {
+    if (rest.front() != ' ') return std::nullopt;
+    rest.remove_prefix(1);
+  }
+  r.description = rest;
+  return r;
+}
+
 std::string OriginConsumerName(std::string_view name, std::string_view origin) {
   std::string out(name);
   out.append(kOriginSeparator);
@@ -305,6 +338,16 @@ SplitMergeResult MergeSplitReplies(const SplitMergeInput& in) {
     out.ack_none = ack == nullptr || *ack == "none";
     out.max_ack_pending = U64Field(config, "max_ack_pending");
     if (const std::string* g = StringField(config, "deliver_group")) out.deliver_group = *g;
+    if (const std::string* desc = StringField(config, "description")) {
+      if (auto record = ParseDeliverRecord(*desc)) {
+        out.recorded_deliver.assign(record->deliver);
+        if (record->description.empty()) {
+          config.erase("description");
+        } else {
+          config["description"] = std::string(record->description);
+        }
+      }
+    }
   }
   out.split_exists = true;
   out.body = Dump(merged);

@@ -98,6 +98,29 @@ std::size_t RingCapacityFor(std::uint64_t max_ack_pending, std::size_t origins, 
 std::vector<std::uint64_t> PullShares(std::uint64_t remaining, std::size_t origins,
                                       std::size_t first);
 
+// --- the client's deliver subject, recorded on the origin consumers --------------------------
+
+// A split push consumer's origin consumers deliver to "_MRDN.D.<read>.<C>.<origin>", so the
+// server does not know the client's own deliver subject. The sidecar records it in each origin
+// consumer's `description` (2.9 has no metadata): "[meridian deliver <subject>]", followed by
+// " <client's description>" when the client gave one. Merged replies show the client's
+// description only; a restarted sidecar learns deliver subject -> consumer from CONSUMER.LIST
+// (SplitRegistry).
+inline constexpr std::string_view kDeliverRecordPrefix = "[meridian deliver ";
+// The server's limit on descriptions (JSMaxDescriptionLen).
+inline constexpr std::size_t kMaxDescription = 4096;
+
+// The description for the origin consumers; nullopt when the record would not fit in
+// kMaxDescription (the client's description then goes as it is, unrecorded).
+std::optional<std::string> RecordDeliver(std::string_view deliver,
+                                         std::string_view client_description);
+struct DeliverRecord {
+  std::string_view deliver;
+  std::string_view description;  // the client's own; empty when it gave none
+};
+// nullopt when `description` carries no record (the client's own, or a consumer made before).
+std::optional<DeliverRecord> ParseDeliverRecord(std::string_view description);
+
 // --- merging per-origin API replies ---------------------------------------------------------
 
 enum class SplitOp : std::uint8_t { kCreate, kInfo, kDelete };
@@ -127,6 +150,9 @@ struct SplitMergeResult {
   std::uint64_t max_ack_pending = 0;
   std::string deliver_group;   // push: the queue group of the deliver subscriptions
   std::string stored_deliver;  // origin 0's deliver subject, for recognising a re-attach
+  // The client's deliver subject recorded in origin 0's description (RecordDeliver); empty
+  // when there is no record.
+  std::string recorded_deliver;
 };
 
 // Merges the replies. Rules (README "Split consumers"): a create succeeds only when every
@@ -135,7 +161,8 @@ struct SplitMergeResult {
 // first origin error, else the unsplit name's error. A merged info shows the client's name,
 // filter and deliver subject, stream `foo`, sums of delivered/ack-floor consumer sequences,
 // num_pending, num_ack_pending and num_redelivered, the highest stream sequences, the highest
-// num_waiting, and push_bound when any origin is bound. A part that never answered is
+// num_waiting, push_bound when any origin is bound, and the client's own description (the
+// deliver record removed; no description when the client gave none). A part that never answered is
 // reported as a 408-style error.
 SplitMergeResult MergeSplitReplies(const SplitMergeInput& in);
 

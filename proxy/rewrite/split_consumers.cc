@@ -94,8 +94,9 @@ struct SplitConsumers::Merge {
   std::string client_reply;
   std::string client_filter;
   std::string client_deliver;
-  std::string push_sid;  // create of a push consumer: its deliver subscriptions
-  bool bind = false;     // info looked up for a client's SUB on client_deliver (no reply)
+  std::string push_sid;        // create of a push consumer: its deliver subscriptions
+  bool bind = false;           // info looked up for a client's SUB on client_deliver (no reply)
+  bool from_registry = false;  // client_deliver is the client's own, found in the registry
   std::vector<FanOutPart> parts;
   std::size_t remaining;
   TimePoint deadline;
@@ -126,10 +127,31 @@ struct SplitConsumers::Pull {
   std::string status_409;            // the first 409 an origin ended with
 };
 
+// A client SUB that missed the registry, waiting for the refresh `needed` to complete.
+struct SplitConsumers::PendingBind {
+  std::string subject;
+  std::uint64_t needed = 0;
+  TimePoint expires;
+};
+
+// A registry refresh this connection runs: CONSUMER.LIST of each read stream, page by page.
+struct SplitConsumers::Refresh {
+  std::uint64_t serial = 0;
+  std::uint32_t id = 0;      // reply id of the page in flight
+  std::uint32_t stream = 0;  // virtual stream whose read stream is being listed
+  std::uint64_t offset = 0;
+  std::size_t pages = 0;
+  TimePoint deadline;
+  std::vector<std::pair<std::string, std::string>> found;  // (deliver subject, consumer)
+};
+
 SplitConsumers::SplitConsumers(Rewriter& rewriter, SplitSink& sink, SplitOptions options)
     : rewriter_(rewriter), sink_(sink), options_(std::move(options)) {}
 
-SplitConsumers::~SplitConsumers() = default;
+SplitConsumers::~SplitConsumers() {
+  // Another connection may run it now.
+  if (refresh_ && options_.registry != nullptr) options_.registry->AbandonRefresh(refresh_->serial);
+}
 
 std::size_t SplitConsumers::known_consumers() const {
   return consumers_.size();
@@ -253,8 +275,7 @@ void SplitConsumers::BindPush(Consumer& c, std::string_view deliver) {
   SubscribePush(c.push_sid, c.stream, c.name, c.group);
 }
 
-void SplitConsumers::OnClientSubscribe(std::string_view subject, std::string_view,
-                                       TimePoint now) {
+void SplitConsumers::OnClientSubscribe(std::string_view subject, std::string_view, TimePoint now) {
   if (rewriter_.filter_style() != FilterStyle::kPerOriginConsumers) return;
   for (auto& c : consumers_) {
     if (c->push_sid.empty() && !c->deliver.empty() && c->deliver == subject) {
@@ -262,7 +283,22 @@ void SplitConsumers::OnClientSubscribe(std::string_view subject, std::string_vie
       return;
     }
   }
-  if (!subject.starts_with(options_.deliver_prefix)) return;
+  if (!subject.starts_with(options_.deliver_prefix)) {
+    // The client's own deliver subject of a split push consumer (e.g. re-sent by a client
+    // that reconnected to a restarted sidecar): bound as through the bind subject.
+    if (options_.registry == nullptr || !MayBeDeliverSubject(subject)) return;
+    if (BindRegistered(subject, now)) return;
+    // Unknown here: it may be a consumer this sidecar has not learnt about yet. Wait for the
+    // next registry refresh (started now if the registry allows it, else later by Tick).
+    std::erase_if(pending_binds_, [&](const PendingBind& p) { return p.subject == subject; });
+    if (pending_binds_.size() >= options_.max_pending_binds && !pending_binds_.empty()) {
+      pending_binds_.erase(pending_binds_.begin());
+    }
+    pending_binds_.push_back(
+        {std::string(subject), options_.registry->NeededFor(now), now + options_.pending_bind_for});
+    StartRefresh(now);
+    return;
+  }
   std::string_view rest = subject.substr(options_.deliver_prefix.size());
   const std::size_t dot = rest.find('.');
   if (dot == std::string_view::npos) return;
@@ -288,6 +324,7 @@ void SplitConsumers::OnClientSubscribe(std::string_view subject, std::string_vie
 }
 
 void SplitConsumers::OnClientUnsubscribe(std::string_view subject) {
+  std::erase_if(pending_binds_, [&](const PendingBind& p) { return p.subject == subject; });
   for (auto& c : consumers_) {
     if (!c->push_sid.empty() && c->deliver == subject) {
       UnsubscribePush(c->push_sid, c->stream);
@@ -310,6 +347,149 @@ void SplitConsumers::EnsureSubscribed(bool& flag, std::string_view subject, std:
   if (flag) return;
   flag = true;
   sink_.SubscribeUpstream(subject, {}, sid);
+}
+
+// --- the registry: client deliver subjects ----------------------------------------------------
+
+bool SplitConsumers::MayBeDeliverSubject(std::string_view subject) const {
+  // A deliver subject is literal, is not the sidecar's own nor an API subject, and is outside
+  // every virtual stream (the server refuses a deliver subject its stream would store).
+  return !subject.empty() && subject.find_first_of("*> ") == std::string_view::npos &&
+         !subject.starts_with("_MRDN.") && !subject.starts_with("$") &&
+         rewriter_.topology().MatchRoot(subject) == nullptr;
+}
+
+bool SplitConsumers::BindRegistered(std::string_view subject, TimePoint now) {
+  const std::vector<SplitRegistry::Target> targets = options_.registry->Find(subject);
+  if (targets.empty()) return false;
+  const std::size_t streams = rewriter_.topology().streams().size();
+  for (const SplitRegistry::Target& t : targets) {
+    if (t.stream >= streams) continue;
+    if (Consumer* c = FindConsumer(t.stream, t.name); c != nullptr && !c->deliver.empty()) {
+      // Known here as push: made or bound by this connection. Bound again unless it is bound
+      // to another subject of this connection.
+      if (c->push_sid.empty()) {
+        BindPush(*c, subject);
+        ++stats_.deliver_binds;
+      }
+      continue;
+    }
+    // Its info first: bound once every origin answered and records this subject.
+    const std::uint32_t id = next_merge_;
+    if (StartLookup(SplitOp::kInfo, "$JS.API.", t.stream, t.name, {}, {}, now)) {
+      if (auto it = merges_.find(id); it != merges_.end()) {
+        it->second->bind = true;
+        it->second->from_registry = true;
+        it->second->client_deliver.assign(subject);
+      }
+    }
+  }
+  return true;
+}
+
+void SplitConsumers::StartRefresh(TimePoint now) {
+  if (options_.registry == nullptr || refresh_) return;
+  const std::uint64_t serial = options_.registry->TryStartRefresh(now);
+  if (serial == 0) return;
+  refresh_ = std::make_unique<Refresh>();
+  refresh_->serial = serial;
+  refresh_->deadline = now + options_.request_timeout;
+  if (rewriter_.topology().streams().empty()) {
+    EndRefresh(true, now);
+    return;
+  }
+  subject_ = options_.inbox + "r.*.*";
+  EnsureSubscribed(replies_subscribed_, subject_, options_.sid_prefix + "R");
+  SendListPage();
+}
+
+void SplitConsumers::SendListPage() {
+  Refresh& r = *refresh_;
+  r.id = next_merge_++;
+  if (next_merge_ == 0) next_merge_ = 1;
+  const VirtualStream& vs = rewriter_.topology().streams()[r.stream];
+  subject_ = "$JS.API.CONSUMER.LIST.";
+  subject_.append(vs.ReadStreamName(rewriter_.region()));
+  body_ = "{\"offset\":";
+  AppendU64(body_, r.offset);
+  body_.push_back('}');
+  reply_ = options_.inbox + "r.";
+  AppendU64(reply_, r.id);
+  reply_.append(".0");
+  ++stats_.list_requests;
+  sink_.ToUpstream(subject_, reply_, {}, body_);
+}
+
+void SplitConsumers::OnListReply(std::string_view payload, TimePoint now) {
+  Refresh& r = *refresh_;
+  const VirtualStream& vs = rewriter_.topology().streams()[r.stream];
+  auto j = ParseObject(payload);
+  const bool ok = j && !j->contains("error");
+  bool more = false;
+  if (ok) {
+    std::uint64_t n = 0;
+    if (auto list = j->find("consumers"); list != j->end() && list->is_array()) {
+      for (const Json& e : *list) {
+        ++n;
+        if (!e.is_object()) continue;
+        const std::string* name = StringField(e, "name");
+        auto config = e.find("config");
+        if (name == nullptr || config == e.end() || !config->is_object()) continue;
+        auto origin = ParseOriginConsumer(vs, *name);
+        const std::string* desc = StringField(*config, "description");
+        if (!origin || desc == nullptr) continue;
+        if (auto record = ParseDeliverRecord(*desc)) {
+          r.found.emplace_back(std::string(record->deliver), std::string(origin->base));
+        }
+      }
+    }
+    const std::uint64_t total =
+        static_cast<std::uint64_t>(std::max<std::int64_t>(I64Field(*j, "total"), 0));
+    r.offset += n;
+    more = n > 0 && r.offset < total && ++r.pages < 256;
+  }
+  if (more) {
+    SendListPage();
+    return;
+  }
+  // A stream whose listing failed keeps what the registry had for it.
+  if (ok) options_.registry->ReplaceStream(r.serial, r.stream, r.found);
+  r.found.clear();
+  r.offset = 0;
+  r.pages = 0;
+  if (++r.stream < rewriter_.topology().streams().size()) {
+    SendListPage();
+    return;
+  }
+  EndRefresh(true, now);
+}
+
+void SplitConsumers::EndRefresh(bool completed, TimePoint now) {
+  if (!refresh_) return;
+  if (completed) {
+    options_.registry->FinishRefresh(refresh_->serial);
+  } else {
+    options_.registry->AbandonRefresh(refresh_->serial);
+  }
+  refresh_.reset();
+  if (completed) RecheckPendingBinds(now);
+}
+
+void SplitConsumers::RecheckPendingBinds(TimePoint now) {
+  if (options_.registry == nullptr || pending_binds_.empty()) return;
+  const std::uint64_t done = options_.registry->completed();
+  for (std::size_t i = 0; i < pending_binds_.size();) {
+    if (done >= pending_binds_[i].needed) {
+      const std::string subject = std::move(pending_binds_[i].subject);
+      pending_binds_.erase(pending_binds_.begin() + static_cast<std::ptrdiff_t>(i));
+      BindRegistered(subject, now);  // still unknown after a refresh: not a deliver subject
+    } else if (now >= pending_binds_[i].expires) {
+      pending_binds_.erase(pending_binds_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  if (!pending_binds_.empty()) StartRefresh(now);  // when the registry allows one
 }
 
 // --- client requests --------------------------------------------------------------------------
@@ -413,6 +593,13 @@ bool SplitConsumers::StartCreate(std::string_view prefix, std::uint32_t stream, 
   EnsureSubscribed(replies_subscribed_, subject_, options_.sid_prefix + "R");
   const std::string group =
       StringField(config, "deliver_group") ? *StringField(config, "deliver_group") : "";
+  // The client's deliver subject, recorded on the server (split.h RecordDeliver) so that any
+  // sidecar can tell which consumer a SUB on it means.
+  std::optional<std::string> record;
+  if (!client_deliver.empty()) {
+    const std::string* description = StringField(config, "description");
+    record = RecordDeliver(client_deliver, description ? *description : "");
+  }
   if (!client_deliver.empty()) {
     // Subscribed before the creates, so each origin consumer sees interest from the start.
     merge->push_sid = options_.sid_prefix + "D";
@@ -444,6 +631,7 @@ bool SplitConsumers::StartCreate(std::string_view prefix, std::uint32_t stream, 
     if (!client_deliver.empty()) {
       // The same for every connection: another one can bind to it later (OnClientSubscribe).
       part_config["deliver_subject"] = BindSubject(stream, name) + "." + vs.regions[r];
+      if (record) part_config["description"] = *record;
     }
     Json part = *j;
     part["stream_name"] = read;
@@ -522,7 +710,7 @@ bool SplitConsumers::StartLookup(SplitOp op, std::string_view prefix, std::uint3
 }
 
 void SplitConsumers::OnMergeReply(std::string_view subject, std::string_view headers,
-                                  std::string_view payload) {
+                                  std::string_view payload, TimePoint now) {
   // <inbox>r.<id>.<part>
   if (subject.size() < options_.inbox.size() + 2) return;
   std::string_view rest = subject.substr(options_.inbox.size() + 2);
@@ -530,6 +718,10 @@ void SplitConsumers::OnMergeReply(std::string_view subject, std::string_view hea
   if (!SplitLast(rest, id_text, part_text)) return;
   std::uint64_t id = 0, part = 0;
   if (!ParseU64(id_text, id) || !ParseU64(part_text, part)) return;
+  if (refresh_ && id == refresh_->id) {
+    OnListReply(payload, now);
+    return;
+  }
   auto it = merges_.find(static_cast<std::uint32_t>(id));
   if (it == merges_.end()) return;
   Merge& m = *it->second;
@@ -558,16 +750,30 @@ void SplitConsumers::FinishMerge(Merge& m) {
       } else {
         AddConsumer(m.stream, m.name, result, m.client_deliver, TimePoint{}).push_sid = m.push_sid;
       }
+      if (options_.registry != nullptr && !result.recorded_deliver.empty()) {
+        options_.registry->Add(result.recorded_deliver, m.stream, m.name);
+      }
+    } else if (m.op == SplitOp::kInfo && m.from_registry &&
+               result.recorded_deliver != m.client_deliver) {
+      // Deleted and made again with another deliver subject: not this subscription's.
+      options_.registry->RemoveTarget(m.client_deliver, m.stream, m.name);
     } else if (m.op == SplitOp::kInfo) {
       Consumer* c = FindConsumer(m.stream, m.name);
       if (c == nullptr) {
         c = &AddConsumer(m.stream, m.name, result, result.push ? m.client_deliver : "",
                          TimePoint{});
       }
-      if (m.bind && result.push) BindPush(*c, m.client_deliver);
+      if (m.bind && result.push) {
+        if (m.from_registry) ++stats_.deliver_binds;
+        BindPush(*c, m.client_deliver);
+      }
     }
   } else if (m.op == SplitOp::kDelete && !result.raw) {
     Forget(m.stream, m.name);
+    if (options_.registry != nullptr) options_.registry->Remove(m.stream, m.name);
+  } else if (m.from_registry && result.raw) {
+    // The consumer is gone (or is not split): the registry forgets this subject for it.
+    options_.registry->RemoveTarget(m.client_deliver, m.stream, m.name);
   }
   if (m.op == SplitOp::kCreate && !result.split_exists) {
     Forget(m.stream, m.name);  // unsubscribes its deliver subjects
@@ -642,6 +848,7 @@ void SplitConsumers::Abandon(Consumer& c) {
     sink_.ToUpstream(subject_, {}, {}, {});
   }
   ++stats_.abandoned;
+  if (options_.registry != nullptr) options_.registry->Remove(c.stream, c.name);
   Forget(c.stream, std::string(c.name));
 }
 
@@ -989,7 +1196,7 @@ void SplitConsumers::OnUpstreamMessage(std::string_view sid, std::string_view su
                                        std::string_view payload, TimePoint now) {
   std::string_view kind = sid.substr(options_.sid_prefix.size());
   if (kind == "R") {
-    if (subject.starts_with(options_.inbox)) OnMergeReply(subject, headers, payload);
+    if (subject.starts_with(options_.inbox)) OnMergeReply(subject, headers, payload, now);
   } else if (kind.starts_with("D")) {
     if (reply.starts_with("$JS.ACK.") || subject.starts_with(options_.deliver_prefix)) {
       OnPushMessage(subject, reply, headers, payload, now);
@@ -1003,6 +1210,11 @@ void SplitConsumers::OnUpstreamMessage(std::string_view sid, std::string_view su
 }
 
 void SplitConsumers::OnUpstreamRestored() {
+  // The list pages in flight died with the old connection; pending binds start another.
+  if (refresh_) {
+    options_.registry->AbandonRefresh(refresh_->serial);
+    refresh_.reset();
+  }
   if (replies_subscribed_)
     sink_.SubscribeUpstream(options_.inbox + "r.*.*", {}, options_.sid_prefix + "R");
   for (auto& c : consumers_) {
@@ -1023,6 +1235,9 @@ void SplitConsumers::OnUpstreamRestored() {
 }
 
 void SplitConsumers::Tick(TimePoint now) {
+  if (refresh_ && now >= refresh_->deadline) EndRefresh(false, now);
+  // Another connection may have completed the refresh these wait for.
+  if (!pending_binds_.empty()) RecheckPendingBinds(now);
   for (auto it = merges_.begin(); it != merges_.end();) {
     if (it->second->deadline <= now) {
       std::unique_ptr<Merge> done = std::move(it->second);

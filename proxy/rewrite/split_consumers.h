@@ -23,6 +23,7 @@
 
 #include "rewrite/rewriter.h"
 #include "rewrite/split.h"
+#include "rewrite/split_registry.h"
 
 namespace meridian::rewrite {
 
@@ -58,6 +59,14 @@ struct SplitOptions {
   // binds to C from any connection by subscribing to "<deliver_prefix>R.C" (BindSubject), the
   // deliver subject a merged info shows to a connection that did not create C.
   std::string deliver_prefix = "_MRDN.D.";
+  // Deliver subject -> split push consumer, shared by the connections of a region
+  // (Rewriter::split_registry; nullptr: a SUB binds only through bind subjects). Filled from
+  // this part's creates and, through CONSUMER.LIST on this connection's upstream, when it is
+  // empty at the first subscription or a SUB misses (rate-limited by the registry).
+  SplitRegistry* registry = nullptr;
+  // SUBs that missed the registry, kept until the refresh they wait for completed.
+  std::size_t max_pending_binds = 16;
+  std::chrono::nanoseconds pending_bind_for = std::chrono::seconds(60);
 };
 
 struct SplitStats {
@@ -68,10 +77,12 @@ struct SplitStats {
   std::uint64_t deliveries = 0;
   std::uint64_t deliveries_dropped = 0;  // over the client's batch, or nobody to take them
   std::uint64_t acks = 0;
-  std::uint64_t acks_unknown = 0;  // client sequence no longer in the ack map
-  std::uint64_t statuses = 0;      // heartbeats, flow control, terminal statuses sent
-  std::uint64_t abandoned = 0;     // ephemeral split consumers deleted after losing interest
-  std::uint64_t resumed = 0;       // creates resumed per origin (ResumePoint)
+  std::uint64_t acks_unknown = 0;   // client sequence no longer in the ack map
+  std::uint64_t statuses = 0;       // heartbeats, flow control, terminal statuses sent
+  std::uint64_t abandoned = 0;      // ephemeral split consumers deleted after losing interest
+  std::uint64_t resumed = 0;        // creates resumed per origin (ResumePoint)
+  std::uint64_t deliver_binds = 0;  // binds by the client's own deliver subject (registry)
+  std::uint64_t list_requests = 0;  // CONSUMER.LIST pages asked for registry refreshes
 };
 
 class SplitConsumers {
@@ -106,8 +117,11 @@ class SplitConsumers {
   // subscription on a split push consumer's bind subject ("<deliver_prefix><read>.<C>", shown
   // as its deliver subject by CONSUMER.INFO) binds this connection to C: its origin deliver
   // subjects are subscribed (with C's deliver_group as queue) and deliveries go to `subject`.
-  // When C is not known here yet, its info is looked up first. The end of the subscription a
-  // push consumer delivers to unsubscribes the origin deliver subjects (C is no longer bound).
+  // When C is not known here yet, its info is looked up first. So does a SUB on a client's own
+  // deliver subject that the registry knows (a client re-subscribing after a reconnect); one
+  // the registry does not know waits for its next refresh (bounded, rate-limited). The end of
+  // the subscription a push consumer delivers to unsubscribes the origin deliver subjects (C
+  // is no longer bound).
   void OnClientSubscribe(std::string_view subject, std::string_view queue, TimePoint now);
   void OnClientUnsubscribe(std::string_view subject);
   // "<deliver_prefix><read stream>.<name>": what a client subscribes to bind to a split push
@@ -133,7 +147,8 @@ class SplitConsumers {
   bool StartPull(std::string_view prefix, std::uint32_t stream, std::string_view name,
                  std::string_view reply, std::string_view body, TimePoint now);
   void FinishMerge(Merge& m);
-  void OnMergeReply(std::string_view subject, std::string_view headers, std::string_view payload);
+  void OnMergeReply(std::string_view subject, std::string_view headers, std::string_view payload,
+                    TimePoint now);
 
   Consumer* FindConsumer(std::uint32_t stream, std::string_view name);
   Consumer& AddConsumer(std::uint32_t stream, std::string_view name, const SplitMergeResult& how,
@@ -170,6 +185,18 @@ class SplitConsumers {
 
   void EnsureSubscribed(bool& flag, std::string_view subject, std::string_view sid);
 
+  // Registry (options_.registry): binds of client deliver subjects, refreshes on this upstream.
+  struct PendingBind;
+  struct Refresh;
+  // A SUB on `subject`: binds every consumer the registry maps it to; false when none.
+  bool BindRegistered(std::string_view subject, TimePoint now);
+  // Could `subject` be a client's deliver subject of a split consumer (literal, not ours)?
+  bool MayBeDeliverSubject(std::string_view subject) const;
+  void StartRefresh(TimePoint now);
+  void SendListPage();
+  void OnListReply(std::string_view payload, TimePoint now);
+  void EndRefresh(bool completed, TimePoint now);
+  void RecheckPendingBinds(TimePoint now);
   Rewriter& rewriter_;
   SplitSink& sink_;
   SplitOptions options_;
@@ -185,6 +212,8 @@ class SplitConsumers {
   std::uint64_t use_clock_ = 0;
   bool replies_subscribed_ = false;
   std::uint64_t push_counter_ = 0;
+  std::vector<PendingBind> pending_binds_;
+  std::unique_ptr<Refresh> refresh_;  // the registry refresh this connection runs, if any
 
   // Reused buffers.
   std::string subject_;

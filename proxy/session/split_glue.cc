@@ -42,6 +42,9 @@ std::unique_ptr<SplitGlue> SplitGlue::Make(Session& session, rewrite::Rewriter& 
   options.inbox = std::string(inbox_prefix) + "s.";
   options.sid_prefix = "_MRDN_S";
   options.request_timeout = session.options_.request_timeout;
+  // One registry per region's rewriter: deliver subjects of split push consumers, for every
+  // connection served from that region.
+  options.registry = &rewriter.split_registry();
   return std::make_unique<SplitGlue>(session, rewriter, std::move(options));
 }
 

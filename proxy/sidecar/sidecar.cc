@@ -444,6 +444,15 @@ std::string Sidecar::VarzJson() const {
                     {"deliveries_rewritten", r.deliveries_rewritten},
                     {"replies_rewritten", r.replies_rewritten},
                     {"replies_unparseable", r.replies_unparseable}};
+    const rewrite::SplitRegistry& reg = s.rewriter->split_registry();
+    const rewrite::SplitRegistryStats& rs = reg.stats();
+    j["split_registry"] = {{"entries", reg.size()},
+                           {"refreshes", rs.refreshes},
+                           {"refreshes_completed", rs.refreshes_completed},
+                           {"refreshes_abandoned", rs.refreshes_abandoned},
+                           {"hits", rs.hits},
+                           {"misses", rs.misses},
+                           {"evicted", rs.evicted}};
   }
   return j.dump();
 }

@@ -424,6 +424,86 @@ TEST_F(SidecarTest, ReboundDurablePushConsumerKeepsDeliveringAcrossASidecarResta
   }
 }
 
+// The creator of a durable push consumer survives a sidecar restart: libnats js_Subscribe with a
+// durable creates it with its own deliver subject (an _INBOX it made), and after reconnecting
+// to the restarted sidecar it only re-sends SUB on that inbox. The sidecar recorded the inbox
+// in the origin consumers' description; the new process reads it back (CONSUMER.LIST) and
+// binds the consumer to the subscription again.
+TEST_F(SidecarTest, CreatorOfADurablePushConsumerKeepsReceivingAcrossASidecarRestart) {
+  const std::string region = "west";
+  const std::string durable = "creator-" + std::to_string(::getpid());
+  harness::SidecarSpec spec = TheWorld().sidecars.at(region)->spec();
+  spec.name = "sidecar-west-creator";
+  harness::SidecarProcess own(TheWorld().run_dir->path(), spec);
+  own.Start();
+  Connection b = Connect(own.ClientUrl(), "creator-b");
+  JetStream js = JetStreamOf(b.get());
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.ManualAck = true;
+  so.Config.Durable = durable.c_str();
+  so.Config.Description = "the app's own words";
+  so.Config.AckWait = 1500LL * 1000 * 1000;
+  natsSubscription* raw = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  Check(js_SubscribeSync(&raw, js.get(), "foo.test", nullptr, &so, &err),
+        "durable push consumer on foo.test (JetStream error " + std::to_string(err) + ")");
+  Subscription sub(raw);
+  const std::string inbox = natsSubscription_GetSubject(sub.get());
+  ASSERT_TRUE(inbox.starts_with("_INBOX.")) << inbox;
+
+  std::set<std::string> others;
+  const std::set<std::string> first = PublishTestAndOther("creator-1", others);
+  auto got = ReceiveUntil(sub.get(), false, first, true, std::chrono::seconds(30));
+  ASSERT_EQ(Missing(first, got), "(none)");
+
+  // The client sees its own description and deliver subject; the server keeps the record.
+  jsConsumerInfo* ci = nullptr;
+  Check(js_GetConsumerInfo(&ci, js.get(), "foo", durable.c_str(), nullptr, &err), "consumer info");
+  EXPECT_STREQ(ci->Config->Description, "the app's own words");
+  EXPECT_EQ(std::string(ci->Config->DeliverSubject), inbox);
+  jsConsumerInfo_Destroy(ci);
+  json east =
+      ServerApi(region, "$JS.API.CONSUMER.INFO.foo-read-" + region + "." + durable + "__east");
+  EXPECT_EQ(east["config"].value("description", ""),
+            "[meridian deliver " + inbox + "] the app's own words")
+      << east.dump();
+
+  own.Stop();
+  ASSERT_FALSE(own.Running());
+  const std::set<std::string> second = PublishTestAndOther("creator-2", others);
+  own.Start();
+  // libnats reconnects by itself (every 2 s) and re-sends SUB on its inbox, nothing else.
+  auto after = ReceiveUntil(sub.get(), false, second, true, std::chrono::seconds(60));
+  EXPECT_EQ(Missing(second, after), "(none)");
+  natsStatistics* stats = nullptr;
+  uint64_t reconnects = 0;
+  Check(natsStatistics_Create(&stats), "natsStatistics_Create");
+  Check(natsConnection_GetStats(b.get(), stats), "natsConnection_GetStats");
+  Check(natsStatistics_GetCounts(stats, nullptr, nullptr, nullptr, nullptr, &reconnects),
+        "natsStatistics_GetCounts");
+  natsStatistics_Destroy(stats);
+  EXPECT_GE(reconnects, 1u) << "B never lost the restarted sidecar";
+  // Past ack_wait: nothing comes again (every ack reached its origin consumer).
+  auto extra = ReceiveUntil(sub.get(), false, {"(never)"}, true, std::chrono::milliseconds(3000));
+  after.insert(after.end(), extra.begin(), extra.end());
+  ExpectOnlyFooTest(after, others, "after restart");
+  std::set<std::string> once;
+  for (const auto& m : after) {
+    EXPECT_EQ(first.count(m.payload), 0u) << "acked before, delivered again: " << m.payload;
+    EXPECT_EQ(m.delivered, 1u) << "redelivered: " << m.payload;
+    EXPECT_TRUE(once.insert(m.payload).second) << "twice: " << m.payload;
+  }
+  for (const auto& origin : kRegions) {
+    json direct = ServerApi(
+        region, "$JS.API.CONSUMER.INFO.foo-read-" + region + "." + durable + "__" + origin);
+    EXPECT_EQ(direct.value("num_ack_pending", -1), 0) << direct.dump();
+    EXPECT_EQ(direct.value("num_redelivered", -1), 0) << direct.dump();
+    EXPECT_EQ(direct.value("num_pending", -1), 0) << direct.dump();
+  }
+  js_DeleteConsumer(js.get(), "foo", durable.c_str(), nullptr, &err);
+}
+
 // A split push consumer with a deliver_group: members on different connections share its
 // messages (each once), and a member that joined from a new connection alone gets everything
 // once the creator's connection is gone.

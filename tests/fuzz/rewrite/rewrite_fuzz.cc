@@ -124,8 +124,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Split consumers: the input as a client request, an ack and upstream messages on every
   // kind of split sid; a create and a pull first so there is state to hit.
   static NullSink sink;
-  static SplitConsumers split(SplitEngine(), sink,
-                              SplitOptions{"_MRDN.1.s.", "_MRDN_S", "1", 4, 4, 4, 256});
+  static SplitConsumers split(SplitEngine(), sink, [] {
+    SplitOptions o{"_MRDN.1.s.", "_MRDN_S", "1", 4, 4, 4, 256};
+    o.registry = &SplitEngine().split_registry();  // deliver-subject binds and refreshes too
+    return o;
+  }());
   const auto t = SplitConsumers::TimePoint{} + std::chrono::milliseconds(size);
   split.OnClientRequest(
       "$JS.API.CONSUMER.CREATE.foo.C.foo.test", "_INBOX.c",
@@ -135,6 +138,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   split.OnClientAck(subject, reply, body, t);
   split.OnClientSubscribe(subject, reply, t);
   split.OnClientSubscribe("_MRDN.D.foo-read-west.C", "", t);
+  if (size % 2 == 0) SplitEngine().split_registry().Add(subject, 0, "C");
+  split.OnClientSubscribe(subject, "", t + std::chrono::seconds(size % 40));
   if (size % 3 == 0) split.OnClientUnsubscribe(subject);
   for (std::string_view sid :
        {"_MRDN_SR", "_MRDN_SP0", "_MRDN_SP1", "_MRDN_SD1_0", "_MRDN_SD1_2"}) {

@@ -487,7 +487,10 @@ TEST_F(SplitConsumersTest, PushOriginsDeliverToSubjectsDerivedFromTheConsumerNot
   // The creating connection's own info still shows its own deliver subject.
   for (std::size_t i = 0; i < 3; ++i) {
     split_->OnUpstreamMessage("_MRDN_SR", sink_.up[i].reply, "", "",
-                              OriginReply(i == 0 ? "east" : i == 1 ? "central" : "west", true),
+                              OriginReply(i == 0   ? "east"
+                                          : i == 1 ? "central"
+                                                   : "west",
+                                          true),
                               now_);
   }
   sink_.up.clear();
@@ -651,8 +654,8 @@ TEST_F(SplitConsumersTest, AResumeAfterTheLastDeliveryStartsEachOriginWhereItWas
     config.update(extra);
     nlohmann::json body = {{"stream_name", "foo"}, {"config", config}};
     sink_.up.clear();
-    EXPECT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo", "_INBOX.c", body.dump(),
-                                        now_));
+    EXPECT_TRUE(
+        split_->OnClientRequest("$JS.API.CONSUMER.CREATE.foo", "_INBOX.c", body.dump(), now_));
     ++n;
     std::vector<nlohmann::json> bodies;
     const auto up = sink_.up;
@@ -705,6 +708,331 @@ TEST_F(SplitConsumersTest, AResumeAfterTheLastDeliveryStartsEachOriginWhereItWas
   ASSERT_EQ(other.size(), 3u);
   for (const auto& c : other) EXPECT_EQ(c["opt_start_seq"], 100);
   EXPECT_EQ(split_->stats().resumed, 2u);
+}
+
+// --- re-binding by the client's own deliver subject (the registry) ---------------------------
+
+// An origin consumer's info/create reply for C, push, its description as the server keeps it.
+std::string RecordedOrigin(const std::string& region, const std::string& description,
+                           const std::string& group = "") {
+  nlohmann::json j = {{"type", "io.nats.jetstream.api.v1.consumer_info_response"},
+                      {"stream_name", "foo-read-west"},
+                      {"name", "C__" + region},
+                      {"config",
+                       {{"durable_name", "C__" + region},
+                        {"ack_policy", "explicit"},
+                        {"filter_subject", "foo." + region + ".test"},
+                        {"deliver_subject", "_MRDN.D.foo-read-west.C." + region},
+                        {"max_ack_pending", 1000}}},
+                      {"num_pending", 1},
+                      {"push_bound", false}};
+  if (!description.empty()) j["config"]["description"] = description;
+  if (!group.empty()) j["config"]["deliver_group"] = group;
+  return j.dump();
+}
+
+const std::string kMissing =
+    R"({"type":"io.nats.jetstream.api.v1.consumer_info_response","error":{"code":404,"err_code":10014,"description":"consumer not found"}})";
+
+// Answers an info fan-out (unsplit name missing, then every origin) starting at up[first].
+void AnswerRecordedInfo(SplitConsumers& split, RecordingSink& sink, std::size_t first,
+                        const std::string& description, TimePoint now,
+                        const std::string& group = "") {
+  split.OnUpstreamMessage("_MRDN_SR", sink.up[first].reply, "", "", kMissing, now);
+  const std::vector<std::string> regions = {"east", "central", "west"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    split.OnUpstreamMessage("_MRDN_SR", sink.up[first + 1 + i].reply, "", "",
+                            RecordedOrigin(regions[i], description, group), now);
+  }
+}
+
+// A CONSUMER.LIST page of foo-read-west as 2.9.10 answers it.
+std::string ListPage(const std::vector<std::string>& entries, std::uint64_t total,
+                     std::uint64_t offset) {
+  nlohmann::json j = {{"type", "io.nats.jetstream.api.v1.consumer_list_response"},
+                      {"total", total},
+                      {"offset", offset},
+                      {"limit", 256},
+                      {"consumers", nlohmann::json::array()}};
+  for (const auto& e : entries) j["consumers"].push_back(J(e));
+  return j.dump();
+}
+
+class SplitRegistryBindTest : public SplitConsumersTest {
+ protected:
+  SplitRegistryBindTest() {
+    SplitOptions o;
+    o.inbox = "_MRDN.7.s.";
+    o.sid_prefix = "_MRDN_S";
+    o.name_seed = "7";
+    o.registry = &rewriter_.split_registry();
+    split_ = std::make_unique<SplitConsumers>(rewriter_, sink_, o);
+  }
+  // Another connection of the same sidecar (same rewriter, same registry).
+  std::unique_ptr<SplitConsumers> Other(RecordingSink& sink, const std::string& id) {
+    SplitOptions o;
+    o.inbox = "_MRDN." + id + ".s.";
+    o.sid_prefix = "_MRDN_S";
+    o.name_seed = id;
+    o.registry = &rewriter_.split_registry();
+    return std::make_unique<SplitConsumers>(rewriter_, sink, o);
+  }
+  // Creates push C with deliver subject _INBOX.push (and `description` when given), every
+  // origin answering with what it was asked to keep.
+  void CreateRecorded(const std::string& description = "") {
+    nlohmann::json config = {{"durable_name", "C"},
+                             {"ack_policy", "explicit"},
+                             {"filter_subject", "foo.test"},
+                             {"deliver_subject", "_INBOX.push"}};
+    if (!description.empty()) config["description"] = description;
+    ASSERT_TRUE(split_->OnClientRequest(
+        "$JS.API.CONSUMER.CREATE.foo.C.foo.test", "_INBOX.c",
+        nlohmann::json{{"stream_name", "foo"}, {"config", config}}.dump(), now_));
+    ASSERT_EQ(sink_.up.size(), 3u);
+    const std::vector<std::string> regions = {"east", "central", "west"};
+    for (std::size_t i = 0; i < 3; ++i) {
+      auto sent = J(sink_.up[i].body);
+      split_->OnUpstreamMessage("_MRDN_SR", sink_.up[i].reply, "", "",
+                                RecordedOrigin(regions[i], sent["config"].value("description", "")),
+                                now_);
+    }
+  }
+};
+
+TEST_F(SplitRegistryBindTest, CreatesRecordTheClientsDeliverSubjectAndRepliesHideTheRecord) {
+  CreateRecorded("orders of the day");
+  auto east = J(sink_.up[0].body);
+  EXPECT_EQ(east["config"]["description"], "[meridian deliver _INBOX.push] orders of the day");
+  EXPECT_EQ(east["config"]["deliver_subject"], "_MRDN.D.foo-read-west.C.east");
+  ASSERT_EQ(sink_.down.size(), 1u);
+  auto created = J(sink_.down[0].body);
+  EXPECT_EQ(created["config"]["description"], "orders of the day");
+  EXPECT_EQ(created["config"]["deliver_subject"], "_INBOX.push");
+  // Known to the registry from the create.
+  auto targets = rewriter_.split_registry().Find("_INBOX.push");
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].name, "C");
+  // The info of another connection shows the client's description and the bind subject.
+  RecordingSink other_sink;
+  auto other = Other(other_sink, "8");
+  ASSERT_TRUE(other->OnClientRequest("$JS.API.CONSUMER.INFO.foo.C", "_INBOX.c", "", now_));
+  AnswerRecordedInfo(*other, other_sink, 0, "[meridian deliver _INBOX.push] orders of the day",
+                     now_);
+  ASSERT_EQ(other_sink.down.size(), 1u);
+  auto info = J(other_sink.down[0].body);
+  EXPECT_EQ(info["config"]["description"], "orders of the day");
+  EXPECT_EQ(info["config"]["deliver_subject"], "_MRDN.D.foo-read-west.C");
+}
+
+TEST_F(SplitRegistryBindTest, WithoutAClientDescriptionRepliesShowNone) {
+  CreateRecorded();
+  EXPECT_EQ(J(sink_.up[2].body)["config"]["description"], "[meridian deliver _INBOX.push]");
+  ASSERT_EQ(sink_.down.size(), 1u);
+  EXPECT_FALSE(J(sink_.down[0].body)["config"].contains("description"));
+}
+
+TEST_F(SplitRegistryBindTest, ATooLongDescriptionIsPassedUnrecorded) {
+  const std::string longest(kMaxDescription - 5, 'd');
+  CreateRecorded(longest);
+  EXPECT_EQ(J(sink_.up[0].body)["config"]["description"], longest);
+  EXPECT_EQ(rewriter_.split_registry().size(), 0u);
+}
+
+TEST_F(SplitRegistryBindTest, TheDeliverSubjectRecordParsesBackAndRejectsOthers) {
+  auto r = ParseDeliverRecord("[meridian deliver _INBOX.x.y] a ] b");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->deliver, "_INBOX.x.y");
+  EXPECT_EQ(r->description, "a ] b");
+  EXPECT_FALSE(ParseDeliverRecord("[meridian deliver ]"));
+  EXPECT_FALSE(ParseDeliverRecord("[meridian deliver x]y"));
+  EXPECT_FALSE(ParseDeliverRecord("[meridian deliver x"));
+  EXPECT_FALSE(ParseDeliverRecord("orders"));
+  EXPECT_FALSE(RecordDeliver("a b", ""));
+}
+
+TEST_F(SplitRegistryBindTest, ASubscriptionOnTheClientsOwnDeliverSubjectBindsAnotherConnection) {
+  CreateRecorded();
+  // The client reconnects (a new session) and only re-sends its SUB.
+  RecordingSink other_sink;
+  other_sink.listening.insert("_INBOX.push");
+  auto other = Other(other_sink, "8");
+  other->OnClientSubscribe("_INBOX.push", "", now_);
+  ASSERT_EQ(other_sink.up.size(), 4u);  // its info first, no CONSUMER.LIST
+  EXPECT_EQ(other_sink.up[0].subject, "$JS.API.CONSUMER.INFO.foo-read-west.C");
+  EXPECT_EQ(other_sink.up[3].subject, "$JS.API.CONSUMER.INFO.foo-read-west.C__west");
+  AnswerRecordedInfo(*other, other_sink, 0, "[meridian deliver _INBOX.push]", now_);
+  EXPECT_TRUE(other_sink.down.empty());  // nobody asked for the info
+  ASSERT_EQ(other_sink.subs.size(), 4u);
+  EXPECT_EQ(other_sink.subs[1], "_MRDN_SD1_0 _MRDN.D.foo-read-west.C.east");
+  other->OnUpstreamMessage("_MRDN_SD1_2", "foo.west.test",
+                           "$JS.ACK.foo-read-west.C__west.1.7.3.1795393222582469645.0", "", "m7",
+                           now_);
+  ASSERT_EQ(other_sink.down.size(), 1u);
+  EXPECT_EQ(other_sink.down[0].route, "_INBOX.push");
+  EXPECT_EQ(other_sink.down[0].subject, "foo.test");
+  EXPECT_EQ(other_sink.down[0].reply, "$JS.ACK.foo.C.1.7.1.1795393222582469645.0");
+  other_sink.up.clear();
+  ASSERT_TRUE(other->OnClientAck("$JS.ACK.foo.C.1.7.1.1795393222582469645.0", "", "+ACK", now_));
+  ASSERT_EQ(other_sink.up.size(), 1u);
+  EXPECT_EQ(other_sink.up[0].subject, "$JS.ACK.foo-read-west.C__west.1.7.3.1795393222582469645.0");
+  // Its info now shows the client's own deliver subject; UNSUB unbinds.
+  other_sink.up.clear();
+  ASSERT_TRUE(other->OnClientRequest("$JS.API.CONSUMER.INFO.foo.C", "_INBOX.c", "", now_));
+  AnswerRecordedInfo(*other, other_sink, 0, "[meridian deliver _INBOX.push]", now_);
+  EXPECT_EQ(J(other_sink.down.back().body)["config"]["deliver_subject"], "_INBOX.push");
+  other->OnClientUnsubscribe("_INBOX.push");
+  EXPECT_EQ(other_sink.unsubs,
+            (std::vector<std::string>{"_MRDN_SD1_0", "_MRDN_SD1_1", "_MRDN_SD1_2"}));
+  EXPECT_EQ(other->stats().deliver_binds, 1u);
+}
+
+TEST_F(SplitRegistryBindTest, AQueueSubscriptionBindsAsTheConsumersDeliverGroup) {
+  rewriter_.split_registry().Add("_INBOX.q", 0, "C");
+  split_->OnClientSubscribe("_INBOX.q", "workers", now_);
+  ASSERT_EQ(sink_.up.size(), 4u);
+  AnswerRecordedInfo(*split_, sink_, 0, "[meridian deliver _INBOX.q]", now_, "workers");
+  ASSERT_EQ(sink_.subs.size(), 4u);
+  EXPECT_EQ(sink_.subs[3], "_MRDN_SD1_2 _MRDN.D.foo-read-west.C.west workers");
+}
+
+TEST_F(SplitRegistryBindTest, AfterARestartTheRegistryIsLoadedFromConsumerListThenTheSubBinds) {
+  // A new sidecar process: the registry is empty. The client's SUB misses and starts a refresh.
+  sink_.listening.insert("_INBOX.push");
+  split_->OnClientSubscribe("_INBOX.push", "", now_);
+  ASSERT_EQ(sink_.up.size(), 1u);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.API.CONSUMER.LIST.foo-read-west");
+  EXPECT_EQ(J(sink_.up[0].body)["offset"], 0);
+  EXPECT_EQ(sink_.subs.front(), "_MRDN_SR _MRDN.7.s.r.*.*");
+  // Page 1 of 2: two origins of C, a plain consumer, one origin of a pull consumer.
+  nlohmann::json plain = {{"name", "plain"}, {"config", {{"durable_name", "plain"}}}};
+  nlohmann::json pull = {{"name", "P__east"}, {"config", {{"durable_name", "P__east"}}}};
+  split_->OnUpstreamMessage(
+      "_MRDN_SR", sink_.up[0].reply, "", "",
+      ListPage({RecordedOrigin("east", "[meridian deliver _INBOX.push]"), plain.dump(), pull.dump(),
+                RecordedOrigin("central", "[meridian deliver _INBOX.push]")},
+               5, 0),
+      now_);
+  ASSERT_EQ(sink_.up.size(), 2u);
+  EXPECT_EQ(sink_.up[1].subject, "$JS.API.CONSUMER.LIST.foo-read-west");
+  EXPECT_EQ(J(sink_.up[1].body)["offset"], 4);
+  split_->OnUpstreamMessage(
+      "_MRDN_SR", sink_.up[1].reply, "", "",
+      ListPage({RecordedOrigin("west", "[meridian deliver _INBOX.push]")}, 5, 4), now_);
+  // Then the next virtual stream's read stream.
+  ASSERT_EQ(sink_.up.size(), 3u);
+  EXPECT_EQ(sink_.up[2].subject, "$JS.API.CONSUMER.LIST.orders-read-west");
+  EXPECT_TRUE(split_->known_consumers() == 0u);
+  split_->OnUpstreamMessage("_MRDN_SR", sink_.up[2].reply, "", "", ListPage({}, 0, 0), now_);
+  EXPECT_EQ(rewriter_.split_registry().completed(), 1u);
+  // Loaded: the waiting SUB looks C up and binds.
+  ASSERT_EQ(sink_.up.size(), 7u);
+  EXPECT_EQ(sink_.up[3].subject, "$JS.API.CONSUMER.INFO.foo-read-west.C");
+  AnswerRecordedInfo(*split_, sink_, 3, "[meridian deliver _INBOX.push]", now_);
+  ASSERT_EQ(sink_.subs.size(), 4u);
+  EXPECT_EQ(sink_.subs[2], "_MRDN_SD1_1 _MRDN.D.foo-read-west.C.central");
+  DeliverFrom("_MRDN_SD1_0", "east", 3, 2);
+  ASSERT_EQ(sink_.down.size(), 1u);
+  EXPECT_EQ(sink_.down[0].route, "_INBOX.push");
+  EXPECT_EQ(split_->stats().list_requests, 3u);
+}
+
+TEST_F(SplitRegistryBindTest, UnknownSubjectsCostAtMostOneRefreshPerIntervalNotOnePerSub) {
+  split_->OnClientSubscribe("_INBOX.a", "", now_);
+  ASSERT_EQ(sink_.up.size(), 1u);  // the first load
+  split_->OnUpstreamMessage("_MRDN_SR", sink_.up[0].reply, "", "", ListPage({}, 0, 0), now_);
+  split_->OnUpstreamMessage("_MRDN_SR", sink_.up[1].reply, "", "", ListPage({}, 0, 0), now_);
+  ASSERT_EQ(sink_.up.size(), 2u);  // _INBOX.a is still unknown: dropped
+  // Many SUBs on unknown subjects within the interval: no request at all.
+  for (int i = 0; i < 100; ++i) split_->OnClientSubscribe("svc." + std::to_string(i), "", now_);
+  split_->Tick(now_ + 5s);
+  EXPECT_EQ(sink_.up.size(), 2u);
+  // After the interval, one refresh answers all of those still waiting (the last 16).
+  split_->Tick(now_ + 11s);
+  ASSERT_EQ(sink_.up.size(), 3u);
+  EXPECT_EQ(sink_.up[2].subject, "$JS.API.CONSUMER.LIST.foo-read-west");
+  split_->Tick(now_ + 12s);
+  EXPECT_EQ(sink_.up.size(), 3u);
+  // Subjects that cannot be deliver subjects never wait for one.
+  RecordingSink other_sink;
+  auto other = Other(other_sink, "8");
+  for (const char* s :
+       {"_INBOX.*", "_INBOX.>", "foo.test", "orders.eu.x", "$JS.API.INFO", "_MRDN.1.x"}) {
+    other->OnClientSubscribe(s, "", now_ + 30s);
+  }
+  EXPECT_TRUE(other_sink.up.empty());
+}
+
+TEST_F(SplitRegistryBindTest, ARefreshOfAConnectionThatWentAwayIsRunByTheNextOne) {
+  {
+    RecordingSink gone_sink;
+    auto gone = Other(gone_sink, "9");
+    gone->OnClientSubscribe("_INBOX.a", "", now_);
+    ASSERT_EQ(gone_sink.up.size(), 1u);
+  }  // closed before the answer
+  split_->OnClientSubscribe("_INBOX.push", "", now_ + 1s);
+  ASSERT_EQ(sink_.up.size(), 1u);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.API.CONSUMER.LIST.foo-read-west");
+}
+
+TEST_F(SplitRegistryBindTest, ASubscriptionWaitsForTheRefreshAnotherConnectionRuns) {
+  RecordingSink other_sink;
+  auto other = Other(other_sink, "8");
+  other->OnClientSubscribe("_INBOX.x", "", now_);  // starts the load
+  ASSERT_EQ(other_sink.up.size(), 1u);
+  split_->OnClientSubscribe("_INBOX.push", "", now_);
+  EXPECT_TRUE(sink_.up.empty());  // one refresh in flight at a time
+  other->OnUpstreamMessage("_MRDN_SR", other_sink.up[0].reply, "", "",
+                           ListPage({RecordedOrigin("east", "[meridian deliver _INBOX.push]"),
+                                     RecordedOrigin("central", "[meridian deliver _INBOX.push]"),
+                                     RecordedOrigin("west", "[meridian deliver _INBOX.push]")},
+                                    3, 0),
+                           now_);
+  other->OnUpstreamMessage("_MRDN_SR", other_sink.up[1].reply, "", "", ListPage({}, 0, 0), now_);
+  EXPECT_EQ(other_sink.up.size(), 2u);  // _INBOX.x: not a deliver subject, nothing to bind
+  split_->Tick(now_ + 250ms);
+  ASSERT_EQ(sink_.up.size(), 4u);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.API.CONSUMER.INFO.foo-read-west.C");
+}
+
+TEST_F(SplitRegistryBindTest, ADeletedOrRemadeConsumerIsForgottenNotBound) {
+  // Deleted elsewhere: its info says not found.
+  rewriter_.split_registry().Add("_INBOX.push", 0, "C");
+  split_->OnClientSubscribe("_INBOX.push", "", now_);
+  ASSERT_EQ(sink_.up.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    split_->OnUpstreamMessage("_MRDN_SR", sink_.up[i].reply, "", "", kMissing, now_);
+  }
+  EXPECT_EQ(sink_.subs.size(), 1u);  // API replies only
+  EXPECT_EQ(rewriter_.split_registry().size(), 0u);
+  // Made again with another deliver subject.
+  sink_.up.clear();
+  rewriter_.split_registry().Add("_INBOX.push", 0, "C");
+  split_->OnClientSubscribe("_INBOX.push", "", now_);
+  AnswerRecordedInfo(*split_, sink_, 0, "[meridian deliver _INBOX.new]", now_);
+  EXPECT_EQ(sink_.subs.size(), 1u);
+  EXPECT_EQ(rewriter_.split_registry().size(), 0u);
+  // Deleted through this sidecar: forgotten at once.
+  sink_.up.clear();
+  CreateRecorded();
+  ASSERT_EQ(rewriter_.split_registry().size(), 1u);
+  sink_.up.clear();
+  ASSERT_TRUE(split_->OnClientRequest("$JS.API.CONSUMER.DELETE.foo.C", "_INBOX.c", "", now_));
+  split_->OnUpstreamMessage("_MRDN_SR", sink_.up[0].reply, "", "", kMissing, now_);
+  for (std::size_t i = 1; i < 4; ++i) {
+    split_->OnUpstreamMessage(
+        "_MRDN_SR", sink_.up[i].reply, "", "",
+        R"({"type":"io.nats.jetstream.api.v1.consumer_delete_response","success":true})", now_);
+  }
+  EXPECT_EQ(rewriter_.split_registry().size(), 0u);
+}
+
+TEST_F(SplitRegistryBindTest, TwoConsumersOnOneDeliverSubjectAreBothBound) {
+  rewriter_.split_registry().Add("_INBOX.both", 0, "C");
+  rewriter_.split_registry().Add("_INBOX.both", 0, "D");
+  split_->OnClientSubscribe("_INBOX.both", "", now_);
+  ASSERT_EQ(sink_.up.size(), 8u);
+  EXPECT_EQ(sink_.up[0].subject, "$JS.API.CONSUMER.INFO.foo-read-west.C");
+  EXPECT_EQ(sink_.up[4].subject, "$JS.API.CONSUMER.INFO.foo-read-west.D");
 }
 
 }  // namespace
