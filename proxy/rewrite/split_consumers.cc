@@ -388,7 +388,7 @@ bool SplitConsumers::BindRegistered(std::string_view subject, TimePoint now) {
 }
 
 void SplitConsumers::StartRefresh(TimePoint now) {
-  if (options_.registry == nullptr || refresh_) return;
+  if (options_.registry == nullptr || refresh_ || refresh_refused_) return;
   const std::uint64_t serial = options_.registry->TryStartRefresh(now);
   if (serial == 0) return;
   refresh_ = std::make_unique<Refresh>();
@@ -462,6 +462,19 @@ void SplitConsumers::OnListReply(std::string_view payload, TimePoint now) {
     return;
   }
   EndRefresh(true, now);
+}
+
+bool SplitConsumers::OnUpstreamError(std::string_view text) {
+  // nats-server: -ERR 'Permissions Violation for Publish to "<subject>"'.
+  constexpr std::string_view kRefused =
+      "Permissions Violation for Publish to \"$JS.API.CONSUMER.LIST.";
+  if (stats_.list_requests == 0 || text.find(kRefused) == std::string_view::npos) return false;
+  refresh_refused_ = true;
+  if (refresh_) {
+    options_.registry->AbandonRefresh(refresh_->serial);  // another connection may run it
+    refresh_.reset();
+  }
+  return true;
 }
 
 void SplitConsumers::EndRefresh(bool completed, TimePoint now) {

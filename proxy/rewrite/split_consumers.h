@@ -124,6 +124,11 @@ class SplitConsumers {
   // is no longer bound).
   void OnClientSubscribe(std::string_view subject, std::string_view queue, TimePoint now);
   void OnClientUnsubscribe(std::string_view subject);
+  // An -ERR from the upstream (text without quotes). True when it refuses a request this part
+  // made on its own, a registry refresh's CONSUMER.LIST (the client's user may not publish
+  // there): the refresh ends, this connection runs no more of them, and the client never
+  // sees the -ERR (it did not send that request).
+  bool OnUpstreamError(std::string_view text);
   // "<deliver_prefix><read stream>.<name>": what a client subscribes to bind to a split push
   // consumer from a connection that did not create it.
   std::string BindSubject(std::uint32_t stream, std::string_view name) const;
@@ -214,6 +219,7 @@ class SplitConsumers {
   std::uint64_t push_counter_ = 0;
   std::vector<PendingBind> pending_binds_;
   std::unique_ptr<Refresh> refresh_;  // the registry refresh this connection runs, if any
+  bool refresh_refused_ = false;      // CONSUMER.LIST refused to this connection's user
 
   // Reused buffers.
   std::string subject_;

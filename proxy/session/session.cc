@@ -412,6 +412,8 @@ void Session::HandleUpstreamOp(const Op& op, TimePoint now) {
         HandleRestoreError(op);
         break;
       }
+      // A refusal of the split part's own request (registry refresh): not the client's.
+      if (split_ && split_->split().OnUpstreamError(op.text)) break;
       ForwardDown(op);
       break;
     case OpKind::kPing:

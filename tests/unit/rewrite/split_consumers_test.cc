@@ -1035,5 +1035,25 @@ TEST_F(SplitRegistryBindTest, TwoConsumersOnOneDeliverSubjectAreBothBound) {
   EXPECT_EQ(sink_.up[4].subject, "$JS.API.CONSUMER.INFO.foo-read-west.D");
 }
 
+TEST_F(SplitRegistryBindTest, AListTheClientsUserMayNotSendIsNotTheClientsErrorNorRetriedHere) {
+  split_->OnClientSubscribe("_INBOX.a", "", now_);
+  ASSERT_EQ(sink_.up.size(), 1u);
+  EXPECT_FALSE(split_->OnUpstreamError("Permissions Violation for Subscription to \"x\""));
+  EXPECT_TRUE(split_->OnUpstreamError(
+      "Permissions Violation for Publish to \"$JS.API.CONSUMER.LIST.foo-read-west\""));
+  EXPECT_FALSE(rewriter_.split_registry().refresh_in_flight(now_));
+  split_->Tick(now_ + 30s);
+  EXPECT_EQ(sink_.up.size(), 1u);  // not on this connection again
+  RecordingSink other_sink;
+  auto other = Other(other_sink, "8");
+  other->OnClientSubscribe("_INBOX.b", "", now_ + 31s);
+  ASSERT_EQ(other_sink.up.size(), 1u);  // another connection runs it
+  // A connection that never asked: the -ERR is the client's own (its own LIST request).
+  RecordingSink third_sink;
+  auto third = Other(third_sink, "9");
+  EXPECT_FALSE(third->OnUpstreamError(
+      "Permissions Violation for Publish to \"$JS.API.CONSUMER.LIST.foo-read-west\""));
+}
+
 }  // namespace
 }  // namespace meridian::rewrite
