@@ -1018,6 +1018,46 @@ TEST_F(SidecarOverNode, ReboundDurablePushConsumerKeepsDeliveringAcrossASidecarR
   }
 }
 
+// The creator of a durable push consumer (libnats js_Subscribe: its own _INBOX deliver subject)
+// keeps getting its messages after the sidecar is restarted: the new sidecar process finds the
+// consumer by that inbox in the origin consumers' descriptions (CONSUMER.LIST of the node).
+TEST_F(SidecarOverNode, CreatorOfADurablePushConsumerKeepsReceivingAcrossASidecarRestart) {
+  const std::string region = "west";
+  const std::string durable = "sccreator-" + std::to_string(::getpid());
+  harness::SidecarSpec spec = W().sidecars.at(region)->spec();
+  spec.name = "sidecar-west-creator";
+  harness::SidecarProcess own(W().run_dir->path(), spec);
+  own.Start();
+  Connection b = Connect(own.ClientUrl(), "sccreator-b");
+  JetStream js = JetStreamOf(b.get());
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.ManualAck = true;
+  so.Config.Durable = durable.c_str();
+  so.Config.AckWait = 1500LL * 1000 * 1000;
+  natsSubscription* raw = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  Check(js_SubscribeSync(&raw, js.get(), "foo.test", nullptr, &so, &err),
+        "durable push consumer on foo.test (JetStream error " + std::to_string(err) + ")");
+  Subscription sub(raw);
+  std::set<std::string> others;
+  const std::set<std::string> first = PublishTestAndOther("sccreator-1", others);
+  auto got = ReceiveUntil(sub.get(), false, first, true, std::chrono::seconds(30));
+  ASSERT_EQ(Missing(first, got), "(none)");
+  own.Stop();
+  ASSERT_FALSE(own.Running());
+  const std::set<std::string> second = PublishTestAndOther("sccreator-2", others);
+  own.Start();
+  auto after = ReceiveUntil(sub.get(), false, second, true, std::chrono::seconds(60));
+  EXPECT_EQ(Missing(second, after), "(none)") << own.process().LogTail();
+  for (const auto& m : after) {
+    EXPECT_EQ(m.subject, "foo.test") << m.payload;
+    EXPECT_EQ(first.count(m.payload), 0u) << "acked before, delivered again: " << m.payload;
+    EXPECT_EQ(others.count(m.payload), 0u) << "foo.other delivered: " << m.payload;
+  }
+  js_DeleteConsumer(js.get(), "foo", durable.c_str(), nullptr, &err);
+}
+
 // Never poison a read stream (what stalls a 2.9.10 source: a stored Nats-Expected-* header,
 // the same Nats-Msg-Id in two write streams, a rollup): over the node too, every read stream
 // keeps sourcing, with no source error.
