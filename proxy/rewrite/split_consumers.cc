@@ -289,14 +289,14 @@ void SplitConsumers::OnClientSubscribe(std::string_view subject, std::string_vie
     if (options_.registry == nullptr || !MayBeDeliverSubject(subject)) return;
     if (BindRegistered(subject, now)) return;
     // Unknown here: it may be a consumer this sidecar has not learnt about yet. Wait for the
-    // next registry refresh (started now if the registry allows it, else later by Tick).
+    // next registry refresh, started by Tick when the registry allows one (so a SUB never
+    // sends anything upstream itself, and a burst of them, e.g. a reconnect, shares one).
     std::erase_if(pending_binds_, [&](const PendingBind& p) { return p.subject == subject; });
     if (pending_binds_.size() >= options_.max_pending_binds && !pending_binds_.empty()) {
       pending_binds_.erase(pending_binds_.begin());
     }
     pending_binds_.push_back(
         {std::string(subject), options_.registry->NeededFor(now), now + options_.pending_bind_for});
-    StartRefresh(now);
     return;
   }
   std::string_view rest = subject.substr(options_.deliver_prefix.size());

@@ -899,6 +899,8 @@ TEST_F(SplitRegistryBindTest, AfterARestartTheRegistryIsLoadedFromConsumerListTh
   // A new sidecar process: the registry is empty. The client's SUB misses and starts a refresh.
   sink_.listening.insert("_INBOX.push");
   split_->OnClientSubscribe("_INBOX.push", "", now_);
+  EXPECT_TRUE(sink_.up.empty());  // the next tick starts it
+  split_->Tick(now_);
   ASSERT_EQ(sink_.up.size(), 1u);
   EXPECT_EQ(sink_.up[0].subject, "$JS.API.CONSUMER.LIST.foo-read-west");
   EXPECT_EQ(J(sink_.up[0].body)["offset"], 0);
@@ -938,6 +940,7 @@ TEST_F(SplitRegistryBindTest, AfterARestartTheRegistryIsLoadedFromConsumerListTh
 
 TEST_F(SplitRegistryBindTest, UnknownSubjectsCostAtMostOneRefreshPerIntervalNotOnePerSub) {
   split_->OnClientSubscribe("_INBOX.a", "", now_);
+  split_->Tick(now_);
   ASSERT_EQ(sink_.up.size(), 1u);  // the first load
   split_->OnUpstreamMessage("_MRDN_SR", sink_.up[0].reply, "", "", ListPage({}, 0, 0), now_);
   split_->OnUpstreamMessage("_MRDN_SR", sink_.up[1].reply, "", "", ListPage({}, 0, 0), now_);
@@ -959,6 +962,7 @@ TEST_F(SplitRegistryBindTest, UnknownSubjectsCostAtMostOneRefreshPerIntervalNotO
        {"_INBOX.*", "_INBOX.>", "foo.test", "orders.eu.x", "$JS.API.INFO", "_MRDN.1.x"}) {
     other->OnClientSubscribe(s, "", now_ + 30s);
   }
+  other->Tick(now_ + 30s);
   EXPECT_TRUE(other_sink.up.empty());
 }
 
@@ -967,9 +971,11 @@ TEST_F(SplitRegistryBindTest, ARefreshOfAConnectionThatWentAwayIsRunByTheNextOne
     RecordingSink gone_sink;
     auto gone = Other(gone_sink, "9");
     gone->OnClientSubscribe("_INBOX.a", "", now_);
+    gone->Tick(now_);
     ASSERT_EQ(gone_sink.up.size(), 1u);
   }  // closed before the answer
   split_->OnClientSubscribe("_INBOX.push", "", now_ + 1s);
+  split_->Tick(now_ + 1s);
   ASSERT_EQ(sink_.up.size(), 1u);
   EXPECT_EQ(sink_.up[0].subject, "$JS.API.CONSUMER.LIST.foo-read-west");
 }
@@ -977,9 +983,11 @@ TEST_F(SplitRegistryBindTest, ARefreshOfAConnectionThatWentAwayIsRunByTheNextOne
 TEST_F(SplitRegistryBindTest, ASubscriptionWaitsForTheRefreshAnotherConnectionRuns) {
   RecordingSink other_sink;
   auto other = Other(other_sink, "8");
-  other->OnClientSubscribe("_INBOX.x", "", now_);  // starts the load
+  other->OnClientSubscribe("_INBOX.x", "", now_);
+  other->Tick(now_);  // starts the load
   ASSERT_EQ(other_sink.up.size(), 1u);
   split_->OnClientSubscribe("_INBOX.push", "", now_);
+  split_->Tick(now_);
   EXPECT_TRUE(sink_.up.empty());  // one refresh in flight at a time
   other->OnUpstreamMessage("_MRDN_SR", other_sink.up[0].reply, "", "",
                            ListPage({RecordedOrigin("east", "[meridian deliver _INBOX.push]"),
@@ -1037,6 +1045,7 @@ TEST_F(SplitRegistryBindTest, TwoConsumersOnOneDeliverSubjectAreBothBound) {
 
 TEST_F(SplitRegistryBindTest, AListTheClientsUserMayNotSendIsNotTheClientsErrorNorRetriedHere) {
   split_->OnClientSubscribe("_INBOX.a", "", now_);
+  split_->Tick(now_);
   ASSERT_EQ(sink_.up.size(), 1u);
   EXPECT_FALSE(split_->OnUpstreamError("Permissions Violation for Subscription to \"x\""));
   EXPECT_TRUE(split_->OnUpstreamError(
@@ -1047,6 +1056,7 @@ TEST_F(SplitRegistryBindTest, AListTheClientsUserMayNotSendIsNotTheClientsErrorN
   RecordingSink other_sink;
   auto other = Other(other_sink, "8");
   other->OnClientSubscribe("_INBOX.b", "", now_ + 31s);
+  other->Tick(now_ + 31s);
   ASSERT_EQ(other_sink.up.size(), 1u);  // another connection runs it
   // A connection that never asked: the -ERR is the client's own (its own LIST request).
   RecordingSink third_sink;
