@@ -107,7 +107,9 @@ class SplitConsumers {
   bool OwnsSid(std::string_view sid) const { return sid.starts_with(options_.sid_prefix); }
   void OnUpstreamMessage(std::string_view sid, std::string_view subject, std::string_view reply,
                          std::string_view headers, std::string_view payload, TimePoint now);
-  // Time-outs: merges, pull sweeps, pull requests past their expiry. About once a second.
+  // Time-outs: merges, pull sweeps, pull requests past their expiry; subscriptions waiting for a
+  // registry refresh (re-checked, and the refresh started when the registry allows one).
+  // About once a second or more often (the sidecar: every 250 ms).
   void Tick(TimePoint now);
   // The upstream connection was replaced by one to another server of the same region: the
   // subscriptions are sent again, and pull requests in flight (their origin requests died
