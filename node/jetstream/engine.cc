@@ -255,9 +255,13 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
   }
   for (const auto& src : cfg.sources) {
     if (!ValidName(src.name)) return invalid("stream source name is invalid");
-    if (src.name == cfg.name) return invalid("stream can not source itself");
-    if (src.external) {
-      return invalid("sources through an external API prefix are not supported by this node yet");
+    if (src.name == cfg.name && !src.external) return invalid("stream can not source itself");
+    if (src.external && !subject::IsValidPublishSubject(src.external->api)) {
+      return invalid("stream external api prefix must be a valid subject without wildcards");
+    }
+    if (src.external && !src.external->deliver.empty() &&
+        !subject::IsValidPublishSubject(src.external->deliver)) {
+      return invalid("stream external delivery prefix must be a valid subject without wildcards");
     }
     if (!src.filter_subject.empty() && !src.subject_transforms.empty()) {
       return invalid("stream source can not have both a filter subject and subject transforms");
@@ -340,11 +344,16 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
     if (!m.filter_subject.empty() && !subject::IsValidSubscribeSubject(m.filter_subject)) {
       return kMirrorInvalidSubjectFilter.Make("invalid subject");
     }
-    if (m.external) {
-      return invalid("mirrors through an external API prefix are not supported by this node yet");
+    if (m.external && !subject::IsValidPublishSubject(m.external->api)) {
+      return invalid("stream external api prefix must be a valid subject without wildcards");
+    }
+    if (m.external && !m.external->deliver.empty() &&
+        !subject::IsValidPublishSubject(m.external->deliver)) {
+      return invalid("stream external delivery prefix must be a valid subject without wildcards");
     }
     if (!ValidName(m.name)) return kMirrorInvalidStreamName.Make();
-    auto origin = e_.streams.find(m.name);
+    // An external origin is on another server or account: nothing to check here.
+    auto origin = m.external ? e_.streams.end() : e_.streams.find(m.name);
     if (origin != e_.streams.end()) {
       const jsapi::StreamConfig& oc = origin->second->config;
       if (cfg.max_msg_size > 0 && oc.max_msg_size > 0 && cfg.max_msg_size < oc.max_msg_size) {
@@ -354,7 +363,8 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
       cfg.mirror_direct = oc.allow_direct;
     }
     // Cycles: following mirrors and sources from the origin must not come back here.
-    std::vector<std::string> todo{m.name};
+    std::vector<std::string> todo;
+    if (!m.external) todo.push_back(m.name);  // cycles are not followed across `external`
     std::set<std::string> seen;
     while (!todo.empty()) {
       std::string name = todo.back();
@@ -363,8 +373,11 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
       if (!seen.insert(name).second) continue;
       auto it = e_.streams.find(name);
       if (it == e_.streams.end()) continue;
-      if (it->second->config.mirror) todo.push_back(it->second->config.mirror->name);
-      for (const auto& src : it->second->config.sources) todo.push_back(src.name);
+      const auto& oc = it->second->config;
+      if (oc.mirror && !oc.mirror->external) todo.push_back(oc.mirror->name);
+      for (const auto& src : oc.sources) {
+        if (!src.external) todo.push_back(src.name);
+      }
     }
   } else if (cfg.mirror_direct) {
     return invalid("stream has no mirror but does have mirror direct");
@@ -534,7 +547,9 @@ jsapi::StreamInfo Api::InfoOf(Stream& s, const jsapi::StreamInfoRequest* req) {
     mi.name = s.mirror->config.name;
     mi.filter_subject = s.mirror->config.filter_subject;
     mi.subject_transforms = s.mirror->config.subject_transforms;
-    auto origin = e_.streams.find(s.mirror->config.name);
+    mi.external = s.mirror->config.external;
+    auto origin = s.mirror->ext ? e_.streams.end() : e_.streams.find(s.mirror->config.name);
+    if (s.mirror->ext) mi.lag = s.mirror->ext->lag;
     if (origin != e_.streams.end()) {
       uint64_t last = origin->second->store->State().last_seq;
       mi.lag = last > s.mirror->last_seq ? last - s.mirror->last_seq : 0;
@@ -547,7 +562,9 @@ jsapi::StreamInfo Api::InfoOf(Stream& s, const jsapi::StreamInfoRequest* req) {
     si.name = src.config.name;
     si.filter_subject = src.config.filter_subject;
     si.subject_transforms = src.config.subject_transforms;
-    auto origin = e_.streams.find(src.config.name);
+    si.external = src.config.external;
+    auto origin = src.ext ? e_.streams.end() : e_.streams.find(src.config.name);
+    if (src.ext) si.lag = src.ext->lag;
     if (origin != e_.streams.end()) {
       uint64_t last = origin->second->store->State().last_seq;
       si.lag = last > src.last_seq ? last - src.last_seq : 0;
@@ -681,6 +698,7 @@ Reply Api::StreamDelete(std::string_view name, std::string_view body) {
   auto it = e_.streams.find(std::string(name));
   if (it == e_.streams.end()) return Err(type, errors::kStreamNotFound.Make());
   for (auto& [n, c] : it->second->consumers) c->Deleting();
+  it->second->CancelExternal();
   (void)it->second->store->Close();
   std::string dir = it->second->dir;
   e_.streams.erase(it);
@@ -1321,6 +1339,8 @@ std::unique_ptr<Engine> Engine::Open(const EngineOptions& options, Outbound* out
   impl->options = options;
   if (!impl->options.clock) impl->options.clock = SystemNow;
   impl->out = out;
+  impl->rng_state = static_cast<uint64_t>(impl->Now()) ^ (uint64_t{std::random_device{}()} << 32) ^
+                    std::random_device{}() ^ 0x9E3779B97F4A7C15ull;
   impl->state_writer = std::make_unique<StateWriter>(impl->io(), options.state_written);
   if (!options.store_dir.empty()) {
     std::error_code ec;
@@ -1603,6 +1623,12 @@ void Engine::HandleFlowControl(std::string_view subj) {
   c->second->Pump(impl_->Now());
 }
 
+void Engine::HandleInbound(std::string_view subject, std::string_view shown,
+                           std::string_view reply, std::string_view headers,
+                           std::string_view payload) {
+  impl_->HandleInbound(subject, shown.empty() ? subject : shown, reply, headers, payload);
+}
+
 bool Engine::PumpSources() {
   return impl_->PumpSources(1);
 }
@@ -1631,6 +1657,7 @@ void Engine::Tick() {
     if (s->store->Sync().ok()) synced = true;  // a failed store stays behind; its sources wait
   }
   if (synced) impl_->PumpSources(8);
+  impl_->ServiceExternal();
   int64_t now = impl_->Now();
   for (auto& [n, s] : impl_->streams) {
     uint64_t before = s->store->State().first_seq;
