@@ -205,6 +205,16 @@ void Stream::ExpireMsgIds(int64_t now_ns) {
 
 namespace {
 
+// Consumers a client sees: nats-server keeps `direct` consumers (those of other servers'
+// sources and mirrors) out of names, lists, counts and max_consumers.
+int64_t PublicConsumers(const Stream& s) {
+  int64_t n = 0;
+  for (const auto& [name, c] : s.consumers) {
+    if (!c->config().direct) ++n;
+  }
+  return n;
+}
+
 class Api {
  public:
   explicit Api(EngineImpl& e) : e_(e) {}
@@ -541,7 +551,7 @@ jsapi::StreamInfo Api::InfoOf(Stream& s, const jsapi::StreamInfoRequest* req) {
   }
   info.state.num_subjects = static_cast<int64_t>(st.num_subjects);
   info.state.num_deleted = static_cast<int64_t>(st.num_deleted);
-  info.state.consumer_count = static_cast<int64_t>(s.consumers.size());
+  info.state.consumer_count = PublicConsumers(s);
   if (s.mirror) {
     jsapi::StreamSourceInfo& mi = info.mirror.emplace();
     mi.name = s.mirror->config.name;
@@ -609,7 +619,7 @@ Reply Api::AccountInfo() {
   for (const auto& [n, s] : e_.streams) {
     uint64_t b = s->store->State().bytes;
     (s->config.storage == jsapi::StorageType::kMemory ? memory : storage) += b;
-    consumers += static_cast<int64_t>(s->consumers.size());
+    consumers += PublicConsumers(*s);
   }
   ai.usage.memory = memory;
   ai.usage.storage = storage;
@@ -1094,8 +1104,8 @@ Reply Api::ConsumerCreate(const std::vector<std::string_view>& t, std::string_vi
     existing->Pump(now);
     return Ok(info, type);
   }
-  if (s->config.max_consumers > 0 &&
-      static_cast<int64_t>(s->consumers.size()) >= s->config.max_consumers) {
+  if (s->config.max_consumers > 0 && !cfg.direct &&
+      PublicConsumers(*s) >= s->config.max_consumers) {
     return Err(type, errors::kMaximumConsumersLimit.Make());
   }
   auto c = std::make_unique<Consumer>(s, cname, cfg, now);
@@ -1147,13 +1157,14 @@ Reply Api::ConsumerNames(std::string_view sname, std::string_view body, bool lis
   if (!s) return Err(type, errors::kStreamNotFound.Make());
   int64_t limit = list ? 256 : 1024;
   int64_t offset = std::max<int64_t>(0, req->offset);
-  jsapi::Paging p{static_cast<int64_t>(s->consumers.size()), offset, limit};
+  jsapi::Paging p{PublicConsumers(*s), offset, limit};
   int64_t now = e_.Now();
   int64_t i = 0;
   if (list) {
     jsapi::ConsumerListResponse r;
     r.paging = p;
     for (auto& [n, c] : s->consumers) {
+      if (c->config().direct) continue;
       if (i++ >= offset && i <= offset + limit) r.consumers.push_back(c->Info(now));
     }
     return Ok(r, type);
@@ -1161,6 +1172,7 @@ Reply Api::ConsumerNames(std::string_view sname, std::string_view body, bool lis
   jsapi::ConsumerNamesResponse r;
   r.paging = p;
   for (auto& [n, c] : s->consumers) {
+    if (c->config().direct) continue;
     if (i++ >= offset && i <= offset + limit) r.consumers.push_back(n);
   }
   return Ok(r, type);
