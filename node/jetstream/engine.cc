@@ -266,13 +266,6 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
   for (const auto& src : cfg.sources) {
     if (!ValidName(src.name)) return invalid("stream source name is invalid");
     if (src.name == cfg.name && !src.external) return invalid("stream can not source itself");
-    if (src.external && !subject::IsValidPublishSubject(src.external->api)) {
-      return invalid("stream external api prefix must be a valid subject without wildcards");
-    }
-    if (src.external && !src.external->deliver.empty() &&
-        !subject::IsValidPublishSubject(src.external->deliver)) {
-      return invalid("stream external delivery prefix must be a valid subject without wildcards");
-    }
     if (!src.filter_subject.empty() && !src.subject_transforms.empty()) {
       return invalid("stream source can not have both a filter subject and subject transforms");
     }
@@ -354,13 +347,6 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
     if (!m.filter_subject.empty() && !subject::IsValidSubscribeSubject(m.filter_subject)) {
       return kMirrorInvalidSubjectFilter.Make("invalid subject");
     }
-    if (m.external && !subject::IsValidPublishSubject(m.external->api)) {
-      return invalid("stream external api prefix must be a valid subject without wildcards");
-    }
-    if (m.external && !m.external->deliver.empty() &&
-        !subject::IsValidPublishSubject(m.external->deliver)) {
-      return invalid("stream external delivery prefix must be a valid subject without wildcards");
-    }
     if (!ValidName(m.name)) return kMirrorInvalidStreamName.Make();
     // An external origin is on another server or account: nothing to check here.
     auto origin = m.external ? e_.streams.end() : e_.streams.find(m.name);
@@ -391,6 +377,44 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
     }
   } else if (cfg.mirror_direct) {
     return invalid("stream has no mirror but does have mirror direct");
+  }
+  {
+    // External prefixes (nats-server 2.9.10 checkStreamCfg, its order and texts).
+    std::vector<const jsapi::ExternalStream*> ext;
+    if (cfg.mirror && cfg.mirror->external) ext.push_back(&*cfg.mirror->external);
+    for (const auto& src : cfg.sources) {
+      if (src.external) ext.push_back(&*src.external);
+    }
+    for (const auto* x : ext) {
+      if (x->deliver.empty()) continue;
+      if (!subject::IsValidPublishSubject(x->deliver)) {
+        return ApiError{400, 10024,
+                        "stream external delivery prefix " + x->deliver +
+                            " must not contain wildcards",
+                        {}};
+      }
+      for (const auto& sub : cfg.subjects) {
+        if (subject::IsValidSubscribeSubject(sub) &&
+            subject::SubjectsCollide(sub, x->deliver + "." + sub)) {
+          return ApiError{400, 10022,
+                          "stream external delivery prefix " + x->deliver +
+                              " overlaps with stream subject " + sub,
+                          {}};
+        }
+      }
+    }
+    for (const auto* x : ext) {
+      if (x->api.empty()) continue;
+      if (!subject::IsValidPublishSubject(x->api)) {
+        return invalid("stream external api prefix \"" + x->api +
+                       "\" must be a valid subject without wildcards");
+      }
+      if (subject::SubjectsCollide(x->api, "$JS.API")) {
+        return ApiError{400, 10021,
+                        "stream external api prefix " + x->api + " must not overlap with $JS.API",
+                        {}};
+      }
+    }
   }
   for (size_t i = 0; i < cfg.subjects.size(); ++i) {
     const std::string& s = cfg.subjects[i];

@@ -150,11 +150,11 @@ class ExternalSources : public ::testing::TestWithParam<ServerKind> {
     origin_.push_back({seq, subject, data, ""});
     return seq;
   }
-  void PublishRound(int n) {
+  void PublishRound(int n, size_t pad = 0) {
     for (int i = 0; i < n; ++i) {
       ++counter_;
       std::string sub = (counter_ % 2 == 0 ? "o.a." : "o.b.") + std::to_string(counter_);
-      ASSERT_NE(Publish(sub, "m" + std::to_string(counter_)), 0u);
+      ASSERT_NE(Publish(sub, "m" + std::to_string(counter_) + std::string(pad, 'x')), 0u);
     }
   }
   Json Info(const std::string& stream) {
@@ -294,6 +294,19 @@ TEST_P(ExternalSources, EveryMessageOnceInOrderThroughRestartsAndOutages) {
   Reload(true);
   PublishRound(4);
   CheckReaders();
+}
+
+// A backlog of 5 MiB, more than twice the origin's first flow-control window (2 MiB on
+// meridian-node; nats-server's is smaller): the copies go on only if the sourcing side
+// answers the origin's flow-control requests through the `$JS.FC.>` service import.
+TEST_P(ExternalSources, ABacklogBeyondTheFlowControlWindow) {
+  CreateOrigin();
+  PublishRound(160, 32 * 1024);
+  CreateReaders();
+  CheckReaders();
+  Json ri = Info("R");
+  EXPECT_EQ(ri["state"]["messages"], 80);
+  EXPECT_EQ(ri["sources"][0]["lag"], 0);
 }
 
 TEST_P(ExternalSources, StoredHeadersDoNotStallTheSourceOrTheMirror) {
