@@ -190,7 +190,8 @@ void EngineImpl::CreateExternalConsumer(Stream& target, SourceState& src, bool m
 
 void EngineImpl::ServiceExternal() {
   const int64_t now = Now();
-  for (auto& [name, s] : streams) {
+  for (auto& entry : streams) {
+    Stream* s = entry.second.get();
     auto service = [&](SourceState& src, bool mir) {
       if (!src.ext || s->config.sealed) return;
       ExternalLink& link = *src.ext;
@@ -213,8 +214,8 @@ void EngineImpl::ServiceExternal() {
 void EngineImpl::HandleInbound(std::string_view subject, std::string_view shown,
                                std::string_view reply, std::string_view headers,
                                std::string_view payload) {
-  for (auto& [name, sp] : streams) {
-    Stream& s = *sp;
+  for (auto& entry : streams) {
+    Stream& s = *entry.second;
     auto handle = [&](SourceState& src, bool mir) -> bool {
       if (!src.ext) return false;
       ExternalLink& link = *src.ext;
