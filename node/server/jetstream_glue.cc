@@ -76,6 +76,13 @@ struct AccountJetStream::AckQueue {
 
 namespace {
 
+// Marks the engine busy for the scope of a call into it (see AccountJetStream::Handle).
+struct Busy {
+  explicit Busy(int& n) : n_(n) { ++n_; }
+  ~Busy() { --n_; }
+  int& n_;
+};
+
 std::string DefaultStoreDir() {
   const char* tmp = std::getenv("TMPDIR");
   return (fs::path(tmp && *tmp ? tmp : "/tmp") / "nats").string();
@@ -125,7 +132,10 @@ AccountJetStream::AccountJetStream(net::Loop& loop, const JetStreamOptions& opti
     if (weak.expired()) return;
     wake_loop->Post([weak] {
       auto q = weak.lock();
-      if (q && q->owner && !q->owner->closed_) q->owner->engine_->StateWritten();
+      if (!q || !q->owner || q->owner->closed_) return;
+      if (q->owner->busy_ > 0) return;  // never re-entered; the next Tick() collects it
+      Busy b(q->owner->busy_);
+      q->owner->engine_->StateWritten();
     });
   };
   std::string error;
@@ -139,14 +149,6 @@ AccountJetStream::~AccountJetStream() {
   Close();
   acks_->owner = nullptr;
 }
-
-namespace {
-struct Busy {
-  explicit Busy(int& n) : n_(n) { ++n_; }
-  ~Busy() { --n_; }
-  int& n_;
-};
-}  // namespace
 
 void AccountJetStream::Enqueue(Queued q) {
   if (closed_) return;
