@@ -153,6 +153,10 @@ AccountJetStream::~AccountJetStream() {
 void AccountJetStream::Enqueue(Queued q) {
   if (closed_) return;
   queued_.push_back(std::move(q));
+  PostDrain();
+}
+
+void AccountJetStream::PostDrain() {
   if (queue_posted_) return;
   queue_posted_ = true;
   std::weak_ptr<AckQueue> weak = acks_;
@@ -164,14 +168,11 @@ void AccountJetStream::Enqueue(Queued q) {
 
 void AccountJetStream::DrainQueued() {
   queue_posted_ = false;
-  if (busy_ > 0) {  // never from inside the engine: try again on the next turn
-    if (!queued_.empty()) {
-      Queued q = std::move(queued_.back());
-      queued_.pop_back();
-      Enqueue(std::move(q));
-    }
+  if (busy_ > 0) {  // never from inside the engine (a posted task is not): next turn
+    PostDrain();
     return;
   }
+  // In arrival order; what arrives meanwhile is queued behind and posted again.
   std::vector<Queued> batch;
   batch.swap(queued_);
   for (size_t i = 0; i < batch.size(); ++i) {

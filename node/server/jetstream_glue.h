@@ -85,6 +85,7 @@ class AccountJetStream {
   bool queue_posted_ = false;
   int busy_ = 0;
   void Enqueue(Queued q);
+  void PostDrain();
   void DrainQueued();
   // Copies a slice of the sources' and mirrors' backlog and, while there is more, posts
   // itself to the loop again (one slice per loop turn).
