@@ -1,7 +1,7 @@
 // Sources and mirrors through an external API prefix, every case run unchanged against
 // meridian-node and the stock nats-server 2.9.10 with the same nats.conf: account ORIG holds
-// stream O and exports its consumer-create API, its flow-control subjects and the delivery
-// prefix; account READ imports them (the API as `$JS.orig.API.CONSUMER.CREATE.>`) and holds
+// stream O and exports its JetStream API, its flow-control subjects and the delivery prefix;
+// account READ imports them (the API as `$JS.orig.API.>`) and holds
 // stream R (sourcing O, filter `o.a.>`) and mirror M of O, both with
 // `external: {api: "$JS.orig.API", deliver: ...}`. Checked: every message once and in order,
 // Nats-Stream-Source headers (`O:<hash of the API prefix> <origin seq>`), the mirror's origin
@@ -76,7 +76,7 @@ class ExternalSources : public ::testing::TestWithParam<ServerKind> {
     jetstream: enabled
     users: [{user: orig, password: orig}]
     exports: [
-      {service: "$JS.API.CONSUMER.CREATE.>"}
+      {service: "$JS.API.>"}
       {service: "$JS.FC.>"}
       {stream: "deliver.orig.>"}
     ]
@@ -87,7 +87,7 @@ class ExternalSources : public ::testing::TestWithParam<ServerKind> {
 )";
     if (linked) {
       f << R"(    imports: [
-      {service: {account: ORIG, subject: "$JS.API.CONSUMER.CREATE.>"}, to: "$JS.orig.API.CONSUMER.CREATE.>"}
+      {service: {account: ORIG, subject: "$JS.API.>"}, to: "$JS.orig.API.>"}
       {service: {account: ORIG, subject: "$JS.FC.>"}}
       {stream: {account: ORIG, subject: "deliver.orig.>"}}
     ]
@@ -271,6 +271,11 @@ TEST_P(ExternalSources, EveryMessageOnceInOrderThroughRestartsAndOutages) {
   EXPECT_EQ(mi["mirror"]["lag"], 0);
   EXPECT_FALSE(mi["mirror"].contains("error")) << mi.dump();
   WaitFor("R", [](const Json& i) { return i["sources"][0]["active"].get<int64_t>() >= 0; });
+  // READ's clients reach ORIG's JetStream API through the same import.
+  Json oi = Api(read_.get(), "$JS.orig.API.STREAM.INFO.O", Json());
+  EXPECT_EQ(oi["config"]["name"], "O") << oi.dump();
+  EXPECT_EQ(oi["state"]["last_seq"], origin_.back().seq) << oi.dump();
+  EXPECT_EQ(oi["state"]["consumer_count"], 0) << oi.dump();  // the sources' are `direct`
 
   // Live: new origin messages flow on.
   PublishRound(10);
