@@ -368,6 +368,27 @@ TEST_F(ExternalTest, ResumesAfterReopenAtTheLastCopiedSequencePlusOne) {
   EXPECT_EQ(Info("M")["state"]["last_seq"], 8);
 }
 
+TEST_F(ExternalTest, TheFirstStartUsesTheConfigsStartOptions) {
+  CreateOrigin();
+  for (int i = 1; i <= 4; ++i) Pub("o.a." + std::to_string(i), "m");
+  Json src = SourceCfg();
+  src["opt_start_seq"] = 3;
+  CreateReader({{"name", "R"}, {"sources", {src}}});
+  CreateReader({{"name", "M"},
+                {"mirror", {{"name", "O"},
+                            {"opt_start_time", "2026-11-23T10:00:00Z"},
+                            {"external", {{"api", "$JS.hub.API"}, {"deliver", "dlv.hub"}}}}}});
+  Run(300);
+  ASSERT_EQ(bus_.creates.size(), 2u);
+  Json m = Json::parse(bus_.creates[0].payload)["config"];
+  EXPECT_EQ(m["deliver_policy"], "by_start_time") << m;
+  EXPECT_EQ(m["opt_start_time"], "2026-11-23T10:00:00Z") << m;
+  Json r = Json::parse(bus_.creates[1].payload)["config"];
+  EXPECT_EQ(r["deliver_policy"], "by_start_sequence") << r;
+  EXPECT_EQ(r["opt_start_seq"], 3) << r;
+  ExpectSourced({3, 4});
+}
+
 TEST_F(ExternalTest, ADeliveryLostOnTheWayMakesANewConsumerFromTheLastCopied) {
   CreateOrigin();
   CreateReader({{"name", "R"}, {"sources", {SourceCfg()}}});
