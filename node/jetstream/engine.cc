@@ -1665,6 +1665,21 @@ void Engine::HandleInbound(std::string_view subject, std::string_view shown,
   impl_->HandleInbound(subject, shown.empty() ? subject : shown, reply, headers, payload);
 }
 
+void Engine::BeginInbound() {
+  impl_->inbound_batch = true;
+}
+
+void Engine::EndInbound() {
+  impl_->inbound_batch = false;
+  for (Stream* s : impl_->inbound_batched) {
+    if (store::Status st = s->store->EndBatch(); !st.ok() && impl_->options.warn) {
+      impl_->options.warn("stream " + s->config.name + ": writing sourced messages failed: " +
+                          st.message());
+    }
+  }
+  impl_->inbound_batched.clear();
+}
+
 bool Engine::PumpSources() {
   return impl_->PumpSources(1);
 }

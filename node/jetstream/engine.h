@@ -135,6 +135,12 @@ class Engine {
   // delivery shows the stored message's subject; empty = `subject`).
   void HandleInbound(std::string_view subject, std::string_view shown, std::string_view reply,
                      std::string_view headers, std::string_view payload);
+  // Optional brackets around a run of HandleInbound calls: the copies they store are written
+  // to each stream's store together at EndInbound() (one write instead of one per message;
+  // they acknowledge nothing). No other call may come in between (the server brackets only
+  // consecutive inbound messages it hands over in one go).
+  void BeginInbound();
+  void EndInbound();
 
   // Drives timers: ack wait, backoff, NAK delays, pull request expiry and heartbeats, push
   // idle heartbeats, inactive thresholds, max_age and the duplicate window, and writes dirty

@@ -24,6 +24,7 @@
 //   deliver subject is dropped, so the origin deletes it once it sees no interest.
 // Progress survives restarts as for local sources: the Nats-Stream-Source headers of stored
 // copies and sources.json (sources), the store's last sequence (mirrors).
+#include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -279,6 +280,11 @@ void EngineImpl::HandleInbound(std::string_view subject, std::string_view shown,
       if (a.sseq <= src.last_seq) return true;  // already taken (never stored twice)
       if (s.config.sealed) return true;
       src.last_seq = a.sseq;
+      if (inbound_batch &&
+          std::find(inbound_batched.begin(), inbound_batched.end(), &s) == inbound_batched.end()) {
+        s.store->BeginBatch();  // written together at Engine::EndInbound()
+        inbound_batched.push_back(&s);
+      }
       if (mir) {
         StoreMirrored(s, src, a.sseq, a.ts, shown, headers, payload, now);
       } else {

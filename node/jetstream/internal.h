@@ -310,6 +310,10 @@ class EngineImpl {
                      std::string_view headers, std::string_view payload);
   // Sends a consumer create for `link` (of `target`'s mirror when `mir`, else of `src`).
   void CreateExternalConsumer(Stream& target, SourceState& src, bool mir);
+  // Between Engine::BeginInbound and EndInbound: the streams whose store a write batch was
+  // begun on by HandleInbound.
+  bool inbound_batch = false;
+  std::vector<Stream*> inbound_batched;
   std::string RandomToken();  // 8 characters of 0-9A-Za-z
   uint64_t rng_state = 0;
   // A source or mirror waits for `origin` to make its messages durable: flags it for Tick()

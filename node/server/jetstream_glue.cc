@@ -173,17 +173,30 @@ void AccountJetStream::DrainQueued() {
     return;
   }
   // In arrival order; what arrives meanwhile is queued behind and posted again.
+  // A run of consecutive inbound messages (deliveries of external sources) is bracketed so
+  // the copies are written together; anything else is handled outside the brackets.
   std::vector<Queued> batch;
   batch.swap(queued_);
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (closed_) return;
+  bool bracket = false;
+  for (size_t i = 0; i < batch.size() && !closed_; ++i) {
     Queued& q = batch[i];
     if (q.inbound) {
       Busy b(busy_);
+      if (!bracket) engine_->BeginInbound();
+      bracket = true;
       engine_->HandleInbound(q.subject, q.shown, q.reply, q.headers, q.payload);
-    } else {
-      (void)Handle(q.subject, q.reply, q.headers, q.payload);
+      continue;
     }
+    if (bracket) {
+      Busy b(busy_);
+      engine_->EndInbound();
+      bracket = false;
+    }
+    (void)Handle(q.subject, q.reply, q.headers, q.payload);  // marks the engine busy itself
+  }
+  if (bracket && !closed_) {
+    Busy b(busy_);
+    engine_->EndInbound();
   }
   PumpSources();
 }

@@ -74,13 +74,17 @@ struct Bus {
     queue.push_back({std::string(to), std::string(shown), std::string(reply),
                      std::string(headers), std::string(payload)});
   }
-  // Hands everything queued to the reader (which may queue more through the origin).
+  // Hands everything queued to the reader (which may queue more through the origin), in one
+  // write batch as the server does (Engine::BeginInbound / EndInbound).
   void Drain() {
+    if (queue.empty()) return;
+    reader->BeginInbound();
     while (!queue.empty()) {
       Inbound m = std::move(queue.front());
       queue.pop_front();
       reader->HandleInbound(m.subject, m.shown, m.reply, m.headers, m.payload);
     }
+    reader->EndInbound();
   }
 };
 
