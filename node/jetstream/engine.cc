@@ -205,6 +205,16 @@ void Stream::ExpireMsgIds(int64_t now_ns) {
 
 namespace {
 
+// Consumers a client sees: nats-server keeps `direct` consumers (those of other servers'
+// sources and mirrors) out of names, lists, counts and max_consumers.
+int64_t PublicConsumers(const Stream& s) {
+  int64_t n = 0;
+  for (const auto& [name, c] : s.consumers) {
+    if (!c->config().direct) ++n;
+  }
+  return n;
+}
+
 class Api {
  public:
   explicit Api(EngineImpl& e) : e_(e) {}
@@ -255,10 +265,7 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
   }
   for (const auto& src : cfg.sources) {
     if (!ValidName(src.name)) return invalid("stream source name is invalid");
-    if (src.name == cfg.name) return invalid("stream can not source itself");
-    if (src.external) {
-      return invalid("sources through an external API prefix are not supported by this node yet");
-    }
+    if (src.name == cfg.name && !src.external) return invalid("stream can not source itself");
     if (!src.filter_subject.empty() && !src.subject_transforms.empty()) {
       return invalid("stream source can not have both a filter subject and subject transforms");
     }
@@ -340,11 +347,9 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
     if (!m.filter_subject.empty() && !subject::IsValidSubscribeSubject(m.filter_subject)) {
       return kMirrorInvalidSubjectFilter.Make("invalid subject");
     }
-    if (m.external) {
-      return invalid("mirrors through an external API prefix are not supported by this node yet");
-    }
     if (!ValidName(m.name)) return kMirrorInvalidStreamName.Make();
-    auto origin = e_.streams.find(m.name);
+    // An external origin is on another server or account: nothing to check here.
+    auto origin = m.external ? e_.streams.end() : e_.streams.find(m.name);
     if (origin != e_.streams.end()) {
       const jsapi::StreamConfig& oc = origin->second->config;
       if (cfg.max_msg_size > 0 && oc.max_msg_size > 0 && cfg.max_msg_size < oc.max_msg_size) {
@@ -354,7 +359,8 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
       cfg.mirror_direct = oc.allow_direct;
     }
     // Cycles: following mirrors and sources from the origin must not come back here.
-    std::vector<std::string> todo{m.name};
+    std::vector<std::string> todo;
+    if (!m.external) todo.push_back(m.name);  // cycles are not followed across `external`
     std::set<std::string> seen;
     while (!todo.empty()) {
       std::string name = todo.back();
@@ -363,11 +369,52 @@ ApiError Api::CheckStreamConfig(jsapi::StreamConfig& cfg, const Stream* existing
       if (!seen.insert(name).second) continue;
       auto it = e_.streams.find(name);
       if (it == e_.streams.end()) continue;
-      if (it->second->config.mirror) todo.push_back(it->second->config.mirror->name);
-      for (const auto& src : it->second->config.sources) todo.push_back(src.name);
+      const auto& oc = it->second->config;
+      if (oc.mirror && !oc.mirror->external) todo.push_back(oc.mirror->name);
+      for (const auto& src : oc.sources) {
+        if (!src.external) todo.push_back(src.name);
+      }
     }
   } else if (cfg.mirror_direct) {
     return invalid("stream has no mirror but does have mirror direct");
+  }
+  {
+    // External prefixes (nats-server 2.9.10 checkStreamCfg, its order and texts).
+    std::vector<const jsapi::ExternalStream*> ext;
+    if (cfg.mirror && cfg.mirror->external) ext.push_back(&*cfg.mirror->external);
+    for (const auto& src : cfg.sources) {
+      if (src.external) ext.push_back(&*src.external);
+    }
+    for (const auto* x : ext) {
+      if (x->deliver.empty()) continue;
+      if (!subject::IsValidPublishSubject(x->deliver)) {
+        return ApiError{400, 10024,
+                        "stream external delivery prefix " + x->deliver +
+                            " must not contain wildcards",
+                        {}};
+      }
+      for (const auto& sub : cfg.subjects) {
+        if (subject::IsValidSubscribeSubject(sub) &&
+            subject::SubjectsCollide(sub, x->deliver + "." + sub)) {
+          return ApiError{400, 10022,
+                          "stream external delivery prefix " + x->deliver +
+                              " overlaps with stream subject " + sub,
+                          {}};
+        }
+      }
+    }
+    for (const auto* x : ext) {
+      if (x->api.empty()) continue;
+      if (!subject::IsValidPublishSubject(x->api)) {
+        return invalid("stream external api prefix \"" + x->api +
+                       "\" must be a valid subject without wildcards");
+      }
+      if (subject::SubjectsCollide(x->api, "$JS.API")) {
+        return ApiError{400, 10021,
+                        "stream external api prefix " + x->api + " must not overlap with $JS.API",
+                        {}};
+      }
+    }
   }
   for (size_t i = 0; i < cfg.subjects.size(); ++i) {
     const std::string& s = cfg.subjects[i];
@@ -528,13 +575,15 @@ jsapi::StreamInfo Api::InfoOf(Stream& s, const jsapi::StreamInfoRequest* req) {
   }
   info.state.num_subjects = static_cast<int64_t>(st.num_subjects);
   info.state.num_deleted = static_cast<int64_t>(st.num_deleted);
-  info.state.consumer_count = static_cast<int64_t>(s.consumers.size());
+  info.state.consumer_count = PublicConsumers(s);
   if (s.mirror) {
     jsapi::StreamSourceInfo& mi = info.mirror.emplace();
     mi.name = s.mirror->config.name;
     mi.filter_subject = s.mirror->config.filter_subject;
     mi.subject_transforms = s.mirror->config.subject_transforms;
-    auto origin = e_.streams.find(s.mirror->config.name);
+    mi.external = s.mirror->config.external;
+    auto origin = s.mirror->ext ? e_.streams.end() : e_.streams.find(s.mirror->config.name);
+    if (s.mirror->ext) mi.lag = s.mirror->ext->lag;
     if (origin != e_.streams.end()) {
       uint64_t last = origin->second->store->State().last_seq;
       mi.lag = last > s.mirror->last_seq ? last - s.mirror->last_seq : 0;
@@ -547,7 +596,9 @@ jsapi::StreamInfo Api::InfoOf(Stream& s, const jsapi::StreamInfoRequest* req) {
     si.name = src.config.name;
     si.filter_subject = src.config.filter_subject;
     si.subject_transforms = src.config.subject_transforms;
-    auto origin = e_.streams.find(src.config.name);
+    si.external = src.config.external;
+    auto origin = src.ext ? e_.streams.end() : e_.streams.find(src.config.name);
+    if (src.ext) si.lag = src.ext->lag;
     if (origin != e_.streams.end()) {
       uint64_t last = origin->second->store->State().last_seq;
       si.lag = last > src.last_seq ? last - src.last_seq : 0;
@@ -592,7 +643,7 @@ Reply Api::AccountInfo() {
   for (const auto& [n, s] : e_.streams) {
     uint64_t b = s->store->State().bytes;
     (s->config.storage == jsapi::StorageType::kMemory ? memory : storage) += b;
-    consumers += static_cast<int64_t>(s->consumers.size());
+    consumers += PublicConsumers(*s);
   }
   ai.usage.memory = memory;
   ai.usage.storage = storage;
@@ -681,6 +732,7 @@ Reply Api::StreamDelete(std::string_view name, std::string_view body) {
   auto it = e_.streams.find(std::string(name));
   if (it == e_.streams.end()) return Err(type, errors::kStreamNotFound.Make());
   for (auto& [n, c] : it->second->consumers) c->Deleting();
+  it->second->CancelExternal();
   (void)it->second->store->Close();
   std::string dir = it->second->dir;
   e_.streams.erase(it);
@@ -1076,8 +1128,8 @@ Reply Api::ConsumerCreate(const std::vector<std::string_view>& t, std::string_vi
     existing->Pump(now);
     return Ok(info, type);
   }
-  if (s->config.max_consumers > 0 &&
-      static_cast<int64_t>(s->consumers.size()) >= s->config.max_consumers) {
+  if (s->config.max_consumers > 0 && !cfg.direct &&
+      PublicConsumers(*s) >= s->config.max_consumers) {
     return Err(type, errors::kMaximumConsumersLimit.Make());
   }
   auto c = std::make_unique<Consumer>(s, cname, cfg, now);
@@ -1129,13 +1181,14 @@ Reply Api::ConsumerNames(std::string_view sname, std::string_view body, bool lis
   if (!s) return Err(type, errors::kStreamNotFound.Make());
   int64_t limit = list ? 256 : 1024;
   int64_t offset = std::max<int64_t>(0, req->offset);
-  jsapi::Paging p{static_cast<int64_t>(s->consumers.size()), offset, limit};
+  jsapi::Paging p{PublicConsumers(*s), offset, limit};
   int64_t now = e_.Now();
   int64_t i = 0;
   if (list) {
     jsapi::ConsumerListResponse r;
     r.paging = p;
     for (auto& [n, c] : s->consumers) {
+      if (c->config().direct) continue;
       if (i++ >= offset && i <= offset + limit) r.consumers.push_back(c->Info(now));
     }
     return Ok(r, type);
@@ -1143,6 +1196,7 @@ Reply Api::ConsumerNames(std::string_view sname, std::string_view body, bool lis
   jsapi::ConsumerNamesResponse r;
   r.paging = p;
   for (auto& [n, c] : s->consumers) {
+    if (c->config().direct) continue;
     if (i++ >= offset && i <= offset + limit) r.consumers.push_back(n);
   }
   return Ok(r, type);
@@ -1321,6 +1375,8 @@ std::unique_ptr<Engine> Engine::Open(const EngineOptions& options, Outbound* out
   impl->options = options;
   if (!impl->options.clock) impl->options.clock = SystemNow;
   impl->out = out;
+  impl->rng_state = static_cast<uint64_t>(impl->Now()) ^ (uint64_t{std::random_device{}()} << 32) ^
+                    std::random_device{}() ^ 0x9E3779B97F4A7C15ull;
   impl->state_writer = std::make_unique<StateWriter>(impl->io(), options.state_written);
   if (!options.store_dir.empty()) {
     std::error_code ec;
@@ -1603,6 +1659,27 @@ void Engine::HandleFlowControl(std::string_view subj) {
   c->second->Pump(impl_->Now());
 }
 
+void Engine::HandleInbound(std::string_view subject, std::string_view shown,
+                           std::string_view reply, std::string_view headers,
+                           std::string_view payload) {
+  impl_->HandleInbound(subject, shown.empty() ? subject : shown, reply, headers, payload);
+}
+
+void Engine::BeginInbound() {
+  impl_->inbound_batch = true;
+}
+
+void Engine::EndInbound() {
+  impl_->inbound_batch = false;
+  for (Stream* s : impl_->inbound_batched) {
+    if (store::Status st = s->store->EndBatch(); !st.ok() && impl_->options.warn) {
+      impl_->options.warn("stream " + s->config.name + ": writing sourced messages failed: " +
+                          st.message());
+    }
+  }
+  impl_->inbound_batched.clear();
+}
+
 bool Engine::PumpSources() {
   return impl_->PumpSources(1);
 }
@@ -1631,6 +1708,7 @@ void Engine::Tick() {
     if (s->store->Sync().ok()) synced = true;  // a failed store stays behind; its sources wait
   }
   if (synced) impl_->PumpSources(8);
+  impl_->ServiceExternal();
   int64_t now = impl_->Now();
   for (auto& [n, s] : impl_->streams) {
     uint64_t before = s->store->State().first_seq;

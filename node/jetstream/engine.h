@@ -46,6 +46,15 @@ class Outbound {
   // consumers pause without interest; ephemerals without interest are deleted after
   // inactive_threshold; pull requests whose inbox lost interest are dropped).
   virtual bool HasInterest(std::string_view subject) = 0;
+  // Sources and mirrors through an external API prefix receive their consumer-create replies
+  // and deliveries on subjects of the account: while subscribed, every message published to
+  // `subject` in the account (also one arriving through an import, a leafnode, ...) must be
+  // handed to Engine::HandleInbound (with the subject it shows), in order, and never from inside a call into the engine
+  // (queue it and hand it over from the loop). Subscribing twice to the same subject is one
+  // subscription. The defaults do nothing (external sources then never hear from their origin
+  // and show it as `error`/`active` in stream info).
+  virtual void Subscribe(std::string_view subject) { (void)subject; }
+  virtual void Unsubscribe(std::string_view subject) { (void)subject; }
 };
 
 struct EngineOptions {
@@ -120,6 +129,18 @@ class Engine {
   void HandleAck(std::string_view subject, std::string_view reply, std::string_view payload);
   // A flow-control answer: a message on $JS.FC.<stream>.<consumer>.<id>.
   void HandleFlowControl(std::string_view subject);
+  // A message on a subject the engine subscribed to through Outbound::Subscribe (consumer
+  // create replies and deliveries of external sources and mirrors): `subject` is the subject
+  // it was published to (the subscribed one), `shown` the subject it shows (a JetStream
+  // delivery shows the stored message's subject; empty = `subject`).
+  void HandleInbound(std::string_view subject, std::string_view shown, std::string_view reply,
+                     std::string_view headers, std::string_view payload);
+  // Optional brackets around a run of HandleInbound calls: the copies they store are written
+  // to each stream's store together at EndInbound() (one write instead of one per message;
+  // they acknowledge nothing). No other call may come in between (the server brackets only
+  // consecutive inbound messages it hands over in one go).
+  void BeginInbound();
+  void EndInbound();
 
   // Drives timers: ack wait, backoff, NAK delays, pull request expiry and heartbeats, push
   // idle heartbeats, inactive thresholds, max_age and the duplicate window, and writes dirty

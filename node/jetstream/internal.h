@@ -160,7 +160,29 @@ class Consumer {
   void OnStored(uint64_t seq, std::string_view subject);
 };
 
-// One entry of a stream's `sources`, read from a stream of the same engine.
+// A source or mirror whose origin is reached through an external API prefix
+// (`external: {api, deliver}`): nats-server's protocol over subjects of the account
+// (external.cc). The engine asks its origin for an ephemeral push consumer (ack none, flow
+// control, idle heartbeats, deliver by start sequence = last origin sequence taken + 1) with
+// a request to `<api>.CONSUMER.CREATE.<origin>[.<name>.<filter>]`, receives the deliveries on
+// a subject under the `deliver` prefix, and creates a new consumer when deliveries skip a
+// delivery sequence, heartbeats stop, or the create failed.
+struct ExternalLink {
+  std::string api;      // e.g. "$JS.hub.API"
+  std::string deliver;  // prefix of the deliver subjects
+  std::string deliver_subject;  // subscribed; "" when no consumer is being set up or running
+  std::string reply_subject;    // the pending create's reply inbox ($JSC.R.<8>); "" = none
+  uint64_t dseq = 0;            // last delivery sequence taken from the current consumer
+  uint64_t lag = 0;             // from the `pending` token of the last delivery
+  int64_t create_sent_ns = 0;   // when the pending create was sent
+  int64_t last_create_ns = 0;   // creates are throttled (one per 2 s)
+  int64_t last_heard_ns = 0;    // last delivery, heartbeat or create reply
+  int64_t retry_at_ns = 0;      // no create before this (back-off after failures)
+  int fails = 0;                // create failures in a row
+};
+
+// One entry of a stream's `sources` (or its mirror), read from a stream of the same engine,
+// or from another server or account through an external API prefix (`ext`).
 struct SourceState {
   jsapi::StreamSource config;
   std::vector<subject::SubjectTransform> transforms;  // source subject_transforms
@@ -175,7 +197,17 @@ struct SourceState {
   std::optional<jsapi::ApiError> error;
   // A source's opt_start_time was turned into a start sequence (first start only).
   bool start_resolved = false;
+  // The name progress is kept under (Nats-Stream-Source, sources.json): the origin's name,
+  // with ":<hash of the API prefix>" for an external one (as nats-server's `iname`).
+  std::string iname;
+  std::optional<ExternalLink> ext;  // set when config.external is
 };
+
+// nats-server's 8-character hash (getHash): the first 8 bytes of the SHA-256 of `text`, each
+// taken mod 62 as an index into 0-9A-Za-z.
+std::string ShortHash(std::string_view text);
+// The index name of a source: `name`, or `name:<ShortHash(api)>` for an external one.
+std::string SourceIndexName(const jsapi::StreamSource& cfg);
 
 class Stream {
  public:
@@ -217,6 +249,8 @@ class Stream {
   // config.mirror, resuming after the store's last sequence (sources.cc).
   void SetUpSources(bool recover);
   void SaveSources();
+  // Drops the subscriptions of external sources and mirrors (stream deleted, config changed).
+  void CancelExternal();
 };
 
 // How a message enters a stream: as a publish (the default), or as a mirror's copy of an
@@ -254,6 +288,34 @@ class EngineImpl {
   // Copies what `target`'s mirror has not taken yet, up to `budget` messages; true when
   // something moved.
   bool PumpMirror(Stream& target, int budget);
+  // Stores one message taken from a source's origin (local or external): applies the source's
+  // transforms (false without storing when none matches), strips what would stall it
+  // (Nats-Expected-*, a Nats-Rollup the target does not allow, an older Nats-Stream-Source),
+  // adds "Nats-Stream-Source: <iname> <origin_seq>", and passes a refused message over
+  // (counted in `skipped`). The scratch strings keep their capacity between calls.
+  bool StoreSourced(Stream& target, SourceState& src, uint64_t origin_seq,
+                    std::string_view subject, std::string_view headers, std::string_view payload,
+                    int64_t now_ns);
+  // Stores one message taken from a mirror's origin at its origin sequence and timestamp,
+  // headers verbatim (after the mirror's transforms); a refused copy is counted in `skipped`.
+  void StoreMirrored(Stream& target, SourceState& mir, uint64_t origin_seq, int64_t timestamp_ns,
+                     std::string_view subject, std::string_view headers,
+                     std::string_view payload, int64_t now_ns);
+  std::string source_headers_scratch, source_subject_scratch, source_extra_scratch;
+  // External sources and mirrors (external.cc): creates consumers that are due, retries
+  // creates that got no answer, and re-creates stalled ones (every Tick()).
+  void ServiceExternal();
+  // A message on a subject an external source or mirror subscribed to.
+  void HandleInbound(std::string_view subject, std::string_view shown, std::string_view reply,
+                     std::string_view headers, std::string_view payload);
+  // Sends a consumer create for `link` (of `target`'s mirror when `mir`, else of `src`).
+  void CreateExternalConsumer(Stream& target, SourceState& src, bool mir);
+  // Between Engine::BeginInbound and EndInbound: the streams whose store a write batch was
+  // begun on by HandleInbound.
+  bool inbound_batch = false;
+  std::vector<Stream*> inbound_batched;
+  std::string RandomToken();  // 8 characters of 0-9A-Za-z
+  uint64_t rng_state = 0;
   // A source or mirror waits for `origin` to make its messages durable: flags it for Tick()
   // and registers a wake-up (EngineOptions::wake_sources) for its last sequence.
   void WaitForOrigin(Stream& origin);

@@ -15,6 +15,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include <openssl/evp.h>
+
 #include "jetstream/internal.h"
 #include "store/file_io.h"
 #include "subject/subject.h"
@@ -128,10 +130,23 @@ void Stream::SetUpSources(bool recover) {
     mirror.emplace();
     mirror->config = *config.mirror;
     BuildFilters(*config.mirror, &*mirror);
+    mirror->iname = SourceIndexName(*config.mirror);
     if (old && old->config == *config.mirror) {
       mirror->last_seq = old->last_seq;
       mirror->active_ns = old->active_ns;
       mirror->skipped = old->skipped;
+      mirror->error = old->error;
+      mirror->ext = std::move(old->ext);  // the consumer keeps running
+      old->ext.reset();
+    }
+    if (config.mirror->external && !mirror->ext) {
+      mirror->ext.emplace();
+      mirror->ext->api = config.mirror->external->api;
+      mirror->ext->deliver = config.mirror->external->deliver;
+    }
+    if (old && old->ext) {
+      if (!old->ext->deliver_subject.empty()) engine->out->Unsubscribe(old->ext->deliver_subject);
+      if (!old->ext->reply_subject.empty()) engine->out->Unsubscribe(old->ext->reply_subject);
     }
     // The mirror stores every message at its origin sequence: what it has is what it took.
     mirror->last_seq = std::max(mirror->last_seq, store->State().last_seq);
@@ -143,13 +158,26 @@ void Stream::SetUpSources(bool recover) {
     mirror.reset();
   }
   std::vector<SourceState> old = std::move(sources);
+  // External sources are set up again from their progress (a new consumer at last + 1).
+  for (auto& o : old) {
+    if (!o.ext) continue;
+    if (!o.ext->deliver_subject.empty()) engine->out->Unsubscribe(o.ext->deliver_subject);
+    if (!o.ext->reply_subject.empty()) engine->out->Unsubscribe(o.ext->reply_subject);
+    o.ext.reset();
+  }
   sources.clear();
   for (const auto& cfg : config.sources) {
     SourceState st;
     st.config = cfg;
+    st.iname = SourceIndexName(cfg);
+    if (cfg.external) {
+      st.ext.emplace();
+      st.ext->api = cfg.external->api;
+      st.ext->deliver = cfg.external->deliver;
+    }
     BuildFilters(cfg, &st);
     for (const auto& o : old) {
-      if (o.config.name == cfg.name && o.config.filter_subject == cfg.filter_subject) {
+      if (o.iname == st.iname && o.config.filter_subject == cfg.filter_subject) {
         st.last_seq = o.last_seq;
         st.active_ns = o.active_ns;
         st.skipped = o.skipped;
@@ -172,7 +200,7 @@ void Stream::SetUpSources(bool recover) {
     auto j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_object()) {
       for (auto& st : sources) {
-        auto it = j.find(st.config.name);
+        auto it = j.find(st.iname);
         if (it != j.end() && it->is_number_unsigned()) {
           st.last_seq = std::max(st.last_seq, it->get<uint64_t>());
           st.start_resolved = true;  // sources.json is written only once a source has started
@@ -194,7 +222,7 @@ void Stream::SetUpSources(bool recover) {
     uint64_t origin_seq = 0;
     if (!ParseU64(rest, &origin_seq)) continue;
     for (auto& st : sources) {
-      if (st.config.name == name) {
+      if (st.iname == name) {
         st.last_seq = std::max(st.last_seq, origin_seq);
         st.start_resolved = true;
       }
@@ -213,7 +241,7 @@ void Stream::SaveSources() {
   // copies' Nats-Stream-Source headers still carry the progress.
   if (!store->Sync().ok()) return;
   nlohmann::json j = nlohmann::json::object();
-  for (const auto& st : sources) j[st.config.name] = st.last_seq;
+  for (const auto& st : sources) j[st.iname] = st.last_seq;
   store::FileIo& io = engine->options.file_io ? *engine->options.file_io : store::DefaultFileIo();
   if (store::WriteFileAtomic(io, (fs::path(dir) / "sources.json").string(), dir, j.dump()).ok()) {
     sources_dirty = false;
@@ -233,6 +261,7 @@ void EngineImpl::WaitForOrigin(Stream& origin) {
 
 bool EngineImpl::PumpMirror(Stream& target, int budget) {
   SourceState& mir = *target.mirror;
+  if (mir.ext) return false;  // fed by its consumer on the origin (external.cc)
   auto origin_it = streams.find(mir.config.name);
   if (origin_it == streams.end()) {
     mir.error = OriginMissing();
@@ -270,28 +299,70 @@ bool EngineImpl::PumpMirror(Stream& target, int budget) {
     }
     mir.last_seq = m.seq;
     moved = true;
-    std::string_view subj = m.subject;
-    for (const auto& t : mir.transforms) {
-      if (t.Apply(m.subject, subject_out)) {
-        subj = subject_out;
+    StoreMirrored(target, mir, m.seq, m.timestamp_ns, m.subject, m.headers, m.payload,
+                  mir.active_ns);
+  }
+  return moved;
+}
+
+void EngineImpl::StoreMirrored(Stream& target, SourceState& mir, uint64_t origin_seq,
+                               int64_t timestamp_ns, std::string_view subject,
+                               std::string_view headers, std::string_view payload,
+                               int64_t now_ns) {
+  std::string_view subj = subject;
+  for (const auto& t : mir.transforms) {
+    if (t.Apply(subject, source_subject_scratch)) {
+      subj = source_subject_scratch;
+      break;
+    }
+  }
+  StoreAs as;
+  as.seq = origin_seq;
+  as.timestamp_ns = timestamp_ns;
+  as.mirror = true;
+  as.now_ns = now_ns;
+  if (!PublishTo(&target, subj, {}, headers, payload, nullptr, as)) ++mir.skipped;
+}
+
+bool EngineImpl::StoreSourced(Stream& target, SourceState& src, uint64_t origin_seq,
+                              std::string_view subject, std::string_view headers,
+                              std::string_view payload, int64_t now_ns) {
+  std::string_view subj = subject;
+  if (!src.transforms.empty()) {
+    bool mapped = false;
+    for (const auto& t : src.transforms) {
+      if (t.Apply(subject, source_subject_scratch)) {
+        mapped = true;
         break;
       }
     }
-    StoreAs as;
-    as.seq = m.seq;
-    as.timestamp_ns = m.timestamp_ns;
-    as.mirror = true;
-    as.now_ns = mir.active_ns;
-    if (!PublishTo(&target, subj, {}, m.headers, m.payload, nullptr, as)) ++mir.skipped;
+    if (!mapped) return false;
+    subj = source_subject_scratch;
   }
-  return moved;
+  const bool rollups_allowed = target.config.allow_rollup_hdrs && !target.config.deny_purge;
+  std::string& extra = source_extra_scratch;
+  extra.assign(kSourceHeader);
+  extra.append(": ");
+  extra.append(src.iname);
+  extra.push_back(' ');
+  extra.append(std::to_string(origin_seq));
+  extra.append("\r\n");
+  src.stripped += RewriteHeaders(
+      headers,
+      [&](std::string_view key) {
+        return key.starts_with("Nats-Expected-") || (key == "Nats-Rollup" && !rollups_allowed);
+      },
+      extra, &source_headers_scratch);
+  StoreAs as;
+  as.now_ns = now_ns;
+  if (!PublishTo(&target, subj, {}, source_headers_scratch, payload, nullptr, as)) ++src.skipped;
+  return true;
 }
 
 bool EngineImpl::PumpSources(int rounds) {
   if (pumping_sources) return false;
   pumping_sources = true;
   bool any = false;
-  std::string headers, subject_out, extra;
   store::Message m, best;  // reused: their buffers keep their capacity
   // Repeat while something moved: a chain A -> B -> C settles in one call.
   for (int round = 0; round < rounds; ++round) {
@@ -304,6 +375,7 @@ bool EngineImpl::PumpSources(int rounds) {
       if (target->mirror && PumpMirror(*target, kBatch)) moved = true;
       for (size_t i = 0; i < target->sources.size(); ++i) {
         SourceState& src = target->sources[i];
+        if (src.ext) continue;  // fed by its consumer on the origin (external.cc)
         auto origin_it = streams.find(src.config.name);
         if (origin_it == streams.end()) {
           src.error = OriginMissing();
@@ -350,38 +422,8 @@ bool EngineImpl::PumpSources(int rounds) {
           src.last_seq = best.seq;
           target->sources_dirty = true;
           moved = true;
-          std::string_view subj = best.subject;
-          if (!src.transforms.empty()) {
-            bool mapped = false;
-            for (const auto& t : src.transforms) {
-              if (t.Apply(best.subject, subject_out)) {
-                mapped = true;
-                break;
-              }
-            }
-            if (!mapped) continue;
-            subj = subject_out;
-          }
-          const bool rollups_allowed =
-              target->config.allow_rollup_hdrs && !target->config.deny_purge;
-          extra.assign(kSourceHeader);
-          extra.append(": ");
-          extra.append(origin.config.name);
-          extra.push_back(' ');
-          extra.append(std::to_string(best.seq));
-          extra.append("\r\n");
-          src.stripped += RewriteHeaders(
-              best.headers,
-              [&](std::string_view key) {
-                return key.starts_with("Nats-Expected-") ||
-                       (key == "Nats-Rollup" && !rollups_allowed);
-              },
-              extra, &headers);
-          StoreAs as;
-          as.now_ns = src.active_ns;  // this pump's "now"
-          if (!PublishTo(target.get(), subj, {}, headers, best.payload, nullptr, as)) {
-            ++src.skipped;
-          }
+          (void)StoreSourced(*target, src, best.seq, best.subject, best.headers, best.payload,
+                             src.active_ns);  // this pump's "now"
         }
       }
       if (store::Status st = target->store->EndBatch(); !st.ok() && options.warn) {
@@ -393,6 +435,36 @@ bool EngineImpl::PumpSources(int rounds) {
   }
   pumping_sources = false;
   return any;
+}
+
+std::string ShortHash(std::string_view text) {
+  static constexpr char kDigits[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr) != 1 || len < 8) {
+    return "00000000";
+  }
+  std::string out;
+  for (int i = 0; i < 8; ++i) out.push_back(kDigits[digest[i] % 62]);
+  return out;
+}
+
+std::string SourceIndexName(const jsapi::StreamSource& cfg) {
+  if (!cfg.external) return cfg.name;
+  return cfg.name + ":" + ShortHash(cfg.external->api);
+}
+
+void Stream::CancelExternal() {
+  auto cancel = [this](SourceState& st) {
+    if (!st.ext) return;
+    if (!st.ext->deliver_subject.empty()) engine->out->Unsubscribe(st.ext->deliver_subject);
+    if (!st.ext->reply_subject.empty()) engine->out->Unsubscribe(st.ext->reply_subject);
+    st.ext->deliver_subject.clear();
+    st.ext->reply_subject.clear();
+  };
+  if (mirror) cancel(*mirror);
+  for (auto& st : sources) cancel(st);
 }
 
 }  // namespace meridian::jetstream

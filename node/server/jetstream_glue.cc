@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
@@ -16,7 +17,13 @@ namespace fs = std::filesystem;
 
 class AccountJetStream::Out : public jetstream::Outbound {
  public:
-  Out(SendFn& send, InterestFn interest) : send_(send), interest_(std::move(interest)) {}
+  Out(SendFn& send, InterestFn interest, SubscribeFn subscribe, UnsubscribeFn unsubscribe,
+      std::function<void(Queued)> enqueue)
+      : send_(send),
+        interest_(std::move(interest)),
+        subscribe_(std::move(subscribe)),
+        unsubscribe_(std::move(unsubscribe)),
+        enqueue_(std::move(enqueue)) {}
   void Send(std::string_view subject, std::string_view reply, std::string_view headers,
             std::string_view payload) override {
     send_(subject, reply, headers, payload, {});
@@ -26,10 +33,37 @@ class AccountJetStream::Out : public jetstream::Outbound {
     send_(deliver_to, reply, headers, payload, subject);
   }
   bool HasInterest(std::string_view subject) override { return interest_(subject); }
+  // Internal subscriptions of external sources: what arrives is queued and handed to the
+  // engine from the loop (it may arrive while the engine is sending).
+  void Subscribe(std::string_view subject) override {
+    std::string key(subject);
+    if (subs_.count(key)) return;
+    auto enqueue = enqueue_;
+    subs_[key] = subscribe_(subject, [enqueue](std::string_view s, std::string_view shown,
+                                               std::string_view r, std::string_view h,
+                                               std::string_view p) {
+      enqueue(Queued{true, std::string(s), std::string(shown), std::string(r), std::string(h),
+                     std::string(p)});
+    });
+  }
+  void Unsubscribe(std::string_view subject) override {
+    auto it = subs_.find(std::string(subject));
+    if (it == subs_.end()) return;
+    unsubscribe_(it->second);
+    subs_.erase(it);
+  }
+  void UnsubscribeAll() {
+    for (auto& [s, h] : subs_) unsubscribe_(h);
+    subs_.clear();
+  }
 
  private:
   SendFn& send_;
   InterestFn interest_;
+  SubscribeFn subscribe_;
+  UnsubscribeFn unsubscribe_;
+  std::function<void(Queued)> enqueue_;
+  std::map<std::string, void*> subs_;
 };
 
 // PubAcks that became due (possibly on a store's sync thread), waiting for the loop.
@@ -42,6 +76,13 @@ struct AccountJetStream::AckQueue {
 
 namespace {
 
+// Marks the engine busy for the scope of a call into it (see AccountJetStream::Handle).
+struct Busy {
+  explicit Busy(int& n) : n_(n) { ++n_; }
+  ~Busy() { --n_; }
+  int& n_;
+};
+
 std::string DefaultStoreDir() {
   const char* tmp = std::getenv("TMPDIR");
   return (fs::path(tmp && *tmp ? tmp : "/tmp") / "nats").string();
@@ -51,14 +92,20 @@ std::string DefaultStoreDir() {
 
 AccountJetStream::AccountJetStream(net::Loop& loop, const JetStreamOptions& options,
                                    const std::string& account, const std::string& server_name,
-                                   SendFn send, InterestFn interest)
+                                   SendFn send, InterestFn interest, SubscribeFn subscribe,
+                                   UnsubscribeFn unsubscribe)
     : loop_(loop), send_(std::move(send)), acks_(std::make_shared<AckQueue>()) {
   acks_->owner = this;
   std::string root = options.store_dir.empty() ? DefaultStoreDir() : options.store_dir;
   directory_ = (fs::path(root) / "jetstream" / account).string();
   api_prefix_ = "$JS.API.";
   if (!options.domain.empty()) domain_prefix_ = "$JS." + options.domain + ".API.";
-  out_ = std::make_unique<Out>(send_, std::move(interest));
+  std::weak_ptr<AckQueue> weak_q = acks_;
+  out_ = std::make_unique<Out>(send_, std::move(interest), std::move(subscribe),
+                               std::move(unsubscribe), [weak_q](Queued q) {
+                                 auto a = weak_q.lock();
+                                 if (a && a->owner) a->owner->Enqueue(std::move(q));
+                               });
   jetstream::EngineOptions eo;
   eo.store_dir = directory_;
   eo.server_name = server_name;
@@ -85,7 +132,10 @@ AccountJetStream::AccountJetStream(net::Loop& loop, const JetStreamOptions& opti
     if (weak.expired()) return;
     wake_loop->Post([weak] {
       auto q = weak.lock();
-      if (q && q->owner && !q->owner->closed_) q->owner->engine_->StateWritten();
+      if (!q || !q->owner || q->owner->closed_) return;
+      if (q->owner->busy_ > 0) return;  // never re-entered; the next Tick() collects it
+      Busy b(q->owner->busy_);
+      q->owner->engine_->StateWritten();
     });
   };
   std::string error;
@@ -100,9 +150,70 @@ AccountJetStream::~AccountJetStream() {
   acks_->owner = nullptr;
 }
 
+void AccountJetStream::Enqueue(Queued q) {
+  if (closed_) return;
+  queued_.push_back(std::move(q));
+  PostDrain();
+}
+
+void AccountJetStream::PostDrain() {
+  if (queue_posted_) return;
+  queue_posted_ = true;
+  std::weak_ptr<AckQueue> weak = acks_;
+  loop_.Post([weak] {
+    auto a = weak.lock();
+    if (a && a->owner) a->owner->DrainQueued();
+  });
+}
+
+void AccountJetStream::DrainQueued() {
+  queue_posted_ = false;
+  if (busy_ > 0) {  // never from inside the engine (a posted task is not): next turn
+    PostDrain();
+    return;
+  }
+  // In arrival order; what arrives meanwhile is queued behind and posted again.
+  // A run of consecutive inbound messages (deliveries of external sources) is bracketed so
+  // the copies are written together; anything else is handled outside the brackets.
+  std::vector<Queued> batch;
+  batch.swap(queued_);
+  bool bracket = false;
+  for (size_t i = 0; i < batch.size() && !closed_; ++i) {
+    Queued& q = batch[i];
+    if (q.inbound) {
+      Busy b(busy_);
+      if (!bracket) engine_->BeginInbound();
+      bracket = true;
+      engine_->HandleInbound(q.subject, q.shown, q.reply, q.headers, q.payload);
+      continue;
+    }
+    if (bracket) {
+      Busy b(busy_);
+      engine_->EndInbound();
+      bracket = false;
+    }
+    (void)Handle(q.subject, q.reply, q.headers, q.payload);  // marks the engine busy itself
+  }
+  if (bracket && !closed_) {
+    Busy b(busy_);
+    engine_->EndInbound();
+  }
+  PumpSources();
+}
+
 bool AccountJetStream::Handle(std::string_view subject, std::string_view reply,
                               std::string_view headers, std::string_view payload) {
   if (closed_) return false;
+  if (busy_ > 0) {
+    // Re-entered through another account: the engine is in the middle of a call.
+    const bool take = subject.starts_with("$JS.") || engine_->Captures(subject);
+    if (take) {
+      Enqueue(Queued{false, std::string(subject), {}, std::string(reply), std::string(headers),
+                     std::string(payload)});
+    }
+    return take;
+  }
+  Busy b(busy_);
   if (subject.starts_with("$JS.")) {
     if (subject.starts_with(api_prefix_) ||
         (!domain_prefix_.empty() && subject.starts_with(domain_prefix_))) {
@@ -165,8 +276,11 @@ void AccountJetStream::DrainAcks() {
 }
 
 void AccountJetStream::Tick() {
-  if (closed_) return;
-  engine_->Tick();
+  if (closed_ || busy_ > 0) return;
+  {
+    Busy b(busy_);
+    engine_->Tick();
+  }
   PumpSources();
 }
 
@@ -198,7 +312,13 @@ void AccountJetStream::ArmPullWake() {
 }
 
 void AccountJetStream::PumpSources() {
-  if (closed_ || pump_posted_ || !engine_->PumpSources()) return;
+  if (closed_ || pump_posted_ || busy_ > 0) return;
+  bool more = false;
+  {
+    Busy b(busy_);
+    more = engine_->PumpSources();
+  }
+  if (!more) return;
   pump_posted_ = true;
   std::weak_ptr<AckQueue> weak = acks_;
   loop_.Post([weak] {
@@ -213,6 +333,8 @@ void AccountJetStream::Close() {
   if (closed_) return;
   closed_ = true;
   pull_wake_timer_.Cancel();
+  out_->UnsubscribeAll();
+  queued_.clear();
   engine_->Close();
   DrainAcks();
 }

@@ -37,18 +37,30 @@ class AccountJetStream {
       std::function<void(std::string_view subject, std::string_view reply, std::string_view headers,
                          std::string_view payload, std::string_view shown)>;
   using InterestFn = std::function<bool(std::string_view subject)>;
+  // A message on an internal subscription: routed subject, shown subject, reply, headers,
+  // payload.
+  using InboundFn = std::function<void(std::string_view, std::string_view, std::string_view,
+                                       std::string_view, std::string_view)>;
+  // Subscribes the server itself to `subject` in the account (every message published there,
+  // also through imports, is passed to the function, on the loop thread); returns a handle
+  // for UnsubscribeFn.
+  using SubscribeFn = std::function<void*(std::string_view subject, InboundFn fn)>;
+  using UnsubscribeFn = std::function<void(void* handle)>;
 
   // Opens the engine in <options.store_dir>/jetstream/<account>/ (recovering what is there).
   // Throws std::runtime_error with a sentence when the directory cannot be used.
   AccountJetStream(net::Loop& loop, const JetStreamOptions& options, const std::string& account,
-                   const std::string& server_name, SendFn send, InterestFn interest);
+                   const std::string& server_name, SendFn send, InterestFn interest,
+                   SubscribeFn subscribe, UnsubscribeFn unsubscribe);
   ~AccountJetStream();
   AccountJetStream(const AccountJetStream&) = delete;
   AccountJetStream& operator=(const AccountJetStream&) = delete;
 
   // A message published in the account. Returns true when JetStream took it (an API
   // request, an ack, a flow-control reply, or a message a stream stores): the server then
-  // does not answer "no responders".
+  // does not answer "no responders". Called while the engine is busy (a message the engine
+  // sent crossed into another account and came back), it is queued and handled on a later
+  // loop turn: the engine is not re-entrant.
   bool Handle(std::string_view subject, std::string_view reply, std::string_view headers,
               std::string_view payload);
 
@@ -63,6 +75,18 @@ class AccountJetStream {
   class Out;
   struct AckQueue;
   void DrainAcks();
+  // Messages for the engine that arrived while it was busy, or on its internal
+  // subscriptions (external sources' deliveries), handed over in order from the loop.
+  struct Queued {
+    bool inbound = false;  // Engine::HandleInbound, else Handle
+    std::string subject, shown, reply, headers, payload;
+  };
+  std::vector<Queued> queued_;
+  bool queue_posted_ = false;
+  int busy_ = 0;
+  void Enqueue(Queued q);
+  void PostDrain();
+  void DrainQueued();
   // Copies a slice of the sources' and mirrors' backlog and, while there is more, posts
   // itself to the loop again (one slice per loop turn).
   void PumpSources();

@@ -97,6 +97,11 @@ struct Subscription {
   uint64_t max = 0;  // 0: unlimited
   uint64_t delivered = 0;
   bool dead = false;
+  // A subscription of the server itself (JetStream's external sources): no client; each
+  // message goes to this function (routed subject, shown subject, reply, headers, payload).
+  std::function<void(std::string_view, std::string_view, std::string_view, std::string_view,
+                     std::string_view)>
+      internal;
 };
 
 // Imports, resolved to accounts (see ExportConfig/ImportConfig in options.h).
@@ -128,6 +133,7 @@ struct Account {
   uint64_t last_subject_hits = 0;
   bool jetstream_enabled = false;
   std::unique_ptr<AccountJetStream> js;  // set by Start() when jetstream_enabled
+  std::unordered_map<Subscription*, std::unique_ptr<Subscription>> internal_subs;
 };
 
 // A CONNECT's settings, applied once the client is admitted (at once, or when a bcrypt check
@@ -898,23 +904,24 @@ struct Server::Impl {
   // that crossed an account are not routed on again.
   bool RouteAcrossAccounts(Client* from, Account* acc, std::string_view subj,
                            std::string_view reply, std::string_view headers,
-                           std::string_view payload) {
+                           std::string_view payload, std::string_view shown = {}) {
     bool delivered = false;
     if (auto it = acc->responses.find(std::string(subj)); it != acc->responses.end()) {
       PendingResponse back = std::move(it->second);
       acc->responses.erase(it);
-      delivered = Deliver(nullptr, back.requester, back.reply, "", headers, payload) || delivered;
+      delivered = DeliverAcross(nullptr, back.requester, back.reply, "", headers, payload, {}) ||
+                  delivered;
     }
     for (const auto& route : acc->streams_out) {
       if (!subject::SubjectMatches(route.subject, subj)) continue;
       std::string to =
           route.prefix.empty() ? std::string(subj) : route.prefix + "." + std::string(subj);
-      delivered = Deliver(from, route.importer, to, reply, headers, payload) || delivered;
+      delivered = DeliverAcross(from, route.importer, to, reply, headers, payload, shown) ||
+                  delivered;
     }
     for (const auto& route : acc->services_in) {
       if (!subject::SubjectMatches(route.local, subj)) continue;
-      std::string remote = route.remote;
-      if (subject::HasWildcard(remote)) remote = std::string(subj);
+      std::string remote = MapServiceSubject(route.local, route.remote, subj);
       std::string remote_reply;
       if (!reply.empty()) {
         remote_reply = "_R_." + std::to_string(NextRandom() % 1000000000000ull) + "." +
@@ -924,11 +931,89 @@ struct Server::Impl {
         }
         route.exporter->responses[remote_reply] = {acc, std::string(reply)};
       }
-      bool sent = Deliver(nullptr, route.exporter, remote, remote_reply, headers, payload);
+      bool sent = DeliverAcross(nullptr, route.exporter, remote, remote_reply, headers, payload, {});
       if (!sent && !remote_reply.empty()) route.exporter->responses.erase(remote_reply);
       delivered = sent || delivered;
     }
     return delivered;
+  }
+
+  // A message crossing into account `acc` (an import): its subscribers, then its JetStream
+  // (API requests through a service import, flow-control answers, stream subjects).
+  bool DeliverAcross(Client* from, Account* acc, std::string_view subj, std::string_view reply,
+                     std::string_view headers, std::string_view payload, std::string_view shown) {
+    bool delivered = Deliver(from, acc, subj, reply, headers, payload, shown);
+    if (acc->js && acc->js->Handle(subj, reply, headers, payload)) delivered = true;
+    return delivered;
+  }
+
+  // The exporter's subject for a request on `subj` through a service import of `remote` as
+  // `local`: literal -> as exported; with wildcards, the tokens `local`'s wildcards matched
+  // fill `remote`'s in order ("$JS.hub.API.>" -> "$JS.API.>").
+  static std::string MapServiceSubject(std::string_view local, std::string_view remote,
+                                       std::string_view subj) {
+    if (!subject::HasWildcard(remote)) return std::string(remote);
+    auto split = [](std::string_view v) {
+      std::vector<std::string_view> t;
+      size_t start = 0;
+      for (size_t i = 0; i <= v.size(); ++i) {
+        if (i == v.size() || v[i] == '.') {
+          t.push_back(v.substr(start, i - start));
+          start = i + 1;
+        }
+      }
+      return t;
+    };
+    auto lt = split(local), st = split(subj), rt = split(remote);
+    std::vector<std::string> stars;
+    std::string rest;
+    for (size_t i = 0; i < lt.size() && i < st.size(); ++i) {
+      if (lt[i] == "*") {
+        stars.emplace_back(st[i]);
+      } else if (lt[i] == ">") {
+        for (size_t j = i; j < st.size(); ++j) {
+          if (!rest.empty()) rest.push_back('.');
+          rest.append(st[j]);
+        }
+        break;
+      }
+    }
+    if (stars.empty() && rest.empty()) return std::string(subj);  // local had no wildcard
+    std::string out;
+    size_t star = 0;
+    for (const auto& tok : rt) {
+      if (!out.empty()) out.push_back('.');
+      if (tok == "*" && star < stars.size()) {
+        out.append(stars[star++]);
+      } else if (tok == ">") {
+        out.append(rest);
+      } else {
+        out.append(tok);
+      }
+    }
+    return out;
+  }
+
+  // An internal subscription of the server in `acc` (see Subscription::internal).
+  Subscription* AddInternalSub(Account* acc, std::string_view subj,
+                               decltype(Subscription::internal) fn) {
+    auto sub = std::make_unique<Subscription>();
+    sub->subject.assign(subj);
+    sub->internal = std::move(fn);
+    Subscription* raw = sub.get();
+    acc->sublist.Insert(raw->subject, reinterpret_cast<uintptr_t>(raw), raw->queue);
+    acc->internal_subs.emplace(raw, std::move(sub));
+    return raw;
+  }
+
+  void RemoveInternalSub(Account* acc, Subscription* sub) {
+    auto it = acc->internal_subs.find(sub);
+    if (it == acc->internal_subs.end() || sub->dead) return;
+    sub->dead = true;
+    acc->sublist.Remove(sub->subject, reinterpret_cast<uintptr_t>(sub), sub->queue);
+    dead_subs.push_back(std::move(it->second));  // a match snapshot may still list it
+    acc->internal_subs.erase(it);
+    if (depth == 0) dead_subs.clear();
   }
 
   void SendNoResponders(Client* c, Account* acc, std::string_view reply) {
@@ -999,6 +1084,12 @@ struct Server::Impl {
     bool delivered = false;
     for (auto id : result.plain) {
       auto* sub = reinterpret_cast<Subscription*>(id);
+      if (sub->internal) {
+        if (sub->dead) continue;
+        sub->internal(subj, as, reply, headers, payload);
+        delivered = true;
+        continue;
+      }
       if (sub->dead || sub->client->closed) continue;
       if (from != nullptr && !from->echo && sub->client == from) continue;
       if (DeniedOnDelivery(sub, subj)) continue;
@@ -1082,6 +1173,11 @@ struct Server::Impl {
                     std::string_view headers, std::string_view payload, std::string_view shown) {
     ++depth;
     Deliver(nullptr, acc, subj, reply, headers, payload, shown);
+    // Across accounts too (JetStream replies to imported API requests, deliveries to an
+    // importing account, flow-control answers to the exporter).
+    if (!acc->streams_out.empty() || !acc->services_in.empty() || !acc->responses.empty()) {
+      RouteAcrossAccounts(nullptr, acc, subj, reply, headers, payload, shown);
+    }
     --depth;
     if (depth == 0) {
       dead_subs.clear();
@@ -1089,7 +1185,16 @@ struct Server::Impl {
     }
   }
 
-  bool HasInterest(Account* acc, std::string_view subj) {
+  bool HasInterest(Account* acc, std::string_view subj, bool across = true) {
+    // Through stream exports: an importer's subscribers are interest here too.
+    if (across) {
+      for (const auto& route : acc->streams_out) {
+        if (!subject::SubjectMatches(route.subject, subj)) continue;
+        std::string to =
+            route.prefix.empty() ? std::string(subj) : route.prefix + "." + std::string(subj);
+        if (HasInterest(route.importer, to, false)) return true;
+      }
+    }
     auto result = acc->sublist.Match(subj);
     for (auto id : result->plain) {
       if (!reinterpret_cast<Subscription*>(id)->dead) return true;
@@ -1113,7 +1218,11 @@ struct Server::Impl {
           [this, acc](std::string_view s, std::string_view r, std::string_view h,
                       std::string_view p,
                       std::string_view shown) { InternalSend(acc, s, r, h, p, shown); },
-          [this, acc](std::string_view s) { return HasInterest(acc, s); });
+          [this, acc](std::string_view s) { return HasInterest(acc, s); },
+          [this, acc](std::string_view s, AccountJetStream::InboundFn fn) -> void* {
+            return AddInternalSub(acc, s, std::move(fn));
+          },
+          [this, acc](void* sub) { RemoveInternalSub(acc, static_cast<Subscription*>(sub)); });
     }
     js_timer = loop.Every(std::chrono::milliseconds(100), [this] {
       for (auto& [n, a] : accounts) {

@@ -70,12 +70,34 @@ TEST_F(StreamTest, CreateSealedAndRollupWithoutPurgeAreInvalid) {
   EXPECT_EQ(r["error"]["description"], "roll-ups require the purge permission");
 }
 
-TEST_F(StreamTest, ExternalSourcesAndMirrorsAreRefusedForNow) {
+TEST_F(StreamTest, ExternalPrefixesAreCheckedAsNatsServerDoes) {
   Json ext = {{"api", "$JS.hub.API"}, {"deliver", "dl"}};
   Json r = CreateStream({{"name", "M"}, {"mirror", {{"name", "ORDERS"}, {"external", ext}}}});
-  EXPECT_EQ(r["error"]["err_code"], 10052);
+  ASSERT_FALSE(r.contains("error")) << r;
+  EXPECT_EQ(r["config"]["mirror"]["external"], ext);
   r = CreateStream({{"name", "S"}, {"sources", {{{"name", "ORDERS"}, {"external", ext}}}}});
-  EXPECT_EQ(r["error"]["err_code"], 10052);
+  ASSERT_FALSE(r.contains("error")) << r;
+  // An external source may have this stream's own name (it is another stream).
+  r = CreateStream({{"name", "ORDERS"}, {"sources", {{{"name", "ORDERS"}, {"external", ext}}}}});
+  ASSERT_FALSE(r.contains("error")) << r;
+  auto refused = [&](const Json& x, const Json& subjects = Json()) {
+    Json cfg = {{"name", "X"}, {"sources", {{{"name", "O"}, {"external", x}}}}};
+    if (!subjects.is_null()) cfg["subjects"] = subjects;
+    return CreateStream(cfg)["error"];
+  };
+  Json e = refused({{"api", "$JS.hub.API"}, {"deliver", "dl.*"}});
+  EXPECT_EQ(e["err_code"], 10024);
+  EXPECT_EQ(e["description"], "stream external delivery prefix dl.* must not contain wildcards");
+  e = refused({{"api", "$JS.hub.API"}, {"deliver", "dl"}}, {"dl.>"});
+  EXPECT_EQ(e["err_code"], 10022);
+  EXPECT_EQ(e["description"], "stream external delivery prefix dl overlaps with stream subject dl.>");
+  e = refused({{"api", "$JS.hub.>"}, {"deliver", "dl"}});
+  EXPECT_EQ(e["err_code"], 10052);
+  EXPECT_EQ(e["description"],
+            "stream external api prefix \"$JS.hub.>\" must be a valid subject without wildcards");
+  e = refused({{"api", "$JS.API"}, {"deliver", "dl"}});
+  EXPECT_EQ(e["err_code"], 10021);
+  EXPECT_EQ(e["description"], "stream external api prefix $JS.API must not overlap with $JS.API");
 }
 
 TEST_F(StreamTest, PubAckTextIsByteExact) {

@@ -609,6 +609,31 @@ TEST_F(ProtocolTest, ServiceImportCarriesTheRequestAndTheReplyBack) {
   EXPECT_TRUE(app->WaitFor("MSG _INBOX.r 9 4\r\nnoon\r\n")) << app->received();
 }
 
+TEST_F(ProtocolTest, ServiceImportUnderAnotherPrefixMapsTheWildcardTokens) {
+  // As an external source's API import: "$JS.API.>" imported as "$JS.hub.API.>".
+  Options o;
+  AccountConfig svc{"SVC", {}};
+  svc.exports.push_back({"api.>", true});
+  AccountConfig app{"APP", {}};
+  app.imports.push_back({true, "SVC", "api.>", "", "hub.api.>"});
+  o.accounts = {svc, app};
+  o.users.push_back({"s", "s", "SVC", {}});
+  o.users.push_back({"a", "a", "APP", {}});
+  StartServer(o);
+  auto s = Client();
+  s->Send("CONNECT {\"verbose\":false,\"user\":\"s\",\"pass\":\"s\"}\r\nSUB api.> 1\r\nPING\r\n");
+  ASSERT_TRUE(s->WaitFor("PONG\r\n"));
+  auto a = Client();
+  a->Send(
+      "CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"a\"}\r\nSUB _INBOX.r 9\r\n"
+      "PUB hub.api.STREAM.INFO.O _INBOX.r 1\r\n?\r\n");
+  ASSERT_TRUE(s->WaitFor("MSG api.STREAM.INFO.O 1 _R_.")) << s->received();
+  auto at = s->received().find("_R_.");
+  std::string reply = s->received().substr(at, s->received().find(' ', at) - at);
+  s->Send("PUB " + reply + " 2\r\nok\r\n");
+  EXPECT_TRUE(a->WaitFor("MSG _INBOX.r 9 2\r\nok\r\n")) << a->received();
+}
+
 TEST_F(ProtocolTest, ImportOfASubjectNotExportedIsRefused) {
   Options o = ExportingAndImporting();
   o.accounts[1].imports.push_back({false, "SVC", "secrets.>", "", ""});
