@@ -13,29 +13,12 @@
 
 #include "http/server.h"
 #include "server/server.h"
+#include "subject/subject.h"
 
 namespace meridian::monitor {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-int64_t UnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// RFC 3339 with nanoseconds in UTC, as Go's time.Time marshals ("2026-11-23T02:29:04.123Z").
-std::string Rfc3339(int64_t unix_ms) {
-  std::time_t secs = unix_ms / 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return buf;
-}
 
 // Go duration text as nats-server prints uptime ("1h2m3s", "4s").
 std::string Uptime(int64_t ms) {
@@ -49,14 +32,31 @@ std::string Uptime(int64_t ms) {
   return out;
 }
 
+}  // namespace
+
+int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Rfc3339(int64_t unix_ms) {
+  std::time_t secs = unix_ms / 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(unix_ms % 1000));
+  return buf;
+}
+
 int64_t RssBytes() {
   std::ifstream f("/proc/self/statm");
   long pages = 0, rss = 0;
   f >> pages >> rss;
   return static_cast<int64_t>(rss) * sysconf(_SC_PAGESIZE);
 }
-
-}  // namespace
 
 struct Monitor::Impl {
   net::Loop& loop;
@@ -67,26 +67,52 @@ struct Monitor::Impl {
 Monitor::Monitor(net::Loop& loop, const server::Server& server)
     : impl_(std::make_unique<Impl>(Impl{loop, server, std::make_unique<http::Server>(loop)})) {
   auto json = [](std::string body) { return http::Response::Json(std::move(body)); };
-  impl_->http->Route("GET", "/healthz",
-                     [this, json](const http::Request&) { return json(Healthz()); });
+  auto flag = [](const http::Request& r, const char* key) {
+    auto it = r.query.find(key);
+    return it != r.query.end() &&
+           (it->second == "1" || it->second == "true" || it->second == "detail");
+  };
+  auto number = [](const http::Request& r, const char* key, size_t fallback) {
+    auto q = r.query.find(key);
+    if (q == r.query.end()) return fallback;
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(q->second.c_str(), &end, 10);
+    return end != q->second.c_str() && *end == '\0' ? static_cast<size_t>(v) : fallback;
+  };
+  auto text = [](const http::Request& r, const char* key) {
+    auto q = r.query.find(key);
+    return q == r.query.end() ? std::string() : q->second;
+  };
+  const server::Server* s = &server;
+  impl_->http->Route("GET", "/healthz", [json](const http::Request&) { return json(HealthzJson()); });
   impl_->http->Route("GET", "/varz", [this, json](const http::Request&) { return json(Varz()); });
-  impl_->http->Route("GET", "/connz", [this, json](const http::Request& r) {
-    auto it = r.query.find("subs");
-    bool subs = it != r.query.end() &&
-                (it->second == "1" || it->second == "true" || it->second == "detail");
-    auto number = [&](const char* key, size_t fallback) {
-      auto q = r.query.find(key);
-      if (q == r.query.end()) return fallback;
-      char* end = nullptr;
-      unsigned long v = std::strtoul(q->second.c_str(), &end, 10);
-      return end != q->second.c_str() && *end == '\0' ? static_cast<size_t>(v) : fallback;
-    };
-    return json(Connz(subs, number("offset", 0), number("limit", 1024)));
+  impl_->http->Route("GET", "/connz", [=](const http::Request& r) {
+    ConnzOptions o;
+    o.subs = flag(r, "subs");
+    o.auth = flag(r, "auth");
+    o.offset = number(r, "offset", 0);
+    o.limit = number(r, "limit", 1024);
+    o.cid = number(r, "cid", 0);
+    o.user = text(r, "user");
+    o.account = text(r, "acc");
+    o.filter_subject = text(r, "filter_subject");
+    return json(ConnzJson(*s, o));
   });
-  impl_->http->Route("GET", "/subsz", [this, json](const http::Request&) { return json(Subsz()); });
-  impl_->http->Route("GET", "/jsz", [this, json](const http::Request&) { return json(Jsz()); });
+  impl_->http->Route("GET", "/subsz", [=](const http::Request& r) {
+    SubszOptions o;
+    o.subs = flag(r, "subs");
+    o.account = text(r, "acc");
+    o.offset = number(r, "offset", 0);
+    o.limit = number(r, "limit", 1024);
+    return json(SubszJson(*s, o));
+  });
+  impl_->http->Route("GET", "/jsz", [=](const http::Request&) { return json(JszJson(*s)); });
   impl_->http->Route("GET", "/accountz",
-                     [this, json](const http::Request&) { return json(Accountz()); });
+                     [=](const http::Request&) { return json(AccountzJson(*s)); });
+  impl_->http->Route("GET", "/routez", [=](const http::Request&) { return json(RoutezJson(*s)); });
+  impl_->http->Route("GET", "/gatewayz",
+                     [=](const http::Request&) { return json(GatewayzJson(*s)); });
+  impl_->http->Route("GET", "/leafz", [=](const http::Request&) { return json(LeafzJson(*s)); });
 }
 
 Monitor::~Monitor() = default;
@@ -99,11 +125,33 @@ uint16_t Monitor::port() const {
 }
 
 std::string Monitor::Healthz() const {
+  return HealthzJson();
+}
+std::string Monitor::Varz() const {
+  return VarzJson(impl_->server, impl_->http->port());
+}
+std::string Monitor::Connz(bool with_subs, size_t offset, size_t limit) const {
+  ConnzOptions o;
+  o.subs = with_subs;
+  o.offset = offset;
+  o.limit = limit;
+  return ConnzJson(impl_->server, o);
+}
+std::string Monitor::Subsz() const {
+  return SubszJson(impl_->server, {});
+}
+std::string Monitor::Accountz() const {
+  return AccountzJson(impl_->server);
+}
+std::string Monitor::Jsz() const {
+  return JszJson(impl_->server);
+}
+
+std::string HealthzJson() {
   return Json{{"status", "ok"}}.dump();
 }
 
-std::string Monitor::Varz() const {
-  const auto& s = impl_->server;
+std::string VarzJson(const server::Server& s, uint16_t http_port) {
   const auto& o = s.options();
   const auto& st = s.stats();
   int64_t now = UnixMs();
@@ -120,7 +168,7 @@ std::string Monitor::Varz() const {
   j["ping_interval"] = o.ping_interval.count() * 1000000;
   j["ping_max"] = o.ping_max;
   j["http_host"] = o.http_host;
-  j["http_port"] = impl_->http->port();
+  j["http_port"] = http_port;
   j["auth_timeout"] = static_cast<double>(o.auth_timeout.count()) / 1000.0;
   j["max_control_line"] = o.max_control_line;
   j["max_payload"] = o.max_payload;
@@ -167,8 +215,7 @@ std::string Monitor::Varz() const {
   return j.dump();
 }
 
-std::string Monitor::Jsz() const {
-  const auto& s = impl_->server;
+std::string JszJson(const server::Server& s) {
   const auto& o = s.options();
   Json j;
   j["server_id"] = s.server_id();
@@ -195,20 +242,39 @@ std::string Monitor::Jsz() const {
   j["memory"] = memory;
   j["storage"] = storage;
   j["accounts"] = accounts.size();
+  j["api"] = {{"total", total}, {"errors", errors}};
   j["streams"] = streams;
   j["consumers"] = consumers;
-  j["api"] = {{"total", total}, {"errors", errors}};
+  // A single node: the bytes of its streams are what memory and file storage hold.
+  j["bytes"] = memory + storage;
   return j.dump();
 }
 
-std::string Monitor::Connz(bool with_subs, size_t offset, size_t limit) const {
-  const auto& s = impl_->server;
+std::string ConnzJson(const server::Server& s, const ConnzOptions& o) {
   int64_t now = UnixMs();
   auto conns = s.Connections();
+  // Filters, as nats-server's Connz: a cid alone, else account, user, subject interest.
+  std::vector<const server::ConnectionInfo*> picked;
+  for (const auto& c : conns) {
+    if (o.cid != 0 && c.cid != o.cid) continue;
+    if (o.cid == 0) {
+      if (!o.account.empty() && c.account != o.account) continue;
+      if (!o.user.empty() && c.user != o.user) continue;
+      if (!o.account.empty() && !o.filter_subject.empty() && o.filter_subject != ">") {
+        bool collides = false;
+        for (const auto& sub : c.subscriptions) {
+          collides = collides || subject::SubjectsCollide(o.filter_subject, sub);
+        }
+        if (!collides) continue;
+      }
+    }
+    picked.push_back(&c);
+  }
+  const size_t limit = o.cid != 0 ? 1 : (o.limit == 0 ? 1024 : o.limit);
   Json list = Json::array();
   size_t shown = 0;
-  for (size_t index = offset; index < conns.size() && shown < limit; ++index, ++shown) {
-    const auto& c = conns[index];
+  for (size_t index = o.offset; index < picked.size() && shown < limit; ++index, ++shown) {
+    const auto& c = *picked[index];
     Json j;
     j["cid"] = c.cid;
     j["kind"] = "Client";
@@ -228,26 +294,26 @@ std::string Monitor::Connz(bool with_subs, size_t offset, size_t limit) const {
     if (!c.name.empty()) j["name"] = c.name;
     if (!c.lang.empty()) j["lang"] = c.lang;
     if (!c.version.empty()) j["version"] = c.version;
-    if (!c.user.empty()) j["authorized_user"] = c.user;
-    j["account"] = c.account;
-    if (with_subs && !c.subscriptions.empty()) j["subscriptions_list"] = c.subscriptions;
+    if (o.auth && !c.user.empty()) j["authorized_user"] = c.user;
+    if (o.auth && c.account != server::kGlobalAccount) j["account"] = c.account;
+    if (o.subs && !c.subscriptions.empty()) j["subscriptions_list"] = c.subscriptions;
     list.push_back(std::move(j));
   }
   Json j;
   j["server_id"] = s.server_id();
   j["now"] = Rfc3339(now);
   j["num_connections"] = shown;
-  j["total"] = conns.size();
-  j["offset"] = offset;
+  j["total"] = picked.size();
+  j["offset"] = o.offset;
   j["limit"] = limit;
   j["connections"] = std::move(list);
   return j.dump();
 }
 
-std::string Monitor::Subsz() const {
-  auto info = impl_->server.Subscriptions();
+std::string SubszJson(const server::Server& s, const SubszOptions& o) {
+  auto info = o.account.empty() ? s.Subscriptions() : s.Subscriptions(o.account);
   Json j;
-  j["server_id"] = impl_->server.server_id();
+  j["server_id"] = s.server_id();
   j["now"] = Rfc3339(UnixMs());
   j["num_subscriptions"] = info.subscriptions;
   j["num_cache"] = info.cache;
@@ -256,17 +322,66 @@ std::string Monitor::Subsz() const {
   j["num_matches"] = info.matches;
   j["cache_hit_rate"] =
       info.matches == 0 ? 0.0 : static_cast<double>(info.hits) / static_cast<double>(info.matches);
+  Json list = Json::array();
+  size_t total = 0;
+  if (o.subs) {
+    for (const auto& c : s.Connections()) {
+      if (!o.account.empty() && c.account != o.account) continue;
+      for (const auto& sub : c.subscription_details) {
+        if (total++ < o.offset || list.size() >= o.limit) continue;
+        Json d;
+        d["account"] = c.account;
+        d["subject"] = sub.subject;
+        if (!sub.queue.empty()) d["qgroup"] = sub.queue;
+        d["sid"] = sub.sid;
+        d["msgs"] = sub.msgs;
+        d["cid"] = c.cid;
+        list.push_back(std::move(d));
+      }
+    }
+  }
+  j["total"] = total;
+  j["offset"] = o.offset;
+  j["limit"] = o.limit == 0 ? 1024 : o.limit;
+  if (!list.empty()) j["subscriptions_list"] = std::move(list);
   return j.dump();
 }
 
-std::string Monitor::Accountz() const {
+std::string AccountzJson(const server::Server& s) {
   Json names = Json::array();
-  for (const auto& a : impl_->server.Accounts()) names.push_back(a.name);
+  for (const auto& a : s.Accounts()) names.push_back(a.name);
   Json j;
-  j["server_id"] = impl_->server.server_id();
+  j["server_id"] = s.server_id();
   j["now"] = Rfc3339(UnixMs());
-  j["system_account"] = impl_->server.options().system_account;
+  j["system_account"] = s.options().system_account;
   j["accounts"] = std::move(names);
+  return j.dump();
+}
+
+std::string RoutezJson(const server::Server& s) {
+  Json j;
+  j["server_id"] = s.server_id();
+  j["now"] = Rfc3339(UnixMs());
+  j["num_routes"] = 0;
+  j["routes"] = Json::array();
+  return j.dump();
+}
+
+std::string GatewayzJson(const server::Server& s) {
+  Json j;
+  j["server_id"] = s.server_id();
+  j["now"] = Rfc3339(UnixMs());
+  j["outbound_gateways"] = Json::object();
+  j["inbound_gateways"] = Json::object();
+  return j.dump();
+}
+
+std::string LeafzJson(const server::Server& s) {
+  Json j;
+  j["server_id"] = s.server_id();
+  j["now"] = Rfc3339(UnixMs());
+  j["leafnodes"] = 0;
+  j["leafs"] = nullptr;
   return j.dump();
 }
 

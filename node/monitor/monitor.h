@@ -1,8 +1,11 @@
 // Monitor: nats-server's monitoring endpoints for one server::Server, on shared/http.
 //
-// GET /healthz /varz /connz /subsz /accountz, JSON with nats-server's field names for the
-// fields meridian-node fills (see README.md).
+// GET /healthz /varz /connz /subsz /accountz /jsz /routez /gatewayz /leafz, JSON with
+// nats-server's field names for the fields meridian-node fills (see README.md). The bodies
+// are built by the free functions below, which the system account's `$SYS.REQ.SERVER.*`
+// services (sys_requests.h) share.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -18,6 +21,48 @@ class Server;
 
 namespace meridian::monitor {
 
+// nats-server's ConnzOptions (URL query of /connz, or the JSON body of a CONNZ request).
+struct ConnzOptions {
+  bool subs = false;  // subscriptions_list
+  bool auth = false;  // authorized_user and account (not for the global account)
+  size_t offset = 0;
+  size_t limit = 1024;
+  uint64_t cid = 0;            // only this connection
+  std::string user;            // only this user's connections
+  std::string account;         // only this account's connections
+  std::string filter_subject;  // with `account`: only connections subscribed to a subject
+                               // that collides with it
+};
+
+// nats-server's SubszOptions.
+struct SubszOptions {
+  bool subs = false;    // subscriptions_list
+  std::string account;  // only this account's statistics and subscriptions
+  size_t offset = 0;
+  size_t limit = 1024;
+};
+
+// The JSON bodies. `http_port` is the monitoring port /varz shows (0: none).
+std::string HealthzJson();
+std::string VarzJson(const server::Server& server, uint16_t http_port);
+std::string ConnzJson(const server::Server& server, const ConnzOptions& options);
+std::string SubszJson(const server::Server& server, const SubszOptions& options);
+std::string AccountzJson(const server::Server& server);
+// nats-server's /jsz summary: JetStream config, usage and API counters over all accounts
+// ("disabled": true when JetStream is off).
+std::string JszJson(const server::Server& server);
+// What meridian-node lacks, as nats-server shows it without routes, gateways, leaf nodes.
+std::string RoutezJson(const server::Server& server);
+std::string GatewayzJson(const server::Server& server);
+std::string LeafzJson(const server::Server& server);
+
+// Helpers shared with sys_requests.cc.
+int64_t UnixMs();
+// RFC 3339 in UTC with milliseconds, as Go's time.Time marshals ("2026-11-23T02:29:04.123Z").
+std::string Rfc3339(int64_t unix_ms);
+// Resident set size of this process, bytes.
+int64_t RssBytes();
+
 class Monitor {
  public:
   Monitor(net::Loop& loop, const server::Server& server);
@@ -28,7 +73,7 @@ class Monitor {
   net::Status Listen(const net::Endpoint& where);
   uint16_t port() const;
 
-  // The JSON bodies (also used by tests without HTTP). `query` as in the URL.
+  // The JSON bodies (also used by tests without HTTP).
   std::string Healthz() const;
   std::string Varz() const;
   // /connz lists connections in cid order, `limit` of them from `offset` (nats-server's
@@ -36,8 +81,6 @@ class Monitor {
   std::string Connz(bool with_subs, size_t offset = 0, size_t limit = 1024) const;
   std::string Subsz() const;
   std::string Accountz() const;
-  // nats-server's /jsz summary: JetStream config, usage and API counters over all accounts
-  // ("disabled": true when JetStream is off).
   std::string Jsz() const;
 
  private:

@@ -206,6 +206,7 @@ struct Server::Impl {
   std::vector<std::vector<User>> retired_users;  // see Reload
   std::shared_ptr<const net::TlsContext> tls;    // set when options.tls.enabled
   uint64_t response_seq = 0;
+  SystemRequestHandler sys_handler;  // $SYS.REQ.> services, see Server::SetSystemRequestHandler
   // Service requests whose reply has not come back, per exporting account, at most this many
   // (the oldest is forgotten first).
   static constexpr size_t kMaxPendingResponses = 100000;
@@ -889,6 +890,11 @@ struct Server::Impl {
     if (!acc->streams_out.empty() || !acc->services_in.empty() || !acc->responses.empty()) {
       if (RouteAcrossAccounts(c, acc, subj, op.reply, op.headers, op.payload)) delivered = true;
     }
+    if (sys_handler && subj.rfind("$SYS.REQ.", 0) == 0 &&
+        sys_handler({acc->name, acc->name == options.system_account, subj, op.reply, op.headers,
+                     op.payload})) {
+      delivered = true;
+    }
     if (!delivered && !op.reply.empty() && c->no_responders) SendNoResponders(c, acc, op.reply);
   }
 
@@ -1392,7 +1398,10 @@ std::vector<ConnectionInfo> Server::Connections() const {
     i.version = c->version;
     i.user = c->user;
     i.account = c->account ? c->account->name : kGlobalAccount;
-    for (const auto& [sid, s] : c->subs) i.subscriptions.push_back(s->subject);
+    for (const auto& [sid, s] : c->subs) {
+      i.subscriptions.push_back(s->subject);
+      i.subscription_details.push_back({s->subject, s->queue, s->sid, s->delivered});
+    }
     out.push_back(std::move(i));
   }
   std::sort(out.begin(), out.end(),
@@ -1420,8 +1429,13 @@ std::vector<JetStreamAccountStats> Server::JetStream() const {
 }
 
 SublistInfo Server::Subscriptions() const {
+  return Subscriptions({});
+}
+
+SublistInfo Server::Subscriptions(std::string_view account) const {
   SublistInfo s;
   for (const auto& [name, a] : impl_->accounts) {
+    if (!account.empty() && name != account) continue;
     const auto& st = a->sublist.Stats();
     s.subscriptions += a->sublist.Count();
     s.cache += a->sublist.CacheCount();
@@ -1431,6 +1445,18 @@ SublistInfo Server::Subscriptions() const {
     s.hits += st.cache_hits + a->last_subject_hits;
   }
   return s;
+}
+
+void Server::SetSystemRequestHandler(SystemRequestHandler handler) {
+  impl_->sys_handler = std::move(handler);
+}
+
+bool Server::Publish(std::string_view account, std::string_view subject,
+                     std::string_view payload) {
+  auto it = impl_->accounts.find(account);
+  if (it == impl_->accounts.end()) return false;
+  impl_->InternalSend(it->second.get(), subject, {}, {}, payload, {});
+  return true;
 }
 
 }  // namespace meridian::server

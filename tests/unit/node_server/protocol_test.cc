@@ -8,74 +8,13 @@
 #include "net/connection.h"
 #include "net/listener.h"
 #include "net/loop.h"
+#include "raw_client.h"
 #include "server/server.h"
 
 namespace meridian::server {
 namespace {
 
 using namespace std::chrono_literals;
-
-class RawClient {
- public:
-  RawClient(net::Loop& loop, uint16_t port) : loop_(loop) {
-    bool done = false;
-    net::Connect(loop, net::Endpoint::Tcp("127.0.0.1", port), {}, [&](auto r) {
-      done = true;
-      if (!r.ok()) return;
-      conn_ = r.value();
-      conn_->SetReadHandler([this](std::string_view d) {
-        received_.append(d);
-        return d.size();
-      });
-      conn_->SetCloseHandler([this](const net::CloseInfo&) { closed_ = true; });
-    });
-    while (!done) loop.RunFor(10ms);
-    if (!conn_) throw std::runtime_error("connect failed");
-    WaitFor("\r\n");
-  }
-  ~RawClient() {
-    if (conn_) {
-      conn_->DetachHandlers();
-      conn_->Abort();
-    }
-  }
-  void Send(std::string_view bytes) { conn_->Write(bytes); }
-  // Runs the loop until `text` was received (true) or `limit` passed (false).
-  bool WaitFor(std::string_view text, std::chrono::milliseconds limit = 2s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (received_.find(text) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      loop_.RunFor(5ms);
-    }
-    return true;
-  }
-  bool WaitClosed() {
-    auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (!closed_) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      loop_.RunFor(5ms);
-    }
-    return true;
-  }
-  void PauseReading() { conn_->PauseReading(); }
-  void Abort() {
-    conn_->DetachHandlers();
-    conn_->Abort();
-    conn_ = nullptr;
-  }
-  void ResumeReading() { conn_->ResumeReading(); }
-  void Settle() {
-    for (int i = 0; i < 10; ++i) loop_.RunFor(5ms);
-  }
-  std::string& received() { return received_; }
-  bool closed() const { return closed_; }
-
- private:
-  net::Loop& loop_;
-  net::ConnectionPtr conn_;
-  std::string received_;
-  bool closed_ = false;
-};
 
 class ProtocolTest : public ::testing::Test {
  protected:

@@ -1,0 +1,172 @@
+// nats-server's $SYS.REQ services (node/monitor/sys_requests.h) through raw sockets.
+#include "monitor/sys_requests.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "net/loop.h"
+#include "raw_client.h"
+#include "server/server.h"
+
+namespace meridian::server {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+class SysRequestsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Options o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.server_name = "n1";
+    o.cluster_name = "east";
+    o.accounts.push_back({"APP", {}});
+    o.users.push_back({"sys", "sys", "$SYS", {}});
+    o.users.push_back({"app", "app", "APP", {}});
+    server_ = std::make_unique<Server>(loop_, std::move(o));
+    ASSERT_TRUE(server_->Start().ok());
+    sys_ = std::make_unique<monitor::SysRequests>(*server_, 8222);
+  }
+  void TearDown() override {
+    sys_.reset();
+    server_.reset();
+  }
+  std::unique_ptr<RawClient> Login(const std::string& user) {
+    auto c = std::make_unique<RawClient>(loop_, server_->port());
+    c->Send("CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true,\"user\":\"" +
+            user + "\",\"pass\":\"" + user + "\"}\r\nSUB _INBOX.r 1\r\nPING\r\n");
+    EXPECT_TRUE(c->WaitFor("PONG\r\n"));
+    c->received().clear();
+    return c;
+  }
+  // Publishes a request with reply _INBOX.r, then a PING: the server answers in handling the
+  // publish, so everything it answers arrives before the PONG. Returns what arrived.
+  static std::string Ask(RawClient& c, const std::string& subject, const std::string& body = "") {
+    c.received().clear();
+    c.Send("PUB " + subject + " _INBOX.r " + std::to_string(body.size()) + "\r\n" + body +
+           "\r\nPING\r\n");
+    EXPECT_TRUE(c.WaitFor("PONG\r\n")) << c.received();
+    return c.received();
+  }
+  // The JSON payload of the (one) MSG in `received`, or null.
+  static json Reply(const std::string& received) {
+    auto at = received.find("MSG _INBOX.r 1 ");
+    if (at == std::string::npos) return nullptr;
+    auto line_end = received.find("\r\n", at);
+    size_t size = std::stoul(received.substr(received.rfind(' ', line_end) + 1));
+    return json::parse(received.substr(line_end + 2, size));
+  }
+  net::Loop loop_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<monitor::SysRequests> sys_;
+};
+
+TEST_F(SysRequestsTest, PingAnswersStatszInNatsServersEnvelope) {
+  auto sys = Login("sys");
+  json r = Reply(Ask(*sys, "$SYS.REQ.SERVER.PING"));
+  ASSERT_TRUE(r.is_object());
+  EXPECT_EQ(r["server"]["name"], "n1");
+  EXPECT_EQ(r["server"]["id"], server_->server_id());
+  EXPECT_EQ(r["server"]["cluster"], "east");
+  EXPECT_EQ(r["server"]["ver"], "2.9.10");
+  EXPECT_EQ(r["server"]["jetstream"], false);
+  EXPECT_EQ(r["statsz"]["connections"], 1);
+  EXPECT_EQ(r["statsz"]["active_servers"], 1);
+  uint64_t seq = r["server"]["seq"];
+  // A second ping: a new sequence number, and the new connection counted.
+  auto app = Login("app");
+  json again = Reply(Ask(*sys, "$SYS.REQ.SERVER.PING.STATSZ"));
+  EXPECT_GT(again["server"]["seq"].get<uint64_t>(), seq);
+  EXPECT_EQ(again["statsz"]["connections"], 2);
+  EXPECT_EQ(again["statsz"]["active_accounts"], 2);
+}
+
+TEST_F(SysRequestsTest, DirectRequestsNameThisServersIdOnly) {
+  auto sys = Login("sys");
+  json varz = Reply(Ask(*sys, "$SYS.REQ.SERVER." + server_->server_id() + ".VARZ"));
+  EXPECT_EQ(varz["data"]["server_name"], "n1");
+  EXPECT_EQ(varz["data"]["http_port"], 8222);
+  json health = Reply(Ask(*sys, "$SYS.REQ.SERVER." + server_->server_id() + ".HEALTHZ"));
+  EXPECT_EQ(health["data"]["status"], "ok");
+  std::string other = Ask(*sys, "$SYS.REQ.SERVER.NOTTHISSERVER.VARZ");
+  EXPECT_NE(other.find("503"), std::string::npos) << other;
+  std::string unknown = Ask(*sys, "$SYS.REQ.SERVER.PING.IDZ");  // not in 2.9.10
+  EXPECT_NE(unknown.find("503"), std::string::npos) << unknown;
+}
+
+TEST_F(SysRequestsTest, OtherAccountsHaveOnlyTheirOwnConnz) {
+  auto sys = Login("sys");
+  auto app = Login("app");
+  for (const char* subject : {"$SYS.REQ.SERVER.PING", "$SYS.REQ.SERVER.PING.VARZ",
+                              "$SYS.REQ.ACCOUNT.APP.CONNZ"}) {
+    std::string got = Ask(*app, subject);
+    EXPECT_NE(got.find("HMSG _INBOX.r 1 "), std::string::npos) << subject << ": " << got;
+    EXPECT_NE(got.find("503"), std::string::npos) << subject << ": " << got;
+  }
+  for (const char* subject : {"$SYS.REQ.SERVER.PING.CONNZ", "$SYS.REQ.ACCOUNT.PING.CONNZ"}) {
+    json connz = Reply(Ask(*app, subject));
+    ASSERT_EQ(connz["data"]["connections"].size(), 1u) << connz;
+    EXPECT_EQ(connz["data"]["total"], 1);
+  }
+  // The system account sees both, or one account's with a filter.
+  EXPECT_EQ(Reply(Ask(*sys, "$SYS.REQ.SERVER.PING.CONNZ"))["data"]["total"], 2);
+  json filtered = Reply(Ask(*sys, "$SYS.REQ.SERVER.PING.CONNZ", R"({"acc":"APP","auth":true})"));
+  ASSERT_EQ(filtered["data"]["connections"].size(), 1u) << filtered;
+  EXPECT_EQ(filtered["data"]["connections"][0]["authorized_user"], "app");
+  EXPECT_EQ(filtered["data"]["connections"][0]["account"], "APP");
+  json by_account = Reply(Ask(*sys, "$SYS.REQ.ACCOUNT.APP.CONNZ"));
+  EXPECT_EQ(by_account["data"]["total"], 1);
+}
+
+TEST_F(SysRequestsTest, AFilterThatLeavesThisServerOutGetsNoReplyAndNo503) {
+  auto sys = Login("sys");
+  for (const char* body : {R"({"server_name":"other"})", R"({"cluster":"west"})",
+                           R"({"tags":["az:1"]})", R"({"domain":"hub"})"}) {
+    std::string got = Ask(*sys, "$SYS.REQ.SERVER.PING.VARZ", body);
+    EXPECT_EQ(got, "PONG\r\n") << body;
+  }
+  // Substrings match, as nats-server's filter.
+  EXPECT_EQ(Reply(Ask(*sys, "$SYS.REQ.SERVER.PING", R"({"server_name":"n"})"))["server"]["name"],
+            "n1");
+}
+
+TEST_F(SysRequestsTest, ABodyThatIsNotJsonGetsA400Error) {
+  auto sys = Login("sys");
+  json r = Reply(Ask(*sys, "$SYS.REQ.SERVER.PING.CONNZ", "{nope"));
+  EXPECT_EQ(r["error"]["code"], 400) << r;
+  EXPECT_FALSE(r.contains("data"));
+}
+
+TEST_F(SysRequestsTest, AccountSubszAndInfoDescribeThatAccount) {
+  auto sys = Login("sys");
+  auto app = Login("app");
+  app->Send("SUB orders.> 9\r\nPING\r\n");
+  ASSERT_TRUE(app->WaitFor("PONG\r\n"));
+  json subsz = Reply(Ask(*sys, "$SYS.REQ.ACCOUNT.APP.SUBSZ"));
+  EXPECT_EQ(subsz["data"]["num_subscriptions"], 2) << subsz;  // _INBOX.r and orders.>
+  ASSERT_EQ(subsz["data"]["subscriptions_list"].size(), 2u) << subsz;
+  for (const auto& s : subsz["data"]["subscriptions_list"]) EXPECT_EQ(s["account"], "APP");
+  json info = Reply(Ask(*sys, "$SYS.REQ.ACCOUNT.APP.INFO"));
+  EXPECT_EQ(info["data"]["account_name"], "APP");
+  EXPECT_EQ(info["data"]["client_connections"], 1);
+  EXPECT_EQ(info["data"]["subscriptions"], 2);
+  json missing = Reply(Ask(*sys, "$SYS.REQ.ACCOUNT.NOPE.INFO"));
+  EXPECT_EQ(missing["error"]["description"], "Account NOPE does not exist");
+  json jsz = Reply(Ask(*sys, "$SYS.REQ.ACCOUNT.APP.JSZ"));
+  EXPECT_EQ(jsz["error"]["description"], "jetstream not enabled");
+}
+
+TEST_F(SysRequestsTest, StatszPingWithoutAReplyIsPublishedOnTheServersStatszSubject) {
+  auto sys = Login("sys");
+  const std::string subject = "$SYS.SERVER." + server_->server_id() + ".STATSZ";
+  sys->Send("SUB " + subject + " 2\r\nPUB $SYS.REQ.SERVER.PING 0\r\n\r\nPING\r\n");
+  ASSERT_TRUE(sys->WaitFor("PONG\r\n"));
+  EXPECT_NE(sys->received().find("MSG " + subject + " 2 "), std::string::npos) << sys->received();
+}
+
+}  // namespace
+}  // namespace meridian::server
