@@ -32,7 +32,37 @@ std::string Uptime(int64_t ms) {
   return out;
 }
 
+// nats-server's JetStreamStats over every account with JetStream (nothing is reserved and
+// there are no replicated assets on a single node: those are 0).
+Json JetStreamStats(const server::Server& s) {
+  uint64_t memory = 0, storage = 0, total = 0, errors = 0;
+  auto accounts = s.JetStream();
+  for (const auto& a : accounts) {
+    memory += a.memory;
+    storage += a.storage;
+    total += a.api_total;
+    errors += a.api_errors;
+  }
+  return {{"memory", memory},
+          {"storage", storage},
+          {"reserved_memory", 0},
+          {"reserved_storage", 0},
+          {"accounts", accounts.size()},
+          {"ha_assets", 0},
+          {"api", {{"total", total}, {"errors", errors}}}};
+}
+
 }  // namespace
+
+double CpuPercent(int64_t start_unix_ms) {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                 static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  double wall_s = static_cast<double>(UnixMs() - start_unix_ms) / 1000.0;
+  if (wall_s <= 0) return 0;
+  return static_cast<double>(static_cast<int64_t>(cpu_s / wall_s * 10000.0)) / 100.0;
+}
 
 int64_t UnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -169,15 +199,41 @@ std::string VarzJson(const server::Server& s, uint16_t http_port) {
   j["ping_max"] = o.ping_max;
   j["http_host"] = o.http_host;
   j["http_port"] = http_port;
+  j["http_base_path"] = "";
+  j["https_port"] = 0;
   j["auth_timeout"] = static_cast<double>(o.auth_timeout.count()) / 1000.0;
   j["max_control_line"] = o.max_control_line;
   j["max_payload"] = o.max_payload;
   j["max_pending"] = o.max_pending;
+  // No routes, gateways, leaf nodes, MQTT or websocket: as nats-server shows them unconfigured.
+  for (const char* none : {"cluster", "gateway", "leaf", "mqtt", "websocket"}) {
+    j[none] = Json::object();
+  }
+  if (!o.cluster_name.empty()) j["cluster"]["name"] = o.cluster_name;
+  if (o.jetstream.enabled) {
+    j["jetstream"] = {
+        {"config",
+         {{"max_memory", o.jetstream.max_memory},
+          {"max_storage", o.jetstream.max_file},
+          {"store_dir", o.jetstream.store_dir},
+          {"sync_interval", o.jetstream.sync_always
+                                ? std::string("always")
+                                : std::to_string(o.jetstream.sync_interval.count()) + "ms"},
+          {"domain", o.jetstream.domain}}},
+        {"stats", JetStreamStats(s)}};
+  }
+  if (o.tls.enabled) {
+    j["tls_required"] = true;
+    if (o.tls.verify) j["tls_verify"] = true;
+  }
+  j["tls_timeout"] = static_cast<double>(o.tls.timeout.count()) / 1000.0;
+  j["write_deadline"] = static_cast<int64_t>(o.write_deadline.count()) * 1000000;
   j["start"] = Rfc3339(s.start_unix_ms());
   j["now"] = Rfc3339(now);
   j["uptime"] = Uptime(now - s.start_unix_ms());
   j["mem"] = RssBytes();
   j["cores"] = std::thread::hardware_concurrency();
+  j["cpu"] = CpuPercent(s.start_unix_ms());
   j["connections"] = s.num_connections();
   j["total_connections"] = st.total_connections;
   j["routes"] = 0;
@@ -190,29 +246,11 @@ std::string VarzJson(const server::Server& s, uint16_t http_port) {
   j["slow_consumers"] = st.slow_consumers;
   j["subscriptions"] = s.Subscriptions().subscriptions;
   j["system_account"] = o.system_account;
-  if (o.jetstream.enabled) {
-    Json stats = {{"memory", 0}, {"storage", 0}, {"accounts", 0}};
-    uint64_t api_total = 0, api_errors = 0;
-    for (const auto& a : s.JetStream()) {
-      stats["memory"] = stats["memory"].get<uint64_t>() + a.memory;
-      stats["storage"] = stats["storage"].get<uint64_t>() + a.storage;
-      stats["accounts"] = stats["accounts"].get<uint64_t>() + 1;
-      api_total += a.api_total;
-      api_errors += a.api_errors;
-    }
-    stats["api"] = {{"total", api_total}, {"errors", api_errors}};
-    j["jetstream"] = {
-        {"config",
-         {{"max_memory", o.jetstream.max_memory},
-          {"max_storage", o.jetstream.max_file},
-          {"store_dir", o.jetstream.store_dir},
-          {"sync_interval", o.jetstream.sync_always
-                                ? std::string("always")
-                                : std::to_string(o.jetstream.sync_interval.count()) + "ms"},
-          {"domain", o.jetstream.domain}}},
-        {"stats", stats}};
-  }
   return j.dump();
+}
+
+std::string JetStreamStatsJson(const server::Server& s) {
+  return JetStreamStats(s).dump();
 }
 
 std::string JszJson(const server::Server& s) {
@@ -241,7 +279,10 @@ std::string JszJson(const server::Server& s) {
   }
   j["memory"] = memory;
   j["storage"] = storage;
+  j["reserved_memory"] = 0;
+  j["reserved_storage"] = 0;
   j["accounts"] = accounts.size();
+  j["ha_assets"] = 0;
   j["api"] = {{"total", total}, {"errors", errors}};
   j["streams"] = streams;
   j["consumers"] = consumers;

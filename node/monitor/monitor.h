@@ -62,6 +62,10 @@ int64_t UnixMs();
 std::string Rfc3339(int64_t unix_ms);
 // Resident set size of this process, bytes.
 int64_t RssBytes();
+// Average CPU use of this process since `start_unix_ms`, percent of one core.
+double CpuPercent(int64_t start_unix_ms);
+// nats-server's JetStreamStats object over every account with JetStream.
+std::string JetStreamStatsJson(const server::Server& server);
 
 class Monitor {
  public:

@@ -1,7 +1,5 @@
 #include "monitor/sys_requests.h"
 
-#include <sys/resource.h>
-
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -28,17 +26,6 @@ bool OneOf(std::string_view what, const auto& list) {
     if (x == what) return true;
   }
   return false;
-}
-
-// Average CPU use of this process since it started, percent of one core.
-double CpuPercent(int64_t start_unix_ms) {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  double cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                 static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-  double wall_s = static_cast<double>(UnixMs() - start_unix_ms) / 1000.0;
-  if (wall_s <= 0) return 0;
-  return static_cast<double>(static_cast<int64_t>(cpu_s / wall_s * 10000.0)) / 100.0;
 }
 
 uint64_t Number(const Json& j, const char* key) {
@@ -137,26 +124,10 @@ struct SysRequests::Impl {
     j["slow_consumers"] = st.slow_consumers;
     j["active_servers"] = 1;
     if (o.jetstream.enabled) {
-      uint64_t memory = 0, storage = 0, total = 0, errors = 0;
-      auto accounts = server.JetStream();
-      for (const auto& a : accounts) {
-        memory += a.memory;
-        storage += a.storage;
-        total += a.api_total;
-        errors += a.api_errors;
-      }
       Json config = {{"max_memory", o.jetstream.max_memory},
                      {"max_storage", o.jetstream.max_file}};
       if (!o.jetstream.domain.empty()) config["domain"] = o.jetstream.domain;
-      j["jetstream"] = {{"config", config},
-                        {"stats",
-                         {{"memory", memory},
-                          {"storage", storage},
-                          {"reserved_memory", 0},
-                          {"reserved_storage", 0},
-                          {"accounts", accounts.size()},
-                          {"ha_assets", 0},
-                          {"api", {{"total", total}, {"errors", errors}}}}}};
+      j["jetstream"] = {{"config", config}, {"stats", Json::parse(JetStreamStatsJson(server))}};
     }
     return j.dump();
   }
