@@ -159,8 +159,10 @@ struct Client {
   bool auth_pending = false;
   ConnectSettings pending_connect;
   // The configured bcrypt hash the CONNECT password was verified against (a reload that keeps
-  // the hash does not run bcrypt again).
-  std::string verified_hash;
+  // the hash does not run bcrypt again), and the last one it failed against.
+  std::string verified_hash, rejected_hash;
+  // auth_pending for a reload's check of an admitted client (its user's hash changed).
+  bool recheck = false;
   std::unordered_map<std::string, std::unique_ptr<Subscription>> subs;
   int pings_out = 0;
   bool active_since_ping = false;
@@ -624,6 +626,8 @@ struct Server::Impl {
       if (u != nullptr && !u->nkey.empty()) u = nullptr;
       if (u != nullptr && IsBcryptHash(u->password) && u->password == c.verified_hash) {
         // Verified against this very hash already (before a reload).
+      } else if (u != nullptr && IsBcryptHash(u->password) && u->password == c.rejected_hash) {
+        u = nullptr;
       } else if (u != nullptr && IsBcryptHash(u->password) && bcrypt_hash != nullptr) {
         *bcrypt_hash = u->password;
         return AuthVerdict::kNeedsBcrypt;
@@ -744,7 +748,14 @@ struct Server::Impl {
     Client* c = it->second.get();
     c->auth_pending = false;
     ++depth;
-    if (!ok) {
+    if (c->recheck) {
+      // A reload's check: authenticated again with the users as they are now (a later reload
+      // may have changed them again, which may start another check).
+      c->recheck = false;
+      (ok ? c->verified_hash : c->rejected_hash) = hash;
+      Reauthenticate(c);
+      if (!c->auth_pending && !c->closed && !c->conn->closing()) c->conn->ResumeReading();
+    } else if (!ok) {
       CloseWithError(c, "Authorization Violation");
     } else {
       c->verified_hash = hash;
@@ -1249,29 +1260,47 @@ struct Server::Impl {
     }
     ++depth;
     for (Client* c : all) {
-      Account* account = nullptr;
-      const Permissions* perms = nullptr;
-      std::string user;
-      if (Authenticate(*c, account, perms, user) != AuthVerdict::kAdmitted ||
-          account != AccountOf(c)) {
-        CloseWithError(c, "Authorization Violation");
-        continue;
-      }
-      c->perms = perms;
-      if (perms == nullptr) continue;
-      std::vector<Subscription*> denied;
-      for (auto& [sid, sub] : c->subs) {
-        if (!CanSubscribe(perms->subscribe, sub->subject)) denied.push_back(sub.get());
-      }
-      for (Subscription* sub : denied) {
-        SendErr(c, "Permissions Violation for Subscription to \"" + sub->subject + "\"");
-        RemoveSub(sub);
-      }
+      // One being checked already is authenticated again with these users by its verdict.
+      if (!c->auth_pending) Reauthenticate(c);
     }
     --depth;
     if (depth == 0) {
       dead_subs.clear();
       dead_clients.clear();
+    }
+  }
+
+  // Authenticates an admitted client again with the current users (Reload). A password whose
+  // bcrypt hash changed is checked on the thread pool, the client parked meanwhile (as at
+  // CONNECT); its verdict comes back here through BcryptVerdict.
+  void Reauthenticate(Client* c) {
+    Account* account = nullptr;
+    const Permissions* perms = nullptr;
+    std::string user, hash;
+    switch (Authenticate(*c, account, perms, user, &hash)) {
+      case AuthVerdict::kNeedsBcrypt:
+        c->recheck = true;
+        StartBcrypt(c, std::move(hash));
+        return;
+      case AuthVerdict::kRefused:
+        CloseWithError(c, "Authorization Violation");
+        return;
+      case AuthVerdict::kAdmitted:
+        break;
+    }
+    if (account != AccountOf(c)) {
+      CloseWithError(c, "Authorization Violation");
+      return;
+    }
+    c->perms = perms;
+    if (perms == nullptr) return;
+    std::vector<Subscription*> denied;
+    for (auto& [sid, sub] : c->subs) {
+      if (!CanSubscribe(perms->subscribe, sub->subject)) denied.push_back(sub.get());
+    }
+    for (Subscription* sub : denied) {
+      SendErr(c, "Permissions Violation for Subscription to \"" + sub->subject + "\"");
+      RemoveSub(sub);
     }
   }
 

@@ -364,6 +364,79 @@ TEST_F(ProtocolTest, ReloadKeepsABcryptUserWithTheSameHashAndClosesOneWhoseHashC
   EXPECT_FALSE(slow->closed());
 }
 
+// A reload that changes a connected user's bcrypt hash checks the password on the thread
+// pool: the loop keeps serving others meanwhile, and the client (parked) is served again once
+// the new hash admits it.
+TEST_F(ProtocolTest, ReloadChecksAChangedBcryptHashOffTheLoopThread) {
+  Options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.users.push_back({"slow", kCost4Hash, "", {}});
+  o.users.push_back({"fast", "fast", "", {}});
+  StartServer(o);
+  const std::string fast_connect =
+      "CONNECT {\"verbose\":false,\"user\":\"fast\",\"pass\":\"fast\"}\r\n";
+  auto responder = Client();
+  responder->Send(fast_connect + "SUB svc 1\r\nPING\r\n");
+  ASSERT_TRUE(responder->WaitFor("PONG\r\n"));
+  auto requester = Client();
+  requester->Send(fast_connect + "SUB reply 1\r\nPING\r\n");
+  ASSERT_TRUE(requester->WaitFor("PONG\r\n"));
+  auto slow = Client();
+  slow->Send(std::string(kSlowConnect) + "PING\r\n");
+  ASSERT_TRUE(slow->WaitFor("PONG\r\n", 30s));
+  slow->received().clear();
+  Options fresh = o;
+  fresh.users[0].password = kCost12Hash;  // the same password, hashed at cost 12
+  server_->Reload(fresh);
+  slow->Send("PING\r\n");
+  // With bcrypt on the loop thread, Reload itself would take the ~250 ms and the PING would be
+  // answered before any round trip below.
+  int round_trips = 0;
+  auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (slow->received().find("PONG\r\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < give_up) {
+    requester->received().clear();
+    responder->received().clear();
+    requester->Send("PUB svc 1\r\nq\r\n");
+    ASSERT_TRUE(responder->WaitFor("MSG svc 1 1\r\nq\r\n", 30s));
+    responder->Send("PUB reply 1\r\na\r\n");
+    ASSERT_TRUE(requester->WaitFor("MSG reply 1 1\r\na\r\n", 30s));
+    if (slow->received().find("PONG\r\n") == std::string::npos) ++round_trips;
+  }
+  ASSERT_NE(slow->received().find("PONG\r\n"), std::string::npos) << slow->received();
+  EXPECT_EQ(slow->received().find("-ERR"), std::string::npos) << slow->received();
+  EXPECT_FALSE(slow->closed());
+  EXPECT_GE(round_trips, 5);
+}
+
+// The verdict of a reload's check applies the users as they are when it arrives: a second
+// reload back to the hash the client was verified against keeps it connected even though the
+// first one's hash (of another password) refused it.
+TEST_F(ProtocolTest, AReloadDuringABcryptRecheckIsWhatTheVerdictApplies) {
+  Options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.users.push_back({"slow", kCost4Hash, "", {}});
+  StartServer(o);
+  auto slow = Client();
+  slow->Send(std::string(kSlowConnect) + "PING\r\n");
+  ASSERT_TRUE(slow->WaitFor("PONG\r\n", 30s));
+  slow->received().clear();
+  Options other = o;
+  // bcrypt (cost 4) of "app-secret": the client's password no longer matches.
+  other.users[0].password = "$2a$04$hqSOd8Vj.dlxm0oK7cSpF.N4b65wRR9lMPg13Yp5P1TGBERNaYyEO";
+  server_->Reload(other);
+  server_->Reload(o);
+  slow->Send("PING\r\n");
+  EXPECT_TRUE(slow->WaitFor("PONG\r\n", 30s)) << slow->received();
+  EXPECT_EQ(slow->received().find("-ERR"), std::string::npos) << slow->received();
+  // And a reload whose hash refuses it closes it once checked.
+  server_->Reload(other);
+  EXPECT_TRUE(slow->WaitFor("-ERR 'Authorization Violation'\r\n", 30s)) << slow->received();
+  EXPECT_TRUE(slow->WaitClosed());
+}
+
 TEST_F(ProtocolTest, NoAuthUserLogsInClientsWithoutCredentialsAsThatUser) {
   Options o;
   o.accounts.push_back({"A", {}});
