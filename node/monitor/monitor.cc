@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -139,6 +140,17 @@ Monitor::Monitor(net::Loop& loop, const server::Server& server)
   impl_->http->Route("GET", "/jsz", [=](const http::Request&) { return json(JszJson(*s)); });
   impl_->http->Route("GET", "/accountz",
                      [=](const http::Request&) { return json(AccountzJson(*s)); });
+  impl_->http->Route("GET", "/accstatz", [=](const http::Request& r) {
+    std::vector<std::string> accounts;
+    std::string list = text(r, "accs");
+    for (size_t at = 0; at < list.size();) {
+      size_t comma = list.find(',', at);
+      if (comma == std::string::npos) comma = list.size();
+      if (comma > at) accounts.push_back(list.substr(at, comma - at));
+      at = comma + 1;
+    }
+    return json(AccountStatzJson(*s, accounts, flag(r, "unused")));
+  });
   impl_->http->Route("GET", "/routez", [=](const http::Request&) { return json(RoutezJson(*s)); });
   impl_->http->Route("GET", "/gatewayz",
                      [=](const http::Request&) { return json(GatewayzJson(*s)); });
@@ -396,6 +408,32 @@ std::string AccountzJson(const server::Server& s) {
   j["now"] = Rfc3339(UnixMs());
   j["system_account"] = s.options().system_account;
   j["accounts"] = std::move(names);
+  return j.dump();
+}
+
+std::string AccountStatzJson(const server::Server& s, const std::vector<std::string>& accounts,
+                             bool include_unused, bool* empty) {
+  Json list = Json::array();
+  for (const auto& a : s.Accounts()) {
+    if (!accounts.empty() && std::find(accounts.begin(), accounts.end(), a.name) == accounts.end()) {
+      continue;
+    }
+    if (a.connections == 0 && !include_unused) continue;
+    Json j;
+    j["acc"] = a.name;
+    j["conns"] = a.connections;
+    j["leafnodes"] = 0;
+    j["total_conns"] = a.connections;
+    j["sent"] = {{"msgs", a.out_msgs}, {"bytes", a.out_bytes}};
+    j["received"] = {{"msgs", a.in_msgs}, {"bytes", a.in_bytes}};
+    j["slow_consumers"] = a.slow_consumers;
+    list.push_back(std::move(j));
+  }
+  if (empty != nullptr) *empty = list.empty();
+  Json j;
+  j["server_id"] = s.server_id();
+  j["now"] = Rfc3339(UnixMs());
+  j["account_statz"] = std::move(list);
   return j.dump();
 }
 

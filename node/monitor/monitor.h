@@ -1,6 +1,6 @@
 // Monitor: nats-server's monitoring endpoints for one server::Server, on shared/http.
 //
-// GET /healthz /varz /connz /subsz /accountz /jsz /routez /gatewayz /leafz, JSON with
+// GET /healthz /varz /connz /subsz /accountz /accstatz /jsz /routez /gatewayz /leafz, JSON with
 // nats-server's field names for the fields meridian-node fills (see README.md). The bodies
 // are built by the free functions below, which the system account's `$SYS.REQ.SERVER.*`
 // services (sys_requests.h) share.
@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "net/endpoint.h"
 #include "net/status.h"
@@ -48,6 +49,11 @@ std::string VarzJson(const server::Server& server, uint16_t http_port);
 std::string ConnzJson(const server::Server& server, const ConnzOptions& options);
 std::string SubszJson(const server::Server& server, const SubszOptions& options);
 std::string AccountzJson(const server::Server& server);
+// nats-server's account statz ("account_statz": connections, messages in and out, slow
+// consumers per account): the named accounts (all when empty) that have connections, or all
+// of them with `include_unused`. Sets `empty` when the list is empty.
+std::string AccountStatzJson(const server::Server& server, const std::vector<std::string>& accounts,
+                             bool include_unused, bool* empty = nullptr);
 // nats-server's /jsz summary: JetStream config, usage and API counters over all accounts
 // ("disabled": true when JetStream is off).
 std::string JszJson(const server::Server& server);

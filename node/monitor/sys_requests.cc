@@ -19,7 +19,8 @@ using Json = nlohmann::ordered_json;
 constexpr std::string_view kServerMonitors[] = {"STATSZ", "VARZ",     "CONNZ", "SUBSZ",
                                                 "JSZ",    "HEALTHZ",  "ACCOUNTZ", "ROUTEZ",
                                                 "GATEWAYZ", "LEAFZ"};
-constexpr std::string_view kAccountMonitors[] = {"CONNZ", "SUBSZ", "JSZ", "INFO", "LEAFZ"};
+constexpr std::string_view kAccountMonitors[] = {"CONNZ", "SUBSZ", "JSZ", "INFO", "LEAFZ",
+                                                 "STATZ"};
 
 bool OneOf(std::string_view what, const auto& list) {
   for (std::string_view x : list) {
@@ -265,10 +266,12 @@ struct SysRequests::Impl {
     }
     if (acc != o.system_account) {
       // The system imports every other account has (see sys_requests.h).
-      for (const char* subj : {"$SYS.REQ.ACCOUNT.PING.CONNZ", "$SYS.REQ.SERVER.PING.CONNZ"}) {
+      for (const char* subj : {"$SYS.REQ.ACCOUNT.PING.CONNZ", "$SYS.REQ.SERVER.PING.CONNZ",
+                               "$SYS.REQ.ACCOUNT.PING.STATZ"}) {
+        std::string to = std::string(subj).substr(std::string(subj).rfind('.') + 1);
         imports.push_back({{"subject", subj},
                            {"account", o.system_account},
-                           {"to", "$SYS.REQ.ACCOUNT." + acc + ".CONNZ"},
+                           {"to", "$SYS.REQ.ACCOUNT." + acc + "." + to},
                            {"type", "service"},
                            {"invalid", false},
                            {"share", false},
@@ -317,6 +320,23 @@ struct SysRequests::Impl {
       return;
     }
     if (r.reply.empty()) return;
+    if (what == "STATZ" || what == "PING.STATZ") {
+      // Account statz: the account of the subject, or (PING) those the body lists, all when
+      // none; accounts without connections only with include_unused. Nothing to show: no reply.
+      std::vector<std::string> accounts;
+      if (what == "STATZ") {
+        accounts.push_back(account);
+      } else if (auto list = body.find("accounts"); list != body.end() && list->is_array()) {
+        for (const auto& a : *list) {
+          if (a.is_string()) accounts.push_back(a.get<std::string>());
+        }
+      }
+      bool empty = false;
+      std::string data =
+          AccountStatzJson(server, accounts, Flag(body, "include_unused"), &empty);
+      if (!empty) Reply(r.account, r.reply, "data", data);
+      return;
+    }
     std::string error;
     auto data = account_scoped ? AccountData(what, account, body, error)
                                : ServerData(what, body, error);
@@ -331,12 +351,18 @@ struct SysRequests::Impl {
     std::vector<std::string_view> t;
     subject::SplitTokens(r.subject, t);  // t[0] "$SYS", t[1] "REQ"
     if (!r.from_system_account) {
-      // nats-server's system imports into every other account: its own connections.
-      bool connz = t.size() == 5 && t[4] == "CONNZ" && t[3] == "PING" &&
-                   (t[2] == "SERVER" || t[2] == "ACCOUNT");
-      if (!connz) return false;
-      Answer(r, "CONNZ", std::string(r.account), true);
-      return true;
+      // nats-server's system imports into every other account: its own connections and
+      // statz.
+      if (t.size() != 5 || t[3] != "PING") return false;
+      if (t[4] == "CONNZ" && (t[2] == "SERVER" || t[2] == "ACCOUNT")) {
+        Answer(r, "CONNZ", std::string(r.account), true);
+        return true;
+      }
+      if (t[4] == "STATZ" && t[2] == "ACCOUNT") {
+        Answer(r, "STATZ", std::string(r.account), true);
+        return true;
+      }
+      return false;
     }
     if (t.size() == 3 && t[2] == "SERVER") return false;
     if (t.size() >= 4 && t[2] == "SERVER") {
@@ -348,6 +374,10 @@ struct SysRequests::Impl {
       if (t.size() != 5 || !OneOf(t[4], kServerMonitors)) return false;
       if (t[3] != "PING" && t[3] != server.server_id()) return false;
       Answer(r, t[4], "", false);
+      return true;
+    }
+    if (t.size() == 5 && t[2] == "ACCOUNT" && t[3] == "PING" && t[4] == "STATZ") {
+      Answer(r, "PING.STATZ", "", true);
       return true;
     }
     if (t.size() == 5 && t[2] == "ACCOUNT" && t[3] != "PING" && OneOf(t[4], kAccountMonitors)) {

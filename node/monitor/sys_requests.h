@@ -4,9 +4,10 @@
 //
 // In the system account: `$SYS.REQ.SERVER.PING` (statsz), `$SYS.REQ.SERVER.PING.<X>` and
 // `$SYS.REQ.SERVER.<server id>.<X>` for X in STATSZ VARZ CONNZ SUBSZ JSZ HEALTHZ ACCOUNTZ ROUTEZ
-// GATEWAYZ LEAFZ, and `$SYS.REQ.ACCOUNT.<account>.<Y>` for Y in CONNZ SUBSZ JSZ INFO LEAFZ.
-// In every other account, as nats-server's system imports: `$SYS.REQ.SERVER.PING.CONNZ` and
-// `$SYS.REQ.ACCOUNT.PING.CONNZ` (that account's connections). Anything else under `$SYS.REQ.`
+// GATEWAYZ LEAFZ, `$SYS.REQ.ACCOUNT.<account>.<Y>` for Y in CONNZ SUBSZ JSZ INFO LEAFZ STATZ,
+// and `$SYS.REQ.ACCOUNT.PING.STATZ`. In every other account, as nats-server's system imports:
+// `$SYS.REQ.SERVER.PING.CONNZ` and `$SYS.REQ.ACCOUNT.PING.CONNZ` (that account's
+// connections) and `$SYS.REQ.ACCOUNT.PING.STATZ` (its statz). Anything else under `$SYS.REQ.`
 // has no responder. A JSON body may filter servers (`server_name`, `host`, `cluster`, `tags`,
 // `domain`: a server that does not match stays silent) and carry the endpoint's options
 // (CONNZ: `subscriptions`, `auth`, `offset`, `limit`, `cid`, `user`, `acc`, `filter_subject`;

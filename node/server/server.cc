@@ -128,6 +128,9 @@ struct Account {
   uint64_t last_subject_hits = 0;
   bool jetstream_enabled = false;
   std::unique_ptr<AccountJetStream> js;  // set by Start() when jetstream_enabled
+  // As nats-server's account statz: messages its clients published, messages delivered to
+  // its clients, slow consumers among them.
+  uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0, slow_consumers = 0;
 };
 
 // A CONNECT's settings, applied once the client is admitted (at once, or when a bcrypt check
@@ -868,6 +871,9 @@ struct Server::Impl {
     c->in_bytes += op.total_size();
     ++stats.in_msgs;
     stats.in_bytes += op.total_size();
+    Account* acc = AccountOf(c);
+    ++acc->in_msgs;
+    acc->in_bytes += op.total_size();
     if (c->pedantic && !subject::IsValidPublishSubject(op.subject)) {
       SendErr(c, "Invalid Publish Subject");
       return;
@@ -887,7 +893,6 @@ struct Server::Impl {
       return;
     }
     SendOk(c);
-    Account* acc = AccountOf(c);
     std::string_view subj = op.subject;
     for (const auto& m : acc->mappings) {
       auto outcome = m.Map(subj, options.cluster_name, percent, mapped);
@@ -1087,6 +1092,8 @@ struct Server::Impl {
     }
     ++to->out_msgs;
     to->out_bytes += total;
+    ++to->account->out_msgs;
+    to->account->out_bytes += total;
     ++stats.out_msgs;
     stats.out_bytes += total;
     ++sub->delivered;
@@ -1308,6 +1315,7 @@ struct Server::Impl {
     if (info.reason == net::CloseReason::kSlowConsumer ||
         info.reason == net::CloseReason::kWriteDeadline) {
       ++stats.slow_consumers;
+      if (c->account != nullptr) ++c->account->slow_consumers;
       // As nats-server logs them (its notice level is our info).
       if (info.reason == net::CloseReason::kWriteDeadline) {
         spdlog::info("{}:{} - cid:{} - Slow Consumer Detected: WriteDeadline of {} exceeded ({})",
@@ -1441,7 +1449,8 @@ std::vector<ConnectionInfo> Server::Connections() const {
 std::vector<AccountInfo> Server::Accounts() const {
   std::vector<AccountInfo> out;
   for (const auto& [name, a] : impl_->accounts) {
-    out.push_back({name, a->connections, a->sublist.Count(), a->mappings.size()});
+    out.push_back({name, a->connections, a->sublist.Count(), a->mappings.size(), a->in_msgs,
+                   a->in_bytes, a->out_msgs, a->out_bytes, a->slow_consumers});
   }
   return out;
 }

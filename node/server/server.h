@@ -55,6 +55,9 @@ struct AccountInfo {
   size_t connections = 0;
   size_t subscriptions = 0;
   size_t mappings = 0;
+  // Messages its clients published (in) and messages delivered to its clients (out).
+  uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
+  uint64_t slow_consumers = 0;
 };
 
 // One JetStream-enabled account's usage, as /varz and /jsz show it.

@@ -208,6 +208,25 @@ TEST_P(SysRequests, OtherAccountsGetNoRespondersExceptTheirOwnConnz) {
   EXPECT_EQ(info["data"]["client_connections"], 1) << info;
 }
 
+TEST_P(SysRequests, AccountStatzCountsAnAccountsConnectionsAndPublishes) {
+  Nc sys = Connect("sys");
+  Nc app = Connect("app");
+  ASSERT_EQ(natsConnection_PublishString(app.get(), "orders.1", "hello"), NATS_OK);
+  ASSERT_EQ(natsConnection_FlushTimeout(app.get(), 10000), NATS_OK);
+  json statz = Ask(sys.get(), "$SYS.REQ.ACCOUNT.APP.STATZ");
+  ASSERT_EQ(statz["data"]["account_statz"].size(), 1u) << statz;
+  const json& a = statz["data"]["account_statz"][0];
+  EXPECT_EQ(a["acc"], "APP");
+  EXPECT_EQ(a["conns"], 1);
+  EXPECT_EQ(a["received"]["msgs"], 1) << a;
+  EXPECT_EQ(a["received"]["bytes"], 5) << a;
+  json own = Ask(app.get(), "$SYS.REQ.ACCOUNT.PING.STATZ");
+  ASSERT_EQ(own["data"]["account_statz"].size(), 1u) << own;
+  EXPECT_EQ(own["data"]["account_statz"][0]["acc"], "APP");
+  json all = Ask(sys.get(), "$SYS.REQ.ACCOUNT.PING.STATZ");
+  EXPECT_EQ(all["data"]["account_statz"].size(), 2u) << all;  // $SYS and APP
+}
+
 INSTANTIATE_TEST_SUITE_P(BothServers, SysRequests,
                          ::testing::Values(ServerKind::kNatsServer,
                                            ServerKind::kMeridianNodeNatsConf),

@@ -160,6 +160,35 @@ TEST_F(SysRequestsTest, AccountSubszAndInfoDescribeThatAccount) {
   EXPECT_EQ(jsz["error"]["description"], "jetstream not enabled");
 }
 
+TEST_F(SysRequestsTest, AccountStatzCountsConnectionsAndMessagesPerAccount) {
+  auto sys = Login("sys");
+  auto app = Login("app");
+  app->Send("PUB orders.1 2\r\nhi\r\nPUB _INBOX.r 2\r\nhi\r\nPING\r\n");
+  ASSERT_TRUE(app->WaitFor("PONG\r\n"));
+  json one = Reply(Ask(*sys, "$SYS.REQ.ACCOUNT.APP.STATZ"));
+  ASSERT_EQ(one["data"]["account_statz"].size(), 1u) << one;
+  const json& a = one["data"]["account_statz"][0];
+  EXPECT_EQ(a["acc"], "APP");
+  EXPECT_EQ(a["conns"], 1);
+  EXPECT_EQ(a["total_conns"], 1);
+  EXPECT_EQ(a["received"]["msgs"], 2);
+  EXPECT_EQ(a["received"]["bytes"], 4);
+  EXPECT_EQ(a["sent"]["msgs"], 1);  // the one to its own _INBOX.r subscription
+  // PING: every account with connections (the global one has none), or the ones asked for.
+  json all = Reply(Ask(*sys, "$SYS.REQ.ACCOUNT.PING.STATZ"));
+  EXPECT_EQ(all["data"]["account_statz"].size(), 2u) << all;
+  json unused = Reply(Ask(*sys, "$SYS.REQ.ACCOUNT.PING.STATZ",
+                          R"({"accounts":["$G"],"include_unused":true})"));
+  ASSERT_EQ(unused["data"]["account_statz"].size(), 1u) << unused;
+  EXPECT_EQ(unused["data"]["account_statz"][0]["conns"], 0);
+  // Nothing to show without include_unused: no reply (and no 503).
+  EXPECT_EQ(Ask(*sys, "$SYS.REQ.ACCOUNT.$G.STATZ"), "PONG\r\n");
+  // Another account's PING.STATZ is its own.
+  json own = Reply(Ask(*app, "$SYS.REQ.ACCOUNT.PING.STATZ"));
+  ASSERT_EQ(own["data"]["account_statz"].size(), 1u) << own;
+  EXPECT_EQ(own["data"]["account_statz"][0]["acc"], "APP");
+}
+
 TEST_F(SysRequestsTest, StatszPingWithoutAReplyIsPublishedOnTheServersStatszSubject) {
   auto sys = Login("sys");
   const std::string subject = "$SYS.SERVER." + server_->server_id() + ".STATSZ";
