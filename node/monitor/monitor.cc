@@ -33,6 +33,21 @@ std::string Uptime(int64_t ms) {
   return out;
 }
 
+// nats-server's JetStreamConfig. Typed as nats-server 2.10+ (which added them) types them, so
+// that Go clients decode it: sync_interval in nanoseconds, sync_always a bool; empty values are
+// left out (Go's omitempty).
+Json JetStreamConfig(const server::JetStreamOptions& js, bool with_store_dir) {
+  Json c = {{"max_memory", js.max_memory}, {"max_storage", js.max_file}};
+  if (with_store_dir && !js.store_dir.empty()) c["store_dir"] = js.store_dir;
+  if (js.sync_always) {
+    c["sync_always"] = true;
+  } else {
+    c["sync_interval"] = static_cast<int64_t>(js.sync_interval.count()) * 1000000;
+  }
+  if (!js.domain.empty()) c["domain"] = js.domain;
+  return c;
+}
+
 // nats-server's JetStreamStats over every account with JetStream (nothing is reserved and
 // there are no replicated assets on a single node: those are 0).
 Json JetStreamStats(const server::Server& s) {
@@ -223,16 +238,7 @@ std::string VarzJson(const server::Server& s, uint16_t http_port) {
   }
   if (!o.cluster_name.empty()) j["cluster"]["name"] = o.cluster_name;
   if (o.jetstream.enabled) {
-    j["jetstream"] = {
-        {"config",
-         {{"max_memory", o.jetstream.max_memory},
-          {"max_storage", o.jetstream.max_file},
-          {"store_dir", o.jetstream.store_dir},
-          {"sync_interval", o.jetstream.sync_always
-                                ? std::string("always")
-                                : std::to_string(o.jetstream.sync_interval.count()) + "ms"},
-          {"domain", o.jetstream.domain}}},
-        {"stats", JetStreamStats(s)}};
+    j["jetstream"] = {{"config", JetStreamConfig(o.jetstream, true)}, {"stats", JetStreamStats(s)}};
   }
   if (o.tls.enabled) {
     j["tls_required"] = true;
@@ -265,6 +271,10 @@ std::string JetStreamStatsJson(const server::Server& s) {
   return JetStreamStats(s).dump();
 }
 
+std::string JetStreamConfigJson(const server::Server& s) {
+  return JetStreamConfig(s.options().jetstream, false).dump();
+}
+
 std::string JszJson(const server::Server& s) {
   const auto& o = s.options();
   Json j;
@@ -274,11 +284,7 @@ std::string JszJson(const server::Server& s) {
     j["disabled"] = true;
     return j.dump();
   }
-  j["config"] = {{"max_memory", o.jetstream.max_memory},
-                 {"max_storage", o.jetstream.max_file},
-                 {"store_dir", o.jetstream.store_dir},
-                 {"sync_always", o.jetstream.sync_always},
-                 {"domain", o.jetstream.domain}};
+  j["config"] = JetStreamConfig(o.jetstream, true);
   uint64_t memory = 0, storage = 0, streams = 0, consumers = 0, total = 0, errors = 0;
   auto accounts = s.JetStream();
   for (const auto& a : accounts) {

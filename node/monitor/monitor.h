@@ -72,6 +72,8 @@ int64_t RssBytes();
 double CpuPercent(int64_t start_unix_ms);
 // nats-server's JetStreamStats object over every account with JetStream.
 std::string JetStreamStatsJson(const server::Server& server);
+// nats-server's JetStreamConfig object without store_dir (as statsz shows it).
+std::string JetStreamConfigJson(const server::Server& server);
 
 class Monitor {
  public:

@@ -125,10 +125,8 @@ struct SysRequests::Impl {
     j["slow_consumers"] = st.slow_consumers;
     j["active_servers"] = 1;
     if (o.jetstream.enabled) {
-      Json config = {{"max_memory", o.jetstream.max_memory},
-                     {"max_storage", o.jetstream.max_file}};
-      if (!o.jetstream.domain.empty()) config["domain"] = o.jetstream.domain;
-      j["jetstream"] = {{"config", config}, {"stats", Json::parse(JetStreamStatsJson(server))}};
+      j["jetstream"] = {{"config", Json::parse(JetStreamConfigJson(server))},
+                        {"stats", Json::parse(JetStreamStatsJson(server))}};
     }
     return j.dump();
   }

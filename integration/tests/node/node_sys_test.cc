@@ -134,6 +134,14 @@ TEST_P(SysRequests, DirectRequestsByServerIdAndAFilterThatLeavesTheServerOut) {
   EXPECT_EQ(varz["data"]["server_name"], kName) << varz;
   EXPECT_EQ(varz["data"]["server_id"], id);
   EXPECT_TRUE(varz["data"]["jetstream"].is_object()) << varz;
+  // Typed as nats-server types them (Go clients such as the nats CLI decode VARZ into its
+  // struct): durations are integers, never strings.
+  for (const char* duration : {"ping_interval", "write_deadline"}) {
+    EXPECT_TRUE(varz["data"][duration].is_number_integer()) << duration << ": " << varz;
+  }
+  const json& js_config = varz["data"]["jetstream"]["config"];
+  EXPECT_TRUE(!js_config.contains("sync_interval") || js_config["sync_interval"].is_number())
+      << js_config;
   EXPECT_EQ(Ask(sys.get(), "$SYS.REQ.SERVER." + id + ".HEALTHZ")["data"]["status"], "ok");
   // A VARZ ping filtered to another server name, then a HEALTHZ ping, on one inbox: the only
   // reply is the HEALTHZ one (the server handles one connection's requests in order).
