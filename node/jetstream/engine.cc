@@ -208,7 +208,15 @@ namespace {
 class Api {
  public:
   explicit Api(EngineImpl& e) : e_(e) {}
-  std::string AccountInfoForMonitoring() { return AccountInfo().body; }
+  // The account info response plus "messages" (stored in all streams), for /jsz.
+  std::string AccountInfoForMonitoring() {
+    auto j = nlohmann::json::parse(AccountInfo().body, nullptr, false);
+    if (!j.is_object()) return "{}";
+    uint64_t messages = 0;
+    for (const auto& [n, s] : e_.streams) messages += s->store->State().msgs;
+    j["messages"] = messages;
+    return j.dump();
+  }
 
   Reply Dispatch(std::string_view subj, std::string_view reply, std::string_view headers,
                  std::string_view body);

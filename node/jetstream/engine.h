@@ -142,8 +142,8 @@ class Engine {
   // EngineOptions::state_written): sends the ack-acks they made durable.
   void StateWritten();
 
-  // The $JS.API.INFO reply body (account usage, limits, API counters) for monitoring,
-  // without counting it as an API request.
+  // The $JS.API.INFO reply body (account usage, limits, API counters) plus "messages" (stored
+  // in all streams) for monitoring, without counting it as an API request.
   std::string AccountInfoJson();
 
   // Waits for the consumer-state writer, writes every consumer's state durably, and closes

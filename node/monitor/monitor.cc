@@ -286,10 +286,12 @@ std::string JszJson(const server::Server& s) {
   }
   j["config"] = JetStreamConfig(o.jetstream, true);
   uint64_t memory = 0, storage = 0, streams = 0, consumers = 0, total = 0, errors = 0;
+  uint64_t messages = 0;
   auto accounts = s.JetStream();
   for (const auto& a : accounts) {
     memory += a.memory;
     storage += a.storage;
+    messages += a.messages;
     streams += a.streams;
     consumers += a.consumers;
     total += a.api_total;
@@ -304,6 +306,7 @@ std::string JszJson(const server::Server& s) {
   j["api"] = {{"total", total}, {"errors", errors}};
   j["streams"] = streams;
   j["consumers"] = consumers;
+  j["messages"] = messages;
   // A single node: the bytes of its streams are what memory and file storage hold.
   j["bytes"] = memory + storage;
   return j.dump();

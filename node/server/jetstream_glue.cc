@@ -226,6 +226,7 @@ JetStreamAccountStats AccountJetStream::Stats() const {
   s.storage = j.value("storage", uint64_t{0});
   s.streams = j.value("streams", uint64_t{0});
   s.consumers = j.value("consumers", uint64_t{0});
+  s.messages = j.value("messages", uint64_t{0});
   if (auto api = j.find("api"); api != j.end() && api->is_object()) {
     s.api_total = api->value("total", uint64_t{0});
     s.api_errors = api->value("errors", uint64_t{0});

@@ -65,6 +65,7 @@ struct JetStreamAccountStats {
   std::string account;
   uint64_t streams = 0, consumers = 0;
   uint64_t memory = 0, storage = 0;  // bytes stored in memory / file streams
+  uint64_t messages = 0;             // stored in all streams
   uint64_t api_total = 0, api_errors = 0;
 };
 

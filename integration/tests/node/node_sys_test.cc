@@ -172,9 +172,14 @@ TEST_P(SysRequests, JszAndTheCliReportCountAStreamAnAccountCreated) {
   json created = Ask(app.get(), "$JS.API.STREAM.CREATE.ORDERS",
                      R"({"name":"ORDERS","subjects":["orders.>"],"storage":"file"})");
   ASSERT_FALSE(created.contains("error")) << created;
+  for (int i = 0; i < 3; ++i) {  // stored once the PubAck comes back
+    json ack = Ask(app.get(), "orders.new", "order");
+    ASSERT_EQ(ack["stream"], "ORDERS") << ack;
+  }
   json jsz = Ask(sys.get(), "$SYS.REQ.SERVER.PING.JSZ");
   EXPECT_EQ(jsz["server"]["name"], kName);
   EXPECT_EQ(jsz["data"]["streams"], 1) << jsz;
+  EXPECT_EQ(jsz["data"]["messages"], 3) << jsz;
   // The meridian CLI, unchanged, against either server.
   CliResult report = Cli("server report jetstream --json");
   ASSERT_EQ(report.code, 0) << report.out;
@@ -183,6 +188,7 @@ TEST_P(SysRequests, JszAndTheCliReportCountAStreamAnAccountCreated) {
   ASSERT_EQ(r["servers"].size(), 1u) << report.out;
   EXPECT_EQ(r["servers"][0]["name"], kName);
   EXPECT_EQ(r["servers"][0]["streams"], 1);
+  EXPECT_EQ(r["servers"][0]["messages"], 3);
   CliResult table = Cli("server report jetstream");
   EXPECT_EQ(table.code, 0);
   EXPECT_NE(table.out.find(kName), std::string::npos) << table.out;
