@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "monitor/monitor.h"
+#include "net/listener.h"
 #include "net/loop.h"
 #include "raw_client.h"
 #include "server/server.h"
@@ -187,6 +189,46 @@ TEST_F(SysRequestsTest, AccountStatzCountsConnectionsAndMessagesPerAccount) {
   json own = Reply(Ask(*app, "$SYS.REQ.ACCOUNT.PING.STATZ"));
   ASSERT_EQ(own["data"]["account_statz"].size(), 1u) << own;
   EXPECT_EQ(own["data"]["account_statz"][0]["acc"], "APP");
+}
+
+// The same builders over HTTP: /connz takes auth and acc as query parameters.
+TEST_F(SysRequestsTest, HttpConnzTakesTheSameFilters) {
+  monitor::Monitor mon(loop_, *server_);
+  ASSERT_TRUE(mon.Listen(net::Endpoint::Tcp("127.0.0.1", 0)).ok());
+  auto sys = Login("sys");
+  auto app = Login("app");
+  auto get = [&](const std::string& target) {
+    std::string body;
+    bool closed = false;
+    net::ConnectionPtr conn;
+    net::Connect(loop_, net::Endpoint::Tcp("127.0.0.1", mon.port()), {}, [&](auto r) {
+      if (!r.ok()) {
+        closed = true;
+        return;
+      }
+      conn = r.value();
+      conn->SetReadHandler([&](std::string_view d) {
+        body.append(d);
+        return d.size();
+      });
+      conn->SetCloseHandler([&](const net::CloseInfo&) { closed = true; });
+      conn->Write("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    });
+    auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (!closed && std::chrono::steady_clock::now() < give_up) loop_.RunFor(5ms);
+    if (conn) conn->DetachHandlers();
+    auto at = body.find("\r\n\r\n");
+    return at == std::string::npos ? json(nullptr) : json::parse(body.substr(at + 4), nullptr, false);
+  };
+  json all = get("/connz");
+  EXPECT_EQ(all["total"], 2) << all;
+  EXPECT_FALSE(all["connections"][0].contains("authorized_user")) << all;
+  json app_only = get("/connz?auth=1&acc=APP");
+  ASSERT_EQ(app_only["connections"].size(), 1u) << app_only;
+  EXPECT_EQ(app_only["connections"][0]["authorized_user"], "app");
+  EXPECT_EQ(app_only["connections"][0]["account"], "APP");
+  json statz = get("/accstatz?unused=1&accs=APP,$G");
+  EXPECT_EQ(statz["account_statz"].size(), 2u) << statz;
 }
 
 TEST_F(SysRequestsTest, StatszPingWithoutAReplyIsPublishedOnTheServersStatszSubject) {
