@@ -130,7 +130,8 @@ Monitor::Monitor(net::Loop& loop, const server::Server& server)
     return q == r.query.end() ? std::string() : q->second;
   };
   const server::Server* s = &server;
-  impl_->http->Route("GET", "/healthz", [json](const http::Request&) { return json(HealthzJson()); });
+  impl_->http->Route("GET", "/healthz",
+                     [json](const http::Request&) { return json(HealthzJson()); });
   impl_->http->Route("GET", "/varz", [this, json](const http::Request&) { return json(Varz()); });
   impl_->http->Route("GET", "/connz", [=](const http::Request& r) {
     ConnzOptions o;
@@ -424,7 +425,8 @@ std::string AccountStatzJson(const server::Server& s, const std::vector<std::str
                              bool include_unused, bool* empty) {
   Json list = Json::array();
   for (const auto& a : s.Accounts()) {
-    if (!accounts.empty() && std::find(accounts.begin(), accounts.end(), a.name) == accounts.end()) {
+    if (!accounts.empty() &&
+        std::find(accounts.begin(), accounts.end(), a.name) == accounts.end()) {
       continue;
     }
     if (a.connections == 0 && !include_unused) continue;

@@ -16,11 +16,10 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr std::string_view kServerMonitors[] = {"STATSZ", "VARZ",     "CONNZ", "SUBSZ",
-                                                "JSZ",    "HEALTHZ",  "ACCOUNTZ", "ROUTEZ",
+constexpr std::string_view kServerMonitors[] = {"STATSZ",   "VARZ",    "CONNZ",    "SUBSZ",
+                                                "JSZ",      "HEALTHZ", "ACCOUNTZ", "ROUTEZ",
                                                 "GATEWAYZ", "LEAFZ"};
-constexpr std::string_view kAccountMonitors[] = {"CONNZ", "SUBSZ", "JSZ", "INFO", "LEAFZ",
-                                                 "STATZ"};
+constexpr std::string_view kAccountMonitors[] = {"CONNZ", "SUBSZ", "JSZ", "INFO", "LEAFZ", "STATZ"};
 
 bool OneOf(std::string_view what, const auto& list) {
   for (std::string_view x : list) {
@@ -32,9 +31,9 @@ bool OneOf(std::string_view what, const auto& list) {
 uint64_t Number(const Json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_number()) return 0;
-  return it->is_number_unsigned() || it->is_number_integer()
-             ? (it->get<int64_t>() < 0 ? 0 : it->get<uint64_t>())
-             : static_cast<uint64_t>(it->get<double>());
+  if (it->is_number_unsigned()) return it->get<uint64_t>();
+  if (it->is_number_integer()) return it->get<int64_t>() < 0 ? 0 : it->get<uint64_t>();
+  return it->get<double>() < 0 ? 0 : static_cast<uint64_t>(it->get<double>());
 }
 bool Flag(const Json& j, const char* key) {
   auto it = j.find(key);
@@ -155,8 +154,7 @@ struct SysRequests::Impl {
   }
 
   // The data of a server-wide monitor, or nullopt with `error` set.
-  std::optional<std::string> ServerData(std::string_view what, const Json& b,
-                                        std::string& error) {
+  std::optional<std::string> ServerData(std::string_view what, const Json& b, std::string& error) {
     if (what == "VARZ") return VarzJson(server, http_port);
     if (what == "CONNZ") return ConnzJson(server, ConnzFrom(b));
     if (what == "SUBSZ") return SubszJson(server, SubszFrom(b));
@@ -285,9 +283,8 @@ struct SysRequests::Impl {
         {"num_inserts", sl.inserts},
         {"num_removes", sl.removes},
         {"num_matches", sl.matches},
-        {"cache_hit_rate", sl.matches == 0 ? 0.0
-                                           : static_cast<double>(sl.hits) /
-                                                 static_cast<double>(sl.matches)}};
+        {"cache_hit_rate",
+         sl.matches == 0 ? 0.0 : static_cast<double>(sl.hits) / static_cast<double>(sl.matches)}};
     return j.dump();
   }
 
@@ -311,9 +308,8 @@ struct SysRequests::Impl {
     if (!ParseBody(r, body) || FilteredOut(body)) return;
     if (what == "STATSZ") {
       // Without a reply subject, nats-server publishes its statsz on $SYS.SERVER.<id>.STATSZ.
-      std::string to = r.reply.empty()
-                           ? "$SYS.SERVER." + server.server_id() + ".STATSZ"
-                           : std::string(r.reply);
+      std::string to =
+          r.reply.empty() ? "$SYS.SERVER." + server.server_id() + ".STATSZ" : std::string(r.reply);
       Reply(r.account, to, "statsz", Statsz());
       return;
     }
@@ -330,14 +326,13 @@ struct SysRequests::Impl {
         }
       }
       bool empty = false;
-      std::string data =
-          AccountStatzJson(server, accounts, Flag(body, "include_unused"), &empty);
+      std::string data = AccountStatzJson(server, accounts, Flag(body, "include_unused"), &empty);
       if (!empty) Reply(r.account, r.reply, "data", data);
       return;
     }
     std::string error;
-    auto data = account_scoped ? AccountData(what, account, body, error)
-                               : ServerData(what, body, error);
+    auto data =
+        account_scoped ? AccountData(what, account, body, error) : ServerData(what, body, error);
     if (!data) {
       Error(r.account, r.reply, 500, error);
       return;
@@ -362,7 +357,6 @@ struct SysRequests::Impl {
       }
       return false;
     }
-    if (t.size() == 3 && t[2] == "SERVER") return false;
     if (t.size() >= 4 && t[2] == "SERVER") {
       if (t.size() == 4) {
         if (t[3] != "PING") return false;

@@ -1489,8 +1489,7 @@ void Server::SetSystemRequestHandler(SystemRequestHandler handler) {
   impl_->sys_handler = std::move(handler);
 }
 
-bool Server::Publish(std::string_view account, std::string_view subject,
-                     std::string_view payload) {
+bool Server::Publish(std::string_view account, std::string_view subject, std::string_view payload) {
   auto it = impl_->accounts.find(account);
   if (it == impl_->accounts.end()) return false;
   impl_->InternalSend(it->second.get(), subject, {}, {}, payload, {});

@@ -46,7 +46,7 @@ struct ConnectionInfo {
   uint64_t pending_bytes = 0;
   uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
   std::string name, lang, version, user, account;
-  std::vector<std::string> subscriptions;  // subjects
+  std::vector<std::string> subscriptions;              // subjects
   std::vector<SubscriptionInfo> subscription_details;  // the same, in the same order
 };
 

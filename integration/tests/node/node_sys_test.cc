@@ -54,8 +54,9 @@ class SysRequests : public ::testing::TestWithParam<ServerKind> {
                         << "  APP: { jetstream: enabled, users: [{user: app, password: app}] }\n"
                         << "}\n";
     // The server name comes from the flag, as `nats-server -n`.
-    server_ = std::make_unique<TestServer>(GetParam(), dir_.path(), port, http,
-                                           std::vector<std::string>{"-c", conf.string(), "-n", kName});
+    server_ =
+        std::make_unique<TestServer>(GetParam(), dir_.path(), port, http,
+                                     std::vector<std::string>{"-c", conf.string(), "-n", kName});
   }
 
   Nc Connect(const char* user) {

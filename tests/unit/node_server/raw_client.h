@@ -37,8 +37,7 @@ class RawClient {
   }
   void Send(std::string_view bytes) { conn_->Write(bytes); }
   // Runs the loop until `text` was received (true) or `limit` passed (false).
-  bool WaitFor(std::string_view text,
-               std::chrono::milliseconds limit = std::chrono::seconds(2)) {
+  bool WaitFor(std::string_view text, std::chrono::milliseconds limit = std::chrono::seconds(2)) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (received_.find(text) == std::string::npos) {
       if (std::chrono::steady_clock::now() > deadline) return false;

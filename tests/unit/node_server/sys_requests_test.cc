@@ -103,8 +103,8 @@ TEST_F(SysRequestsTest, DirectRequestsNameThisServersIdOnly) {
 TEST_F(SysRequestsTest, OtherAccountsHaveOnlyTheirOwnConnz) {
   auto sys = Login("sys");
   auto app = Login("app");
-  for (const char* subject : {"$SYS.REQ.SERVER.PING", "$SYS.REQ.SERVER.PING.VARZ",
-                              "$SYS.REQ.ACCOUNT.APP.CONNZ"}) {
+  for (const char* subject :
+       {"$SYS.REQ.SERVER.PING", "$SYS.REQ.SERVER.PING.VARZ", "$SYS.REQ.ACCOUNT.APP.CONNZ"}) {
     std::string got = Ask(*app, subject);
     EXPECT_NE(got.find("HMSG _INBOX.r 1 "), std::string::npos) << subject << ": " << got;
     EXPECT_NE(got.find("503"), std::string::npos) << subject << ": " << got;
@@ -179,8 +179,8 @@ TEST_F(SysRequestsTest, AccountStatzCountsConnectionsAndMessagesPerAccount) {
   // PING: every account with connections (the global one has none), or the ones asked for.
   json all = Reply(Ask(*sys, "$SYS.REQ.ACCOUNT.PING.STATZ"));
   EXPECT_EQ(all["data"]["account_statz"].size(), 2u) << all;
-  json unused = Reply(Ask(*sys, "$SYS.REQ.ACCOUNT.PING.STATZ",
-                          R"({"accounts":["$G"],"include_unused":true})"));
+  json unused = Reply(
+      Ask(*sys, "$SYS.REQ.ACCOUNT.PING.STATZ", R"({"accounts":["$G"],"include_unused":true})"));
   ASSERT_EQ(unused["data"]["account_statz"].size(), 1u) << unused;
   EXPECT_EQ(unused["data"]["account_statz"][0]["conns"], 0);
   // Nothing to show without include_unused: no reply (and no 503).
@@ -218,7 +218,8 @@ TEST_F(SysRequestsTest, HttpConnzTakesTheSameFilters) {
     while (!closed && std::chrono::steady_clock::now() < give_up) loop_.RunFor(5ms);
     if (conn) conn->DetachHandlers();
     auto at = body.find("\r\n\r\n");
-    return at == std::string::npos ? json(nullptr) : json::parse(body.substr(at + 4), nullptr, false);
+    return at == std::string::npos ? json(nullptr)
+                                   : json::parse(body.substr(at + 4), nullptr, false);
   };
   json all = get("/connz");
   EXPECT_EQ(all["total"], 2) << all;
