@@ -143,6 +143,13 @@ Monitor::Monitor(net::Loop& loop, const server::Server& server)
     o.user = text(r, "user");
     o.account = text(r, "acc");
     o.filter_subject = text(r, "filter_subject");
+    o.subs_detail = text(r, "subs") == "detail";
+    o.sort = text(r, "sort");
+    std::string state = text(r, "state");
+    o.state = state == "closed" ? 1 : state == "all" || state == "any" ? 2 : 0;
+    if (std::string error = ConnzOptionsError(o); !error.empty()) {
+      return http::Response::Text(error, 400);
+    }
     return json(ConnzJson(*s, o));
   });
   impl_->http->Route("GET", "/subsz", [=](const http::Request& r) {
@@ -313,9 +320,23 @@ std::string JszJson(const server::Server& s) {
   return j.dump();
 }
 
+std::string ConnzOptionsError(const ConnzOptions& o) {
+  static const char* const kSorts[] = {"",        "cid",       "start",    "subs",       "pending",
+                                       "msgs_to", "msgs_from", "bytes_to", "bytes_from", "last",
+                                       "idle",    "uptime",    "stop",     "reason"};
+  if (std::find(std::begin(kSorts), std::end(kSorts), o.sort) == std::end(kSorts)) {
+    return "invalid sorting option: " + o.sort;
+  }
+  if ((o.sort == "stop" || o.sort == "reason") && o.state != 1) {
+    return "sort by " + o.sort + " only valid on closed connections";
+  }
+  return {};
+}
+
 std::string ConnzJson(const server::Server& s, const ConnzOptions& o) {
   int64_t now = UnixMs();
   auto conns = s.Connections();
+  if (o.state == 1) conns.clear();  // no closed connections are kept
   // Filters, as nats-server's Connz: a cid alone, else account, user, subject interest.
   std::vector<const server::ConnectionInfo*> picked;
   for (const auto& c : conns) {
@@ -333,6 +354,24 @@ std::string ConnzJson(const server::Server& s, const ConnzOptions& o) {
     }
     picked.push_back(&c);
   }
+  // Sorted as nats-server sorts (largest first but for cid, start and uptime), ties by cid.
+  auto key = [&](const server::ConnectionInfo& c) -> int64_t {
+    auto n = [](uint64_t v) { return static_cast<int64_t>(v); };
+    if (o.sort == "subs") return -n(c.subscriptions.size());
+    if (o.sort == "pending") return -n(c.pending_bytes);
+    if (o.sort == "msgs_to") return -n(c.out_msgs);
+    if (o.sort == "msgs_from") return -n(c.in_msgs);
+    if (o.sort == "bytes_to") return -n(c.out_bytes);
+    if (o.sort == "bytes_from") return -n(c.in_bytes);
+    if (o.sort == "last") return -c.last_activity_unix_ms;
+    if (o.sort == "idle") return -(c.last_activity_unix_ms - c.start_unix_ms);
+    if (o.sort == "uptime") return now - c.start_unix_ms;
+    return 0;  // cid, start
+  };
+  std::stable_sort(picked.begin(), picked.end(),
+                   [&](const server::ConnectionInfo* a, const server::ConnectionInfo* b) {
+                     return key(*a) < key(*b);
+                   });
   const size_t limit = o.cid != 0 ? 1 : (o.limit == 0 ? 1024 : o.limit);
   Json list = Json::array();
   size_t shown = 0;
@@ -359,7 +398,21 @@ std::string ConnzJson(const server::Server& s, const ConnzOptions& o) {
     if (!c.version.empty()) j["version"] = c.version;
     if (o.auth && !c.user.empty()) j["authorized_user"] = c.user;
     if (o.auth && c.account != server::kGlobalAccount) j["account"] = c.account;
-    if (o.subs && !c.subscriptions.empty()) j["subscriptions_list"] = c.subscriptions;
+    if (o.subs_detail && !c.subscription_details.empty()) {
+      Json details = Json::array();
+      for (const auto& sub : c.subscription_details) {
+        Json d;  // as nats-server's connz detail: no account
+        d["subject"] = sub.subject;
+        if (!sub.queue.empty()) d["qgroup"] = sub.queue;
+        d["sid"] = sub.sid;
+        d["msgs"] = sub.msgs;
+        d["cid"] = c.cid;
+        details.push_back(std::move(d));
+      }
+      j["subscriptions_list_detail"] = std::move(details);
+    } else if (o.subs && !c.subscriptions.empty()) {
+      j["subscriptions_list"] = c.subscriptions;
+    }
     list.push_back(std::move(j));
   }
   Json j;

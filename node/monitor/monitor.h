@@ -33,7 +33,17 @@ struct ConnzOptions {
   std::string account;         // only this account's connections
   std::string filter_subject;  // with `account`: only connections subscribed to a subject
                                // that collides with it
+  bool subs_detail = false;    // subscriptions_list_detail
+  // nats-server's sort options: cid (default), start, subs, pending, msgs_to, msgs_from,
+  // bytes_to, bytes_from, last, idle, uptime (stop and reason need closed connections).
+  std::string sort;
+  // 0 open, 1 closed, 2 all (nats-server's ConnState). meridian-node keeps no closed
+  // connections: closed lists none, all lists the open ones.
+  int state = 0;
 };
+
+// Why nats-server would refuse these options ("invalid sorting option: x", ...), or "".
+std::string ConnzOptionsError(const ConnzOptions& options);
 
 // nats-server's SubszOptions.
 struct SubszOptions {

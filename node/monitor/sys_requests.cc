@@ -97,10 +97,13 @@ struct SysRequests::Impl {
     server.Publish(account, reply, out);
   }
 
+  // An error reply. `null_data`: "data":null as well, as nats-server when the endpoint itself
+  // failed (not the body).
   void Error(std::string_view account, std::string_view reply, int code,
-             const std::string& description) {
+             const std::string& description, bool null_data = false) {
     Json j;
     j["server"] = ServerInfo();
+    if (null_data) j["data"] = nullptr;
     j["error"] = {{"code", code}, {"description", description}};
     server.Publish(account, reply, j.dump());
   }
@@ -132,7 +135,10 @@ struct SysRequests::Impl {
 
   static ConnzOptions ConnzFrom(const Json& b) {
     ConnzOptions o;
-    o.subs = Flag(b, "subscriptions") || Flag(b, "subscriptions_detail");
+    o.subs = Flag(b, "subscriptions");
+    o.subs_detail = Flag(b, "subscriptions_detail");
+    o.sort = Text(b, "sort");
+    o.state = static_cast<int>(Number(b, "state"));
     o.auth = Flag(b, "auth");
     o.offset = Number(b, "offset");
     o.limit = Number(b, "limit");
@@ -156,7 +162,12 @@ struct SysRequests::Impl {
   // The data of a server-wide monitor, or nullopt with `error` set.
   std::optional<std::string> ServerData(std::string_view what, const Json& b, std::string& error) {
     if (what == "VARZ") return VarzJson(server, http_port);
-    if (what == "CONNZ") return ConnzJson(server, ConnzFrom(b));
+    if (what == "CONNZ") {
+      ConnzOptions o = ConnzFrom(b);
+      error = ConnzOptionsError(o);
+      if (!error.empty()) return std::nullopt;
+      return ConnzJson(server, o);
+    }
     if (what == "SUBSZ") return SubszJson(server, SubszFrom(b));
     if (what == "JSZ") return JszJson(server);
     if (what == "HEALTHZ") return HealthzJson();
@@ -180,6 +191,8 @@ struct SysRequests::Impl {
     if (what == "CONNZ") {
       ConnzOptions o = ConnzFrom(b);
       o.account = acc;
+      error = ConnzOptionsError(o);
+      if (!error.empty()) return std::nullopt;
       return ConnzJson(server, o);
     }
     if (what == "SUBSZ") {
@@ -334,7 +347,7 @@ struct SysRequests::Impl {
     auto data =
         account_scoped ? AccountData(what, account, body, error) : ServerData(what, body, error);
     if (!data) {
-      Error(r.account, r.reply, 500, error);
+      Error(r.account, r.reply, 500, error, true);
       return;
     }
     Reply(r.account, r.reply, "data", *data);

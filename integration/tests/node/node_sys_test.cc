@@ -11,6 +11,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "harness/binaries.h"
 #include "harness/gtest_support.h"
@@ -217,6 +218,19 @@ TEST_P(SysRequests, OtherAccountsGetNoRespondersExceptTheirOwnConnz) {
   ASSERT_EQ(filtered["data"]["connections"].size(), 1u) << filtered;
   EXPECT_EQ(filtered["data"]["connections"][0]["authorized_user"], "app") << filtered;
   EXPECT_EQ(filtered["data"]["connections"][0]["account"], "APP") << filtered;
+  // nats-server's sort: most subscriptions first (app has its request inbox and three more).
+  std::vector<Sub> subs;
+  for (const char* subject : {"a", "b", "c"}) {
+    natsSubscription* sub = nullptr;
+    ASSERT_EQ(natsConnection_SubscribeSync(&sub, app.get(), subject), NATS_OK);
+    subs.emplace_back(sub);
+  }
+  ASSERT_EQ(natsConnection_FlushTimeout(app.get(), 10000), NATS_OK);
+  json sorted = Ask(sys.get(), "$SYS.REQ.SERVER.PING.CONNZ", R"({"sort":"subs"})");
+  ASSERT_EQ(sorted["data"]["connections"].size(), 2u) << sorted;
+  EXPECT_GE(sorted["data"]["connections"][0]["subscriptions"].get<int>(), 4) << sorted;
+  json bad = Ask(sys.get(), "$SYS.REQ.SERVER.PING.CONNZ", R"({"sort":"bogus"})");
+  EXPECT_EQ(bad["error"]["description"], "invalid sorting option: bogus") << bad;
   json info = Ask(sys.get(), "$SYS.REQ.ACCOUNT.APP.INFO");
   EXPECT_EQ(info["data"]["account_name"], "APP") << info;
   EXPECT_EQ(info["data"]["jetstream_enabled"], true) << info;

@@ -124,6 +124,34 @@ TEST_F(SysRequestsTest, OtherAccountsHaveOnlyTheirOwnConnz) {
   EXPECT_EQ(by_account["data"]["total"], 1);
 }
 
+TEST_F(SysRequestsTest, ConnzSortsStatesAndDetailsAsNatsServer) {
+  auto sys = Login("sys");
+  auto app = Login("app");
+  app->Send("SUB a 2\r\nSUB b 3\r\nSUB c q 4\r\nPING\r\n");
+  ASSERT_TRUE(app->WaitFor("PONG\r\n"));
+  // By cid, sys (connected first) comes first; by subscriptions, app (4) before sys (1).
+  json by_cid = Reply(Ask(*sys, "$SYS.REQ.SERVER.PING.CONNZ"));
+  json by_subs = Reply(Ask(*sys, "$SYS.REQ.SERVER.PING.CONNZ", R"({"sort":"subs"})"));
+  ASSERT_EQ(by_subs["data"]["connections"].size(), 2u) << by_subs;
+  EXPECT_EQ(by_subs["data"]["connections"][0]["subscriptions"], 4) << by_subs;
+  EXPECT_EQ(by_subs["data"]["connections"][0]["cid"], by_cid["data"]["connections"][1]["cid"]);
+  // No closed connections are kept.
+  json closed = Reply(Ask(*sys, "$SYS.REQ.SERVER.PING.CONNZ", R"({"state":1})"));
+  EXPECT_EQ(closed["data"]["total"], 0) << closed;
+  EXPECT_TRUE(closed["data"]["connections"].empty()) << closed;
+  json bad = Reply(Ask(*sys, "$SYS.REQ.SERVER.PING.CONNZ", R"({"sort":"bogus"})"));
+  EXPECT_EQ(bad["error"]["description"], "invalid sorting option: bogus") << bad;
+  EXPECT_TRUE(bad.contains("data") && bad["data"].is_null()) << bad;
+  json detail = Reply(
+      Ask(*sys, "$SYS.REQ.SERVER.PING.CONNZ", R"({"acc":"APP","subscriptions_detail":true})"));
+  ASSERT_EQ(detail["data"]["connections"].size(), 1u) << detail;
+  const json& list = detail["data"]["connections"][0]["subscriptions_list_detail"];
+  ASSERT_EQ(list.size(), 4u) << detail;
+  bool queue_seen = false;
+  for (const auto& d : list) queue_seen = queue_seen || (d.value("qgroup", "") == "q");
+  EXPECT_TRUE(queue_seen) << detail;
+}
+
 TEST_F(SysRequestsTest, AFilterThatLeavesThisServerOutGetsNoReplyAndNo503) {
   auto sys = Login("sys");
   for (const char* body : {R"({"server_name":"other"})", R"({"cluster":"west"})",
