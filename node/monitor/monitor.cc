@@ -160,7 +160,15 @@ Monitor::Monitor(net::Loop& loop, const server::Server& server)
     o.limit = number(r, "limit", 1024);
     return json(SubszJson(*s, o));
   });
-  impl_->http->Route("GET", "/jsz", [=](const http::Request&) { return json(JszJson(*s)); });
+  impl_->http->Route("GET", "/jsz", [=](const http::Request& r) {
+    JszOptions o;
+    o.account = text(r, "acc");
+    o.accounts = flag(r, "accounts") || flag(r, "streams") || flag(r, "consumers");
+    o.offset = number(r, "offset", 0);
+    o.limit = number(r, "limit", 1024);
+    if (o.limit == 0) o.limit = 1024;
+    return json(JszJson(*s, o));
+  });
   impl_->http->Route("GET", "/accountz",
                      [=](const http::Request&) { return json(AccountzJson(*s)); });
   impl_->http->Route("GET", "/accstatz", [=](const http::Request& r) {
@@ -283,7 +291,31 @@ std::string JetStreamConfigJson(const server::Server& s) {
   return JetStreamConfig(s.options().jetstream, false).dump();
 }
 
-std::string JszJson(const server::Server& s) {
+namespace {
+// nats-server's AccountDetail without stream_detail. Account limits are not enforced, i.e.
+// unlimited, which nats-server shows as reserved = the largest uint64.
+Json AccountDetail(const server::JetStreamAccountStats& a) {
+  constexpr uint64_t kUnlimited = ~uint64_t{0};
+  return {{"name", a.account},
+          {"id", a.account},
+          {"memory", a.memory},
+          {"storage", a.storage},
+          {"reserved_memory", kUnlimited},
+          {"reserved_storage", kUnlimited},
+          {"accounts", 0},
+          {"ha_assets", 0},
+          {"api", {{"total", a.api_total}, {"errors", a.api_errors}}}};
+}
+}  // namespace
+
+std::string AccountDetailJson(const server::Server& s, const std::string& account) {
+  for (const auto& a : s.JetStream()) {
+    if (a.account == account) return AccountDetail(a).dump();
+  }
+  return {};
+}
+
+std::string JszJson(const server::Server& s, const JszOptions& opts) {
   const auto& o = s.options();
   Json j;
   j["server_id"] = s.server_id();
@@ -317,6 +349,20 @@ std::string JszJson(const server::Server& s) {
   j["messages"] = messages;
   // A single node: the bytes of its streams are what memory and file storage hold.
   j["bytes"] = memory + storage;
+  // account_details, as nats-server: the named account, else all with `accounts` (by name
+  // from `offset`, at most `limit`).
+  Json details = Json::array();
+  std::sort(accounts.begin(), accounts.end(),
+            [](const auto& a, const auto& b) { return a.account < b.account; });
+  bool named = false;
+  for (const auto& a : accounts) named = named || a.account == opts.account;
+  size_t index = 0;
+  for (const auto& a : accounts) {
+    if (named ? a.account != opts.account : !opts.accounts) continue;
+    if (!named && (index++ < opts.offset || details.size() >= opts.limit)) continue;
+    details.push_back(AccountDetail(a));
+  }
+  if (!details.empty()) j["account_details"] = std::move(details);
   return j.dump();
 }
 

@@ -53,6 +53,14 @@ struct SubszOptions {
   size_t limit = 1024;
 };
 
+// nats-server's JSzOptions (those meridian-node reads).
+struct JszOptions {
+  std::string account;    // only this account's details
+  bool accounts = false;  // account_details of every JetStream account
+  size_t offset = 0;      // of the accounts, by name
+  size_t limit = 1024;
+};
+
 // The JSON bodies. `http_port` is the monitoring port /varz shows (0: none).
 std::string HealthzJson();
 std::string VarzJson(const server::Server& server, uint16_t http_port);
@@ -66,7 +74,10 @@ std::string AccountStatzJson(const server::Server& server, const std::vector<std
                              bool include_unused, bool* empty = nullptr);
 // nats-server's /jsz summary: JetStream config, usage and API counters over all accounts
 // ("disabled": true when JetStream is off).
-std::string JszJson(const server::Server& server);
+std::string JszJson(const server::Server& server, const JszOptions& options = {});
+// One account's JetStream usage as nats-server's AccountDetail (no stream_detail), or "" when
+// that account has no JetStream.
+std::string AccountDetailJson(const server::Server& server, const std::string& account);
 // What meridian-node lacks, as nats-server shows it without routes, gateways, leaf nodes.
 std::string RoutezJson(const server::Server& server);
 std::string GatewayzJson(const server::Server& server);

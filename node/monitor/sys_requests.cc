@@ -169,7 +169,15 @@ struct SysRequests::Impl {
       return ConnzJson(server, o);
     }
     if (what == "SUBSZ") return SubszJson(server, SubszFrom(b));
-    if (what == "JSZ") return JszJson(server);
+    if (what == "JSZ") {
+      JszOptions o;
+      o.account = Text(b, "account");
+      o.accounts = Flag(b, "accounts") || Flag(b, "streams") || Flag(b, "consumer");
+      o.offset = Number(b, "offset");
+      o.limit = Number(b, "limit");
+      if (o.limit == 0) o.limit = 1024;
+      return JszJson(server, o);
+    }
     if (what == "HEALTHZ") return HealthzJson();
     if (what == "ACCOUNTZ") return AccountzJson(server);
     if (what == "ROUTEZ") return RoutezJson(server);
@@ -211,16 +219,8 @@ struct SysRequests::Impl {
         error = "account \"" + acc + "\" not found";
         return std::nullopt;
       }
-      for (const auto& a : server.JetStream()) {
-        if (a.account != acc) continue;
-        Json j;
-        j["name"] = acc;
-        j["id"] = acc;
-        j["memory"] = a.memory;
-        j["storage"] = a.storage;
-        j["api"] = {{"total", a.api_total}, {"errors", a.api_errors}};
-        return j.dump();
-      }
+      std::string detail = AccountDetailJson(server, acc);
+      if (!detail.empty()) return detail;
       error = "account \"" + acc + "\" not jetstream enabled";
       return std::nullopt;
     }

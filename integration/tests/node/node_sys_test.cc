@@ -182,6 +182,14 @@ TEST_P(SysRequests, JszAndTheCliReportCountAStreamAnAccountCreated) {
   EXPECT_EQ(jsz["server"]["name"], kName);
   EXPECT_EQ(jsz["data"]["streams"], 1) << jsz;
   EXPECT_EQ(jsz["data"]["messages"], 3) << jsz;
+  // One account's details, by name.
+  json detail = Ask(sys.get(), "$SYS.REQ.SERVER.PING.JSZ", R"({"account":"APP"})");
+  ASSERT_EQ(detail["data"]["account_details"].size(), 1u) << detail;
+  EXPECT_EQ(detail["data"]["account_details"][0]["name"], "APP");
+  EXPECT_GE(detail["data"]["account_details"][0]["api"]["total"].get<uint64_t>(), 1u) << detail;
+  EXPECT_GT(detail["data"]["account_details"][0]["storage"].get<uint64_t>(), 0u) << detail;
+  json by_subject = Ask(sys.get(), "$SYS.REQ.ACCOUNT.APP.JSZ");
+  EXPECT_EQ(by_subject["data"]["name"], "APP") << by_subject;
   // The meridian CLI, unchanged, against either server.
   CliResult report = Cli("server report jetstream --json");
   ASSERT_EQ(report.code, 0) << report.out;
