@@ -145,6 +145,9 @@ class Engine {
   // The $JS.API.INFO reply body (account usage, limits, API counters) plus "messages" (stored
   // in all streams) for monitoring, without counting it as an API request.
   std::string AccountInfoJson();
+  // nats-server's JSZ `stream_detail` array (name, created, cluster, state, mirror, sources;
+  // config with `with_config`) of every stream, by name, for monitoring.
+  std::string StreamDetailsJson(bool with_config);
 
   // Waits for the consumer-state writer, writes every consumer's state durably, and closes
   // every store.

@@ -163,7 +163,9 @@ Monitor::Monitor(net::Loop& loop, const server::Server& server)
   impl_->http->Route("GET", "/jsz", [=](const http::Request& r) {
     JszOptions o;
     o.account = text(r, "acc");
-    o.accounts = flag(r, "accounts") || flag(r, "streams") || flag(r, "consumers");
+    o.streams = flag(r, "streams") || flag(r, "consumers");
+    o.config = flag(r, "config");
+    o.accounts = flag(r, "accounts") || o.streams;
     o.offset = number(r, "offset", 0);
     o.limit = number(r, "limit", 1024);
     if (o.limit == 0) o.limit = 1024;
@@ -294,23 +296,30 @@ std::string JetStreamConfigJson(const server::Server& s) {
 namespace {
 // nats-server's AccountDetail without stream_detail. Account limits are not enforced, i.e.
 // unlimited, which nats-server shows as reserved = the largest uint64.
-Json AccountDetail(const server::JetStreamAccountStats& a) {
+Json AccountDetail(const server::Server& s, const server::JetStreamAccountStats& a,
+                   const JszOptions& o) {
   constexpr uint64_t kUnlimited = ~uint64_t{0};
-  return {{"name", a.account},
-          {"id", a.account},
-          {"memory", a.memory},
-          {"storage", a.storage},
-          {"reserved_memory", kUnlimited},
-          {"reserved_storage", kUnlimited},
-          {"accounts", 0},
-          {"ha_assets", 0},
-          {"api", {{"total", a.api_total}, {"errors", a.api_errors}}}};
+  Json j = {{"name", a.account},
+            {"id", a.account},
+            {"memory", a.memory},
+            {"storage", a.storage},
+            {"reserved_memory", kUnlimited},
+            {"reserved_storage", kUnlimited},
+            {"accounts", 0},
+            {"ha_assets", 0},
+            {"api", {{"total", a.api_total}, {"errors", a.api_errors}}}};
+  if (o.streams) {
+    Json streams = Json::parse(s.JetStreamStreamDetails(a.account, o.config), nullptr, false);
+    if (streams.is_array() && !streams.empty()) j["stream_detail"] = std::move(streams);
+  }
+  return j;
 }
 }  // namespace
 
-std::string AccountDetailJson(const server::Server& s, const std::string& account) {
+std::string AccountDetailJson(const server::Server& s, const std::string& account,
+                              const JszOptions& o) {
   for (const auto& a : s.JetStream()) {
-    if (a.account == account) return AccountDetail(a).dump();
+    if (a.account == account) return AccountDetail(s, a, o).dump();
   }
   return {};
 }
@@ -360,7 +369,7 @@ std::string JszJson(const server::Server& s, const JszOptions& opts) {
   for (const auto& a : accounts) {
     if (named ? a.account != opts.account : !opts.accounts) continue;
     if (!named && (index++ < opts.offset || details.size() >= opts.limit)) continue;
-    details.push_back(AccountDetail(a));
+    details.push_back(AccountDetail(s, a, opts));
   }
   if (!details.empty()) j["account_details"] = std::move(details);
   return j.dump();

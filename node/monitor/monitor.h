@@ -59,6 +59,8 @@ struct JszOptions {
   bool accounts = false;  // account_details of every JetStream account
   size_t offset = 0;      // of the accounts, by name
   size_t limit = 1024;
+  bool streams = false;  // stream_detail in each account's details (implies accounts)
+  bool config = false;   // with each stream's config
 };
 
 // The JSON bodies. `http_port` is the monitoring port /varz shows (0: none).
@@ -75,9 +77,10 @@ std::string AccountStatzJson(const server::Server& server, const std::vector<std
 // nats-server's /jsz summary: JetStream config, usage and API counters over all accounts
 // ("disabled": true when JetStream is off).
 std::string JszJson(const server::Server& server, const JszOptions& options = {});
-// One account's JetStream usage as nats-server's AccountDetail (no stream_detail), or "" when
-// that account has no JetStream.
-std::string AccountDetailJson(const server::Server& server, const std::string& account);
+// One account's JetStream usage as nats-server's AccountDetail (stream_detail with
+// `options.streams`), or "" when that account has no JetStream.
+std::string AccountDetailJson(const server::Server& server, const std::string& account,
+                              const JszOptions& options = {});
 // What meridian-node lacks, as nats-server shows it without routes, gateways, leaf nodes.
 std::string RoutezJson(const server::Server& server);
 std::string GatewayzJson(const server::Server& server);

@@ -172,7 +172,9 @@ struct SysRequests::Impl {
     if (what == "JSZ") {
       JszOptions o;
       o.account = Text(b, "account");
-      o.accounts = Flag(b, "accounts") || Flag(b, "streams") || Flag(b, "consumer");
+      o.streams = Flag(b, "streams") || Flag(b, "consumer");
+      o.config = Flag(b, "config");
+      o.accounts = Flag(b, "accounts") || o.streams;
       o.offset = Number(b, "offset");
       o.limit = Number(b, "limit");
       if (o.limit == 0) o.limit = 1024;
@@ -219,7 +221,10 @@ struct SysRequests::Impl {
         error = "account \"" + acc + "\" not found";
         return std::nullopt;
       }
-      std::string detail = AccountDetailJson(server, acc);
+      JszOptions o;
+      o.streams = Flag(b, "streams") || Flag(b, "consumer");
+      o.config = Flag(b, "config");
+      std::string detail = AccountDetailJson(server, acc, o);
       if (!detail.empty()) return detail;
       error = "account \"" + acc + "\" not jetstream enabled";
       return std::nullopt;

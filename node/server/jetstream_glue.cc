@@ -217,6 +217,10 @@ void AccountJetStream::Close() {
   DrainAcks();
 }
 
+std::string AccountJetStream::StreamDetailsJson(bool with_config) const {
+  return closed_ ? "[]" : engine_->StreamDetailsJson(with_config);
+}
+
 JetStreamAccountStats AccountJetStream::Stats() const {
   JetStreamAccountStats s;
   if (closed_) return s;

@@ -1466,6 +1466,12 @@ std::vector<JetStreamAccountStats> Server::JetStream() const {
   return out;
 }
 
+std::string Server::JetStreamStreamDetails(std::string_view account, bool with_config) const {
+  auto it = impl_->accounts.find(account);
+  if (it == impl_->accounts.end() || !it->second->js) return "[]";
+  return it->second->js->StreamDetailsJson(with_config);
+}
+
 SublistInfo Server::Subscriptions() const {
   return Subscriptions({});
 }

@@ -121,6 +121,8 @@ class Server {
   SublistInfo Subscriptions() const;
   // One entry per account with a running JetStream engine (empty when JetStream is off).
   std::vector<JetStreamAccountStats> JetStream() const;
+  // nats-server's JSZ stream_detail array of one account's streams ("[]" without JetStream).
+  std::string JetStreamStreamDetails(std::string_view account, bool with_config) const;
 
   // The subscription statistics of one account's sublist (all zero for an unknown one).
   SublistInfo Subscriptions(std::string_view account) const;

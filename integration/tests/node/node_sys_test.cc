@@ -188,8 +188,23 @@ TEST_P(SysRequests, JszAndTheCliReportCountAStreamAnAccountCreated) {
   EXPECT_EQ(detail["data"]["account_details"][0]["name"], "APP");
   EXPECT_GE(detail["data"]["account_details"][0]["api"]["total"].get<uint64_t>(), 1u) << detail;
   EXPECT_GT(detail["data"]["account_details"][0]["storage"].get<uint64_t>(), 0u) << detail;
-  json by_subject = Ask(sys.get(), "$SYS.REQ.ACCOUNT.APP.JSZ");
+  json by_subject = Ask(sys.get(), "$SYS.REQ.ACCOUNT.APP.JSZ", R"({"streams":true})");
   EXPECT_EQ(by_subject["data"]["name"], "APP") << by_subject;
+  ASSERT_EQ(by_subject["data"]["stream_detail"].size(), 1u) << by_subject;
+  const json& stream = by_subject["data"]["stream_detail"][0];
+  EXPECT_EQ(stream["name"], "ORDERS") << stream;
+  EXPECT_EQ(stream["state"]["messages"], 3) << stream;
+  EXPECT_FALSE(stream.contains("config")) << stream;
+  json with_config = Ask(sys.get(), "$SYS.REQ.SERVER.PING.JSZ",
+                         R"({"accounts":true,"streams":true,"config":true})");
+  bool found = false;
+  for (const auto& a : with_config["data"]["account_details"]) {
+    if (a["name"] != "APP") continue;
+    found = true;
+    ASSERT_EQ(a["stream_detail"].size(), 1u) << a;
+    EXPECT_EQ(a["stream_detail"][0]["config"]["subjects"][0], "orders.>") << a;
+  }
+  EXPECT_TRUE(found) << with_config;
   // The meridian CLI, unchanged, against either server.
   CliResult report = Cli("server report jetstream --json");
   ASSERT_EQ(report.code, 0) << report.out;
