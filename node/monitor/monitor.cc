@@ -482,6 +482,7 @@ std::string ConnzJson(const server::Server& s, const ConnzOptions& o) {
 }
 
 std::string SubszJson(const server::Server& s, const SubszOptions& o) {
+  const size_t limit = o.limit == 0 ? 1024 : o.limit;
   auto info = o.account.empty() ? s.Subscriptions() : s.Subscriptions(o.account);
   Json j;
   j["server_id"] = s.server_id();
@@ -499,7 +500,7 @@ std::string SubszJson(const server::Server& s, const SubszOptions& o) {
     for (const auto& c : s.Connections()) {
       if (!o.account.empty() && c.account != o.account) continue;
       for (const auto& sub : c.subscription_details) {
-        if (total++ < o.offset || list.size() >= o.limit) continue;
+        if (total++ < o.offset || list.size() >= limit) continue;
         Json d;
         d["account"] = c.account;
         d["subject"] = sub.subject;
@@ -513,7 +514,7 @@ std::string SubszJson(const server::Server& s, const SubszOptions& o) {
   }
   j["total"] = total;
   j["offset"] = o.offset;
-  j["limit"] = o.limit == 0 ? 1024 : o.limit;
+  j["limit"] = limit;
   if (!list.empty()) j["subscriptions_list"] = std::move(list);
   return j.dump();
 }
