@@ -17,6 +17,7 @@
 
 #include "config/reader.h"
 #include "monitor/monitor.h"
+#include "monitor/sys_requests.h"
 #include "net/loop.h"
 #include "notify/notify.h"
 #include "server/config_load.h"
@@ -326,6 +327,9 @@ int main(int argc, char** argv) {
     }
     spdlog::info("Starting http monitor on {}:{}", options.http_host, monitor->port());
   }
+  // nats-server's $SYS.REQ.SERVER/ACCOUNT services, in the system account.
+  auto sys_requests =
+      std::make_unique<meridian::monitor::SysRequests>(*server, monitor ? monitor->port() : 0);
   std::string pid_file;
   if (auto it = flags.values.find("pid"); it != flags.values.end()) {
     pid_file = it->second;
@@ -370,6 +374,7 @@ int main(int argc, char** argv) {
   // After the handlers are in place: systemd may signal the service as soon as it is ready.
   report(notifier.Ready(serving));
   loop.Run();
+  sys_requests.reset();
   monitor.reset();
   server.reset();
   if (!pid_file.empty()) ::unlink(pid_file.c_str());

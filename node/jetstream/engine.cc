@@ -218,7 +218,39 @@ int64_t PublicConsumers(const Stream& s) {
 class Api {
  public:
   explicit Api(EngineImpl& e) : e_(e) {}
-  std::string AccountInfoForMonitoring() { return AccountInfo().body; }
+  // The account info response plus "messages" (stored in all streams), for /jsz.
+  std::string AccountInfoForMonitoring() {
+    auto j = nlohmann::json::parse(AccountInfo().body, nullptr, false);
+    if (!j.is_object()) return "{}";
+    uint64_t messages = 0;
+    for (const auto& [n, s] : e_.streams) messages += s->store->State().msgs;
+    j["messages"] = messages;
+    return j.dump();
+  }
+
+  // nats-server's JSZ stream_detail of every stream, by name: name, created, cluster, state,
+  // mirror and sources, and the config with `with_config`.
+  std::string StreamDetailsForMonitoring(bool with_config) {
+    std::vector<std::string> names;
+    for (const auto& [n, st] : e_.streams) names.push_back(n);
+    std::sort(names.begin(), names.end());
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& n : names) {
+      jsapi::StreamInfo info = InfoOf(*e_.streams.find(n)->second, nullptr);
+      auto j = nlohmann::ordered_json::parse(jsapi::ToJson(info), nullptr, false);
+      if (!j.is_object()) continue;
+      nlohmann::ordered_json d;
+      d["name"] = n;
+      d["created"] = j["created"];
+      if (j.contains("cluster")) d["cluster"] = j["cluster"];
+      if (with_config) d["config"] = j["config"];
+      d["state"] = j["state"];
+      if (j.contains("mirror")) d["mirror"] = j["mirror"];
+      if (j.contains("sources")) d["sources"] = j["sources"];
+      out.push_back(std::move(d));
+    }
+    return out.dump();
+  }
 
   Reply Dispatch(std::string_view subj, std::string_view reply, std::string_view headers,
                  std::string_view body);
@@ -1645,6 +1677,10 @@ void Engine::HandleAck(std::string_view subj, std::string_view reply, std::strin
 
 std::string Engine::AccountInfoJson() {
   return Api(*impl_).AccountInfoForMonitoring();
+}
+
+std::string Engine::StreamDetailsJson(bool with_config) {
+  return Api(*impl_).StreamDetailsForMonitoring(with_config);
 }
 
 void Engine::HandleFlowControl(std::string_view subj) {

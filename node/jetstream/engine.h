@@ -163,9 +163,12 @@ class Engine {
   // EngineOptions::state_written): sends the ack-acks they made durable.
   void StateWritten();
 
-  // The $JS.API.INFO reply body (account usage, limits, API counters) for monitoring,
-  // without counting it as an API request.
+  // The $JS.API.INFO reply body (account usage, limits, API counters) plus "messages" (stored
+  // in all streams) for monitoring, without counting it as an API request.
   std::string AccountInfoJson();
+  // nats-server's JSZ `stream_detail` array (name, created, cluster, state, mirror, sources;
+  // config with `with_config`) of every stream, by name, for monitoring.
+  std::string StreamDetailsJson(bool with_config);
 
   // Waits for the consumer-state writer, writes every consumer's state durably, and closes
   // every store.

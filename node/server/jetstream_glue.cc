@@ -339,6 +339,10 @@ void AccountJetStream::Close() {
   DrainAcks();
 }
 
+std::string AccountJetStream::StreamDetailsJson(bool with_config) const {
+  return closed_ ? "[]" : engine_->StreamDetailsJson(with_config);
+}
+
 JetStreamAccountStats AccountJetStream::Stats() const {
   JetStreamAccountStats s;
   if (closed_) return s;
@@ -348,6 +352,7 @@ JetStreamAccountStats AccountJetStream::Stats() const {
   s.storage = j.value("storage", uint64_t{0});
   s.streams = j.value("streams", uint64_t{0});
   s.consumers = j.value("consumers", uint64_t{0});
+  s.messages = j.value("messages", uint64_t{0});
   if (auto api = j.find("api"); api != j.end() && api->is_object()) {
     s.api_total = api->value("total", uint64_t{0});
     s.api_errors = api->value("errors", uint64_t{0});

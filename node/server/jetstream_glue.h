@@ -69,6 +69,8 @@ class AccountJetStream {
   void Close();
 
   JetStreamAccountStats Stats() const;
+  // The JSZ stream_detail array of this account's streams ("[]" once closed).
+  std::string StreamDetailsJson(bool with_config) const;
   const std::string& directory() const { return directory_; }
 
  private:

@@ -134,6 +134,9 @@ struct Account {
   bool jetstream_enabled = false;
   std::unique_ptr<AccountJetStream> js;  // set by Start() when jetstream_enabled
   std::unordered_map<Subscription*, std::unique_ptr<Subscription>> internal_subs;
+  // As nats-server's account statz: messages its clients published, messages delivered to
+  // its clients, slow consumers among them.
+  uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0, slow_consumers = 0;
 };
 
 // A CONNECT's settings, applied once the client is admitted (at once, or when a bcrypt check
@@ -165,8 +168,10 @@ struct Client {
   bool auth_pending = false;
   ConnectSettings pending_connect;
   // The configured bcrypt hash the CONNECT password was verified against (a reload that keeps
-  // the hash does not run bcrypt again).
-  std::string verified_hash;
+  // the hash does not run bcrypt again), and the last one it failed against.
+  std::string verified_hash, rejected_hash;
+  // auth_pending for a reload's check of an admitted client (its user's hash changed).
+  bool recheck = false;
   std::unordered_map<std::string, std::unique_ptr<Subscription>> subs;
   int pings_out = 0;
   bool active_since_ping = false;
@@ -212,6 +217,7 @@ struct Server::Impl {
   std::vector<std::vector<User>> retired_users;  // see Reload
   std::shared_ptr<const net::TlsContext> tls;    // set when options.tls.enabled
   uint64_t response_seq = 0;
+  SystemRequestHandler sys_handler;  // $SYS.REQ.> services, see Server::SetSystemRequestHandler
   // Service requests whose reply has not come back, per exporting account, at most this many
   // (the oldest is forgotten first).
   static constexpr size_t kMaxPendingResponses = 100000;
@@ -629,6 +635,8 @@ struct Server::Impl {
       if (u != nullptr && !u->nkey.empty()) u = nullptr;
       if (u != nullptr && IsBcryptHash(u->password) && u->password == c.verified_hash) {
         // Verified against this very hash already (before a reload).
+      } else if (u != nullptr && IsBcryptHash(u->password) && u->password == c.rejected_hash) {
+        u = nullptr;
       } else if (u != nullptr && IsBcryptHash(u->password) && bcrypt_hash != nullptr) {
         *bcrypt_hash = u->password;
         return AuthVerdict::kNeedsBcrypt;
@@ -749,7 +757,14 @@ struct Server::Impl {
     Client* c = it->second.get();
     c->auth_pending = false;
     ++depth;
-    if (!ok) {
+    if (c->recheck) {
+      // A reload's check: authenticated again with the users as they are now (a later reload
+      // may have changed them again, which may start another check).
+      c->recheck = false;
+      (ok ? c->verified_hash : c->rejected_hash) = hash;
+      Reauthenticate(c);
+      if (!c->auth_pending && !c->closed && !c->conn->closing()) c->conn->ResumeReading();
+    } else if (!ok) {
       CloseWithError(c, "Authorization Violation");
     } else {
       c->verified_hash = hash;
@@ -862,6 +877,9 @@ struct Server::Impl {
     c->in_bytes += op.total_size();
     ++stats.in_msgs;
     stats.in_bytes += op.total_size();
+    Account* acc = AccountOf(c);
+    ++acc->in_msgs;
+    acc->in_bytes += op.total_size();
     if (c->pedantic && !subject::IsValidPublishSubject(op.subject)) {
       SendErr(c, "Invalid Publish Subject");
       return;
@@ -881,7 +899,6 @@ struct Server::Impl {
       return;
     }
     SendOk(c);
-    Account* acc = AccountOf(c);
     std::string_view subj = op.subject;
     for (const auto& m : acc->mappings) {
       auto outcome = m.Map(subj, options.cluster_name, percent, mapped);
@@ -894,6 +911,11 @@ struct Server::Impl {
     if (acc->js && acc->js->Handle(subj, op.reply, op.headers, op.payload)) delivered = true;
     if (!acc->streams_out.empty() || !acc->services_in.empty() || !acc->responses.empty()) {
       if (RouteAcrossAccounts(c, acc, subj, op.reply, op.headers, op.payload)) delivered = true;
+    }
+    if (sys_handler && subj.rfind("$SYS.REQ.", 0) == 0 &&
+        sys_handler({acc->name, acc->name == options.system_account, subj, op.reply, op.headers,
+                     op.payload})) {
+      delivered = true;
     }
     if (!delivered && !op.reply.empty() && c->no_responders) SendNoResponders(c, acc, op.reply);
   }
@@ -1161,6 +1183,8 @@ struct Server::Impl {
     }
     ++to->out_msgs;
     to->out_bytes += total;
+    ++to->account->out_msgs;
+    to->account->out_bytes += total;
     ++stats.out_msgs;
     stats.out_bytes += total;
     ++sub->delivered;
@@ -1352,24 +1376,8 @@ struct Server::Impl {
     }
     ++depth;
     for (Client* c : all) {
-      Account* account = nullptr;
-      const Permissions* perms = nullptr;
-      std::string user;
-      if (Authenticate(*c, account, perms, user) != AuthVerdict::kAdmitted ||
-          account != AccountOf(c)) {
-        CloseWithError(c, "Authorization Violation");
-        continue;
-      }
-      c->perms = perms;
-      if (perms == nullptr) continue;
-      std::vector<Subscription*> denied;
-      for (auto& [sid, sub] : c->subs) {
-        if (!CanSubscribe(perms->subscribe, sub->subject)) denied.push_back(sub.get());
-      }
-      for (Subscription* sub : denied) {
-        SendErr(c, "Permissions Violation for Subscription to \"" + sub->subject + "\"");
-        RemoveSub(sub);
-      }
+      // One being checked already is authenticated again with these users by its verdict.
+      if (!c->auth_pending) Reauthenticate(c);
     }
     --depth;
     if (depth == 0) {
@@ -1378,10 +1386,45 @@ struct Server::Impl {
     }
   }
 
+  // Authenticates an admitted client again with the current users (Reload). A password whose
+  // bcrypt hash changed is checked on the thread pool, the client parked meanwhile (as at
+  // CONNECT); its verdict comes back here through BcryptVerdict.
+  void Reauthenticate(Client* c) {
+    Account* account = nullptr;
+    const Permissions* perms = nullptr;
+    std::string user, hash;
+    switch (Authenticate(*c, account, perms, user, &hash)) {
+      case AuthVerdict::kNeedsBcrypt:
+        c->recheck = true;
+        StartBcrypt(c, std::move(hash));
+        return;
+      case AuthVerdict::kRefused:
+        CloseWithError(c, "Authorization Violation");
+        return;
+      case AuthVerdict::kAdmitted:
+        break;
+    }
+    if (account != AccountOf(c)) {
+      CloseWithError(c, "Authorization Violation");
+      return;
+    }
+    c->perms = perms;
+    if (perms == nullptr) return;
+    std::vector<Subscription*> denied;
+    for (auto& [sid, sub] : c->subs) {
+      if (!CanSubscribe(perms->subscribe, sub->subject)) denied.push_back(sub.get());
+    }
+    for (Subscription* sub : denied) {
+      SendErr(c, "Permissions Violation for Subscription to \"" + sub->subject + "\"");
+      RemoveSub(sub);
+    }
+  }
+
   void OnClosed(Client* c, const net::CloseInfo& info) {
     if (info.reason == net::CloseReason::kSlowConsumer ||
         info.reason == net::CloseReason::kWriteDeadline) {
       ++stats.slow_consumers;
+      if (c->account != nullptr) ++c->account->slow_consumers;
       // As nats-server logs them (its notice level is our info).
       if (info.reason == net::CloseReason::kWriteDeadline) {
         spdlog::info("{}:{} - cid:{} - Slow Consumer Detected: WriteDeadline of {} exceeded ({})",
@@ -1501,7 +1544,10 @@ std::vector<ConnectionInfo> Server::Connections() const {
     i.version = c->version;
     i.user = c->user;
     i.account = c->account ? c->account->name : kGlobalAccount;
-    for (const auto& [sid, s] : c->subs) i.subscriptions.push_back(s->subject);
+    for (const auto& [sid, s] : c->subs) {
+      i.subscriptions.push_back(s->subject);
+      i.subscription_details.push_back({s->subject, s->queue, s->sid, s->delivered});
+    }
     out.push_back(std::move(i));
   }
   std::sort(out.begin(), out.end(),
@@ -1512,7 +1558,8 @@ std::vector<ConnectionInfo> Server::Connections() const {
 std::vector<AccountInfo> Server::Accounts() const {
   std::vector<AccountInfo> out;
   for (const auto& [name, a] : impl_->accounts) {
-    out.push_back({name, a->connections, a->sublist.Count(), a->mappings.size()});
+    out.push_back({name, a->connections, a->sublist.Count(), a->mappings.size(), a->in_msgs,
+                   a->in_bytes, a->out_msgs, a->out_bytes, a->slow_consumers});
   }
   return out;
 }
@@ -1528,9 +1575,20 @@ std::vector<JetStreamAccountStats> Server::JetStream() const {
   return out;
 }
 
+std::string Server::JetStreamStreamDetails(std::string_view account, bool with_config) const {
+  auto it = impl_->accounts.find(account);
+  if (it == impl_->accounts.end() || !it->second->js) return "[]";
+  return it->second->js->StreamDetailsJson(with_config);
+}
+
 SublistInfo Server::Subscriptions() const {
+  return Subscriptions({});
+}
+
+SublistInfo Server::Subscriptions(std::string_view account) const {
   SublistInfo s;
   for (const auto& [name, a] : impl_->accounts) {
+    if (!account.empty() && name != account) continue;
     const auto& st = a->sublist.Stats();
     s.subscriptions += a->sublist.Count();
     s.cache += a->sublist.CacheCount();
@@ -1540,6 +1598,17 @@ SublistInfo Server::Subscriptions() const {
     s.hits += st.cache_hits + a->last_subject_hits;
   }
   return s;
+}
+
+void Server::SetSystemRequestHandler(SystemRequestHandler handler) {
+  impl_->sys_handler = std::move(handler);
+}
+
+bool Server::Publish(std::string_view account, std::string_view subject, std::string_view payload) {
+  auto it = impl_->accounts.find(account);
+  if (it == impl_->accounts.end()) return false;
+  impl_->InternalSend(it->second.get(), subject, {}, {}, payload, {});
+  return true;
 }
 
 }  // namespace meridian::server

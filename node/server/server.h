@@ -6,8 +6,10 @@
 // account's Sublist and subject mappings. See README.md for what is and is not implemented.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/status.h"
@@ -28,6 +30,12 @@ struct ServerStats {
   uint64_t slow_consumers = 0;
 };
 
+// One subscription as /connz and /subsz list it.
+struct SubscriptionInfo {
+  std::string subject, queue, sid;
+  uint64_t msgs = 0;  // delivered
+};
+
 // One client connection as /connz shows it.
 struct ConnectionInfo {
   uint64_t cid = 0;
@@ -38,7 +46,8 @@ struct ConnectionInfo {
   uint64_t pending_bytes = 0;
   uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
   std::string name, lang, version, user, account;
-  std::vector<std::string> subscriptions;  // subjects
+  std::vector<std::string> subscriptions;              // subjects
+  std::vector<SubscriptionInfo> subscription_details;  // the same, in the same order
 };
 
 struct AccountInfo {
@@ -46,6 +55,9 @@ struct AccountInfo {
   size_t connections = 0;
   size_t subscriptions = 0;
   size_t mappings = 0;
+  // Messages its clients published (in) and messages delivered to its clients (out).
+  uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
+  uint64_t slow_consumers = 0;
 };
 
 // One JetStream-enabled account's usage, as /varz and /jsz show it.
@@ -53,12 +65,23 @@ struct JetStreamAccountStats {
   std::string account;
   uint64_t streams = 0, consumers = 0;
   uint64_t memory = 0, storage = 0;  // bytes stored in memory / file streams
+  uint64_t messages = 0;             // stored in all streams
   uint64_t api_total = 0, api_errors = 0;
 };
 
 struct SublistInfo {
   uint64_t subscriptions = 0, cache = 0, inserts = 0, removes = 0, matches = 0, hits = 0;
 };
+
+// A message published on a subject under "$SYS.REQ." (see Server::SetSystemRequestHandler).
+struct SystemRequest {
+  std::string_view account;  // the publisher's account
+  bool from_system_account = false;
+  std::string_view subject, reply, headers, payload;
+};
+// Returns true when it serves the subject for that account (a requester then gets no 503
+// no-responders, even when the handler chose not to answer, as with a filtered ping).
+using SystemRequestHandler = std::function<bool(const SystemRequest&)>;
 
 class Server {
  public:
@@ -98,6 +121,19 @@ class Server {
   SublistInfo Subscriptions() const;
   // One entry per account with a running JetStream engine (empty when JetStream is off).
   std::vector<JetStreamAccountStats> JetStream() const;
+  // nats-server's JSZ stream_detail array of one account's streams ("[]" without JetStream).
+  std::string JetStreamStreamDetails(std::string_view account, bool with_config) const;
+
+  // The subscription statistics of one account's sublist (all zero for an unknown one).
+  SublistInfo Subscriptions(std::string_view account) const;
+
+  // nats-server's system services ($SYS.REQ.SERVER.PING, ...; node/monitor/sys_requests.h):
+  // every message published on a subject under "$SYS.REQ." is handed to `handler` after its
+  // delivery to subscribers. Loop thread only; one handler (a new one replaces it).
+  void SetSystemRequestHandler(SystemRequestHandler handler);
+  // Publishes a message from the server itself to the subscribers of `subject` in `account`
+  // (the replies of system services). Loop thread only; false when the account is unknown.
+  bool Publish(std::string_view account, std::string_view subject, std::string_view payload);
 
   struct Impl;
 

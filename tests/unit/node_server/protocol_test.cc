@@ -8,74 +8,13 @@
 #include "net/connection.h"
 #include "net/listener.h"
 #include "net/loop.h"
+#include "raw_client.h"
 #include "server/server.h"
 
 namespace meridian::server {
 namespace {
 
 using namespace std::chrono_literals;
-
-class RawClient {
- public:
-  RawClient(net::Loop& loop, uint16_t port) : loop_(loop) {
-    bool done = false;
-    net::Connect(loop, net::Endpoint::Tcp("127.0.0.1", port), {}, [&](auto r) {
-      done = true;
-      if (!r.ok()) return;
-      conn_ = r.value();
-      conn_->SetReadHandler([this](std::string_view d) {
-        received_.append(d);
-        return d.size();
-      });
-      conn_->SetCloseHandler([this](const net::CloseInfo&) { closed_ = true; });
-    });
-    while (!done) loop.RunFor(10ms);
-    if (!conn_) throw std::runtime_error("connect failed");
-    WaitFor("\r\n");
-  }
-  ~RawClient() {
-    if (conn_) {
-      conn_->DetachHandlers();
-      conn_->Abort();
-    }
-  }
-  void Send(std::string_view bytes) { conn_->Write(bytes); }
-  // Runs the loop until `text` was received (true) or `limit` passed (false).
-  bool WaitFor(std::string_view text, std::chrono::milliseconds limit = 2s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (received_.find(text) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      loop_.RunFor(5ms);
-    }
-    return true;
-  }
-  bool WaitClosed() {
-    auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (!closed_) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      loop_.RunFor(5ms);
-    }
-    return true;
-  }
-  void PauseReading() { conn_->PauseReading(); }
-  void Abort() {
-    conn_->DetachHandlers();
-    conn_->Abort();
-    conn_ = nullptr;
-  }
-  void ResumeReading() { conn_->ResumeReading(); }
-  void Settle() {
-    for (int i = 0; i < 10; ++i) loop_.RunFor(5ms);
-  }
-  std::string& received() { return received_; }
-  bool closed() const { return closed_; }
-
- private:
-  net::Loop& loop_;
-  net::ConnectionPtr conn_;
-  std::string received_;
-  bool closed_ = false;
-};
 
 class ProtocolTest : public ::testing::Test {
  protected:
@@ -423,6 +362,79 @@ TEST_F(ProtocolTest, ReloadKeepsABcryptUserWithTheSameHashAndClosesOneWhoseHashC
   slow->Send("PING\r\n");
   EXPECT_TRUE(slow->WaitFor("PONG\r\nPONG\r\n"));
   EXPECT_FALSE(slow->closed());
+}
+
+// A reload that changes a connected user's bcrypt hash checks the password on the thread
+// pool: the loop keeps serving others meanwhile, and the client (parked) is served again once
+// the new hash admits it.
+TEST_F(ProtocolTest, ReloadChecksAChangedBcryptHashOffTheLoopThread) {
+  Options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.users.push_back({"slow", kCost4Hash, "", {}});
+  o.users.push_back({"fast", "fast", "", {}});
+  StartServer(o);
+  const std::string fast_connect =
+      "CONNECT {\"verbose\":false,\"user\":\"fast\",\"pass\":\"fast\"}\r\n";
+  auto responder = Client();
+  responder->Send(fast_connect + "SUB svc 1\r\nPING\r\n");
+  ASSERT_TRUE(responder->WaitFor("PONG\r\n"));
+  auto requester = Client();
+  requester->Send(fast_connect + "SUB reply 1\r\nPING\r\n");
+  ASSERT_TRUE(requester->WaitFor("PONG\r\n"));
+  auto slow = Client();
+  slow->Send(std::string(kSlowConnect) + "PING\r\n");
+  ASSERT_TRUE(slow->WaitFor("PONG\r\n", 30s));
+  slow->received().clear();
+  Options fresh = o;
+  fresh.users[0].password = kCost12Hash;  // the same password, hashed at cost 12
+  server_->Reload(fresh);
+  slow->Send("PING\r\n");
+  // With bcrypt on the loop thread, Reload itself would take the ~250 ms and the PING would be
+  // answered before any round trip below.
+  int round_trips = 0;
+  auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (slow->received().find("PONG\r\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < give_up) {
+    requester->received().clear();
+    responder->received().clear();
+    requester->Send("PUB svc 1\r\nq\r\n");
+    ASSERT_TRUE(responder->WaitFor("MSG svc 1 1\r\nq\r\n", 30s));
+    responder->Send("PUB reply 1\r\na\r\n");
+    ASSERT_TRUE(requester->WaitFor("MSG reply 1 1\r\na\r\n", 30s));
+    if (slow->received().find("PONG\r\n") == std::string::npos) ++round_trips;
+  }
+  ASSERT_NE(slow->received().find("PONG\r\n"), std::string::npos) << slow->received();
+  EXPECT_EQ(slow->received().find("-ERR"), std::string::npos) << slow->received();
+  EXPECT_FALSE(slow->closed());
+  EXPECT_GE(round_trips, 5);
+}
+
+// The verdict of a reload's check applies the users as they are when it arrives: a second
+// reload back to the hash the client was verified against keeps it connected even though the
+// first one's hash (of another password) refused it.
+TEST_F(ProtocolTest, AReloadDuringABcryptRecheckIsWhatTheVerdictApplies) {
+  Options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.users.push_back({"slow", kCost4Hash, "", {}});
+  StartServer(o);
+  auto slow = Client();
+  slow->Send(std::string(kSlowConnect) + "PING\r\n");
+  ASSERT_TRUE(slow->WaitFor("PONG\r\n", 30s));
+  slow->received().clear();
+  Options other = o;
+  // bcrypt (cost 4) of "app-secret": the client's password no longer matches.
+  other.users[0].password = "$2a$04$hqSOd8Vj.dlxm0oK7cSpF.N4b65wRR9lMPg13Yp5P1TGBERNaYyEO";
+  server_->Reload(other);
+  server_->Reload(o);
+  slow->Send("PING\r\n");
+  EXPECT_TRUE(slow->WaitFor("PONG\r\n", 30s)) << slow->received();
+  EXPECT_EQ(slow->received().find("-ERR"), std::string::npos) << slow->received();
+  // And a reload whose hash refuses it closes it once checked.
+  server_->Reload(other);
+  EXPECT_TRUE(slow->WaitFor("-ERR 'Authorization Violation'\r\n", 30s)) << slow->received();
+  EXPECT_TRUE(slow->WaitClosed());
 }
 
 TEST_F(ProtocolTest, NoAuthUserLogsInClientsWithoutCredentialsAsThatUser) {
