@@ -470,13 +470,16 @@ void Consumer::OnPullRequest(std::string_view reply, std::string_view body, int6
         return;
       }
     }
-    // Serve at once what is available. With nothing available: 404 without expires; with
+    // Serve at once what is available. With nothing left at all: 404 without expires; with
     // expires the request waits (below) until a message comes or it expires, as in
     // nats-server 2.9.10 (libnats' Fetch sends no_wait with expires and counts on the wait).
+    // With messages left that cannot be delivered now (max_ack_pending holds them back),
+    // 2.9.10 queues the request even without expires: a one-shot that the first delivery
+    // ends (Pump), or the requester going away.
     int64_t delivered = 0;
     if (!ServeAvailable(w, now_ns, &delivered)) return;
     if (w.batch == 0) return;
-    if (delivered == 0 && r.expires.count() == 0) {
+    if (delivered == 0 && r.expires.count() == 0 && available == 0) {
       SendStatus(to, 404, "No Messages", 0, 0, false);
       return;
     }

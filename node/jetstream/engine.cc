@@ -1592,7 +1592,13 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
   store::AppendOptions append;
   append.seq = as.seq;
   append.timestamp_ns = as.timestamp_ns;
+  append.defer_sync = want_reply && options.kick_syncs && options.sync_always &&
+                      cfg.storage == jsapi::StorageType::kFile;
   store::Status st = s->store->Append(stored_subject, headers, payload, append, &seq);
+  if (append.defer_sync &&
+      std::find(kick_streams.begin(), kick_streams.end(), cfg.name) == kick_streams.end()) {
+    kick_streams.push_back(cfg.name);  // also when the append failed (the kick is a no-op)
+  }
   if (!st.ok()) {
     if (st.code() == store::StatusCode::kNoSpace)
       return fail(errors::kInsufficientResources.Make());
@@ -1720,6 +1726,19 @@ bool Engine::PumpSources() {
   return impl_->PumpSources(1);
 }
 
+void Engine::KickSyncs() {
+  if (impl_->kick_streams.empty()) return;
+  std::vector<std::string> names;
+  names.swap(impl_->kick_streams);
+  // Inline only for a lone publish into one stream: two streams' syncs go to their own sync
+  // threads in parallel rather than one after the other on the loop.
+  const bool alone = names.size() == 1;
+  for (const std::string& name : names) {
+    auto it = impl_->streams.find(name);
+    if (it != impl_->streams.end()) it->second->store->KickSync(alone);
+  }
+}
+
 void Engine::StateWritten() {
   impl_->CompleteStateWrites();
 }
@@ -1732,6 +1751,7 @@ int64_t Engine::TakePullWakeNs() {
 }
 
 void Engine::Tick() {
+  KickSyncs();  // the server's loop does it every iteration; this is the safety net
   impl_->CompleteStateWrites();
   impl_->PumpSources(8);
   // Origins whose sources wait on them are synced now and the sources pumped again (interval
@@ -1769,6 +1789,7 @@ void Engine::Tick() {
 
 void Engine::Close() {
   if (!impl_) return;
+  KickSyncs();
   if (impl_->state_writer) impl_->state_writer->Drain();
   for (auto& [n, s] : impl_->streams) {
     for (auto& [cn, c] : s->consumers) (void)impl_->SaveConsumer(*s, *c);

@@ -90,6 +90,13 @@ struct EngineOptions {
   // Engine::StateWritten() to its loop. Empty: finished writes are collected on the next
   // Tick() (ack-acks then wait up to one tick longer).
   std::function<void()> state_written;
+  // With sync_always: the server calls Engine::KickSyncs() at the end of every iteration of its
+  // event loop (after the publishes one wake-up brought in). Publishes to file streams are then
+  // appended without waking the store's sync thread, and KickSyncs() decides once for all of
+  // them: a lone publish is fdatasync'ed right there on the loop thread (its PubAck callback
+  // runs before KickSyncs returns: no hand-off to the sync thread and back), several are
+  // group-committed by the sync threads as before. False: every append wakes its sync thread.
+  bool kick_syncs = false;
 };
 
 class EngineImpl;
@@ -158,6 +165,8 @@ class Engine {
   // large backlog is copied at full speed while everything else still gets its turn. Tick()
   // and Publish() also copy, in bounded amounts.
   bool PumpSources();
+  // See EngineOptions::kick_syncs. Also run by Tick() and Close().
+  void KickSyncs();
 
   // Collects the consumer-state writes the writer thread finished (see
   // EngineOptions::state_written): sends the ack-acks they made durable.

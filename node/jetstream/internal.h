@@ -274,6 +274,8 @@ class EngineImpl {
   // The earliest `expires` (clock ns) of pull requests queued since Engine::TakePullWakeNs()
   // last ran; 0: none.
   int64_t pull_wake_ns = 0;
+  // Streams with publishes appended with defer_sync since the last Engine::KickSyncs().
+  std::vector<std::string> kick_streams;
   // The publish path into one stream (dedupe, Nats-Expected-*, rollups, limits, store,
   // consumers); `done` as Engine::Publish. Returns false when the message was not stored.
   // A mirror copy (`as.mirror`) skips what the origin already checked (Nats-Expected-*, the

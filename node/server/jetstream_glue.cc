@@ -112,6 +112,9 @@ AccountJetStream::AccountJetStream(net::Loop& loop, const JetStreamOptions& opti
   eo.domain = options.domain;
   eo.sync_always = options.sync_always;
   eo.sync_interval = options.sync_interval;
+  // The PubAcks of a lone sync publish are then sent from the loop thread right after its
+  // fdatasync, without waking the sync thread and being woken back (see KickSyncs).
+  eo.kick_syncs = options.sync_always;
   eo.warn = [account](const std::string& text) {
     spdlog::warn("JetStream account {}: {}", account, text);
   };
@@ -142,6 +145,11 @@ AccountJetStream::AccountJetStream(net::Loop& loop, const JetStreamOptions& opti
   engine_ = jetstream::Engine::Open(eo, out_.get(), &error);
   if (!engine_) {
     throw std::runtime_error("JetStream for account \"" + account + "\" cannot start: " + error);
+  }
+  if (eo.kick_syncs) {
+    kick_syncs_ = loop_.AtIterationEnd([this] {
+      if (!closed_) engine_->KickSyncs();
+    });
   }
 }
 
@@ -333,6 +341,7 @@ void AccountJetStream::Close() {
   if (closed_) return;
   closed_ = true;
   pull_wake_timer_.Cancel();
+  kick_syncs_.Cancel();
   out_->UnsubscribeAll();
   queued_.clear();
   engine_->Close();

@@ -100,6 +100,8 @@ class AccountJetStream {
   std::multiset<std::chrono::steady_clock::time_point> pull_wakes_;
   std::chrono::steady_clock::time_point pull_wake_armed_{};
   net::Timer pull_wake_timer_;
+  // Engine::KickSyncs() at the end of every loop iteration (EngineOptions::kick_syncs).
+  net::IterationHook kick_syncs_;
 
   net::Loop& loop_;
   std::string directory_;

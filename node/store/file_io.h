@@ -27,6 +27,11 @@ class FileIo {
   virtual Status FileSize(int fd, uint64_t* size) = 0;
   virtual Status Truncate(int fd, uint64_t size) = 0;
   virtual Status DataSync(int fd) = 0;  // fdatasync
+  // Reserves disk blocks for [0, size) and extends the file to `size` when it is shorter (the
+  // new bytes read as zeros), like fallocate(fd, 0, 0, size). Appends into reserved blocks
+  // make a later fdatasync cheaper (no block allocation or file size to commit). Optional: the
+  // default, and file systems without fallocate, answer kIoError and callers carry on without.
+  virtual Status Allocate(int fd, uint64_t size);
   virtual Status SyncDirectory(const std::string& dir) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status Remove(const std::string& path) = 0;

@@ -50,9 +50,13 @@ class FileStore final : public IndexedStore {
   static Status Open(const FileStoreOptions& options, std::unique_ptr<FileStore>* out);
   ~FileStore() override;
 
+  Status Append(std::string_view subject, std::string_view headers, std::string_view payload,
+                const AppendOptions& options, uint64_t* seq) override;
+  using Store::Append;
   uint64_t DurableSeq() const override;
   void WhenDurable(uint64_t seq, DurableCallback callback) override;
   Status Sync() override;
+  void KickSync(bool inline_if_alone) override;
   Status Close() override;
   void BeginBatch() override;
   Status EndBatch() override;
@@ -114,9 +118,22 @@ class FileStore final : public IndexedStore {
   // Writes write_buf_ to the active segment, rolling first if it would overflow.
   Status WriteBuffer(uint64_t records, uint64_t* offset);
   Status RollLocked();
+  // Reserves space in the active segment up to at least `end` (see "Reserved space" in
+  // README.md); a failure only turns reservation off.
+  void ReserveLocked(uint64_t end);
+  // Cuts the active segment's reserved zeros off (before it is sealed, at close).
+  Status TrimReservedLocked();
+  // Wakes the sync thread (kAlways) after a write; inside Append, only once the lock is
+  // released (see Append).
+  void WakeSyncLocked();
+  bool reserve_space_ = true;
   Status RewriteSegment(Segment& segment);
   Status PersistFloorBeforeDroppingRecords();
   void SyncLoop();
+  // One sync round (mu_ held through `lock`; released while syncing and while callbacks run):
+  // fdatasync the active segment (and the directory when dirty), then run the callbacks of
+  // the waiters now durable. Run by the sync thread, and by KickSync inline.
+  void SyncRoundLocked(std::unique_lock<std::mutex>& lock);
   void FailLocked(Status status);
 
   FileStoreOptions options_;
@@ -158,6 +175,8 @@ class FileStore final : public IndexedStore {
   uint64_t durable_seq_ = 0;
   uint64_t sync_count_ = 0;
   bool sync_requested_ = false;
+  bool syncing_ = false;            // a round's fdatasync is in flight (either thread)
+  uint64_t deferred_appends_ = 0;   // appends with defer_sync since the last KickSync
   bool dir_dirty_ = false;
   bool stopping_ = false;
   bool closed_ = false;

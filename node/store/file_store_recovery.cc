@@ -144,7 +144,7 @@ Status FileStore::ScanSegment(const std::shared_ptr<Segment>& segment, bool is_l
       Status st = io_->Truncate(segment->fd, 0);
       if (st.ok()) st = io_->WriteAt(segment->fd, write_buf_.data(), write_buf_.size(), 0);
       if (!st.ok()) return st;
-      segment->size = write_buf_.size();
+      segment->size = segment->allocated = write_buf_.size();
     } else {
       segment->corrupt = true;
       pending_corruption_.push_back({segment->path, 0, size, scan_last_msg_seq_ + 1, 0,
@@ -200,8 +200,10 @@ Status FileStore::ScanSegment(const std::shared_ptr<Segment>& segment, bool is_l
     uint64_t next = FindNextRecord(p, size, off + 1);
     if (next == size && is_last &&
         (outcome == ParseOutcome::kTruncated || AllZero(p + off, size - off))) {
-      // A torn tail: the last write before a crash reached the file only in part.
-      torn_bytes_ += size - off;
+      // A torn tail: the last write before a crash reached the file only in part. Zeros alone
+      // are space the store had reserved (or a write that never reached the disk): cut off
+      // too, but not counted as torn bytes.
+      if (!AllZero(p + off, size - off)) torn_bytes_ += size - off;
       if (Status st = io_->Truncate(segment->fd, off); !st.ok()) return st;
       size = off;
       break;
@@ -215,7 +217,7 @@ Status FileStore::ScanSegment(const std::shared_ptr<Segment>& segment, bool is_l
         {segment->path, off, next - off, scan_last_msg_seq_ + 1, header_valid ? h.seq : 0, why});
     off = next;
   }
-  segment->size = size;
+  segment->size = segment->allocated = size;
   if (is_last) SettlePendingCorruption(0);
   return Status::Ok();
 }

@@ -181,7 +181,7 @@ bool FileStore::LoadIndexSnapshot(const std::vector<uint64_t>& indexes) {
         !SegmentTail(io_, segment->fd, actual_size, &actual_tail) || actual_tail != expected_tail) {
       return false;  // the segments changed since the snapshot: scan instead
     }
-    segment->size = actual_size;
+    segment->size = segment->allocated = actual_size;
     segments[segment->index] = segment;
   }
   uint64_t entry_count = r.U64();

@@ -25,6 +25,7 @@ struct FileStoreSegment {
   int fd = -1;
   uint64_t base_seq = 0;    // from the header
   uint64_t size = 0;        // bytes of valid records (the append offset)
+  uint64_t allocated = 0;   // the file's length: size plus space reserved past it (zeros)
   uint64_t records = 0;     // records of every type
   uint64_t live_msgs = 0;   // messages still in the index
   uint64_t live_bytes = 0;  // their record bytes

@@ -42,6 +42,12 @@ struct AppendOptions {
   // become deleted (a replica applying a leader's numbering uses this).
   uint64_t seq = 0;
   int64_t timestamp_ns = 0;  // 0 = now
+  // For an event loop that acknowledges from WhenDurable: a store that syncs on its own thread
+  // (FileStore with SyncPolicy::kAlways) does not wake that thread for this append; the
+  // caller promises to call KickSync() on the same thread soon (at the end of its loop
+  // iteration), which makes one decision for everything appended meanwhile. Ignored by
+  // other stores.
+  bool defer_sync = false;
 };
 
 struct StoreState {
@@ -108,6 +114,12 @@ class Store {
   Status WaitDurable(uint64_t seq);
   // Makes everything written so far durable now, whatever the sync policy.
   virtual Status Sync() = 0;
+  // Starts the sync of appends made with AppendOptions::defer_sync. When exactly one such
+  // append is waiting, no sync is in flight and `inline_if_alone` is set, the fdatasync runs
+  // here, on the caller's thread, and its WhenDurable callbacks run here before it returns
+  // (no hand-off to the sync thread and back); otherwise the sync thread is woken. Cheap
+  // when nothing is deferred. No-op by default.
+  virtual void KickSync(bool /*inline_if_alone*/) {}
 
   // A write batch, for a bulk copier that acknowledges nothing (stream sources and mirrors):
   // between BeginBatch() and EndBatch() appends are readable at once but may be held in

@@ -118,6 +118,30 @@ Timer Loop::Every(std::chrono::milliseconds every, Callback cb) {
   return Timer(t);
 }
 
+// ---- IterationHook --------------------------------------------------------------------
+
+void IterationHook::Cancel() {
+  if (impl_) {
+    impl_->cancelled = true;  // the Loop drops it (and its callback) at its next check phase
+    impl_.reset();
+  }
+}
+
+IterationHook Loop::AtIterationEnd(Callback cb) {
+  auto hook = std::make_shared<IterationHook::Impl>();
+  hook->cb = std::move(cb);
+  impl_->hooks.push_back(hook);
+  return IterationHook(std::move(hook));
+}
+
+void Loop::Impl::RunHooks() {
+  std::vector<std::shared_ptr<IterationHook::Impl>> running = hooks;  // a hook may add or
+  for (auto& h : running) {                                             // cancel hooks
+    if (!h->cancelled) h->cb();
+  }
+  std::erase_if(hooks, [](const auto& h) { return h->cancelled; });
+}
+
 // ---- Loop -----------------------------------------------------------------------------
 
 Loop::Loop() : impl_(std::make_unique<Impl>()) {
@@ -141,7 +165,14 @@ Loop::Loop() : impl_(std::make_unique<Impl>()) {
                    [](uv_prepare_t* p) { static_cast<Impl*>(p->data)->ProcessDirty(); });
   uv_check_init(&L->loop, &L->check);
   L->check.data = L;
-  uv_check_start(&L->check, [](uv_check_t* c) { static_cast<Impl*>(c->data)->ProcessDirty(); });
+  uv_check_start(&L->check, [](uv_check_t* c) {
+    auto* L = static_cast<Impl*>(c->data);
+    L->ProcessDirty();
+    if (!L->hooks.empty()) {
+      L->RunHooks();
+      L->ProcessDirty();  // what the hooks wrote goes out now, not after the next poll
+    }
+  });
   // The internal handles must not keep Run() from seeing an idle loop in RunOnce; Run() is
   // kept alive by the async handle instead.
   uv_unref(reinterpret_cast<uv_handle_t*>(&L->prepare));

@@ -40,6 +40,35 @@ class Timer {
   Impl* impl_ = nullptr;
 };
 
+// Runs a callback on the loop thread at the end of every loop iteration, after the I/O
+// callbacks of that iteration (libuv's check phase), until destroyed or Cancel()ed. For work
+// that should see everything one wake-up brought in before deciding (e.g. one sync decision
+// for all the appends of a read). May outlive its Loop (it is inert then).
+class IterationHook {
+ public:
+  IterationHook() = default;
+  ~IterationHook() { Cancel(); }
+  IterationHook(IterationHook&& other) noexcept = default;
+  IterationHook& operator=(IterationHook&& other) noexcept {
+    if (this != &other) {
+      Cancel();
+      impl_ = std::move(other.impl_);
+    }
+    return *this;
+  }
+  IterationHook(const IterationHook&) = delete;
+  IterationHook& operator=(const IterationHook&) = delete;
+
+  void Cancel();
+
+  struct Impl;
+
+ private:
+  friend class Loop;
+  explicit IterationHook(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
 class Loop {
  public:
   using Callback = std::function<void()>;
@@ -72,6 +101,8 @@ class Loop {
   // Timers. `cb` runs on the loop thread; a repeating timer first fires after `every`.
   [[nodiscard]] Timer After(std::chrono::milliseconds delay, Callback cb);
   [[nodiscard]] Timer Every(std::chrono::milliseconds every, Callback cb);
+  // See IterationHook. Loop thread only.
+  [[nodiscard]] IterationHook AtIterationEnd(Callback cb);
 
   // Calls `cb(signal_number)` on the loop thread for SIGINT, SIGTERM and SIGHUP, until
   // the Loop is destroyed or StopSignals() is called. Only one loop per process should.

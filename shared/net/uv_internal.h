@@ -3,6 +3,7 @@
 
 #include <uv.h>
 
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_set>
@@ -18,6 +19,11 @@ class LoopResource {
  public:
   virtual ~LoopResource() = default;
   virtual void CloseForShutdown() = 0;
+};
+
+struct IterationHook::Impl {
+  Loop::Callback cb;
+  bool cancelled = false;
 };
 
 struct Loop::Impl {
@@ -51,7 +57,11 @@ struct Loop::Impl {
 
   Loop* owner = nullptr;
 
+  // IterationHooks, run in the check phase (a cancelled one is dropped there).
+  std::vector<std::shared_ptr<IterationHook::Impl>> hooks;
+
   void ProcessDirty();
+  void RunHooks();
 };
 
 // "127.0.0.1:4222" / "[::1]:4222" from a sockaddr.

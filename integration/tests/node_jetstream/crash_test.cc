@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <string>
@@ -332,7 +333,14 @@ TEST(JetStreamCrash, FlippedBitIsReportedAndTheRestOfTheStreamIsServed) {
   server.Kill();
   fs::path seg = SegmentOf(server.store_dir(), "BITS");
   ASSERT_FALSE(seg.empty()) << "no segment file found under " << server.store_dir();
-  const auto offset = static_cast<std::streamoff>(fs::file_size(seg) / 2);
+  // The middle of the records: the segment may end in space the store reserved (zeros).
+  std::streamoff end = 0;
+  {
+    std::ifstream in(seg, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    end = static_cast<std::streamoff>(bytes.find_last_not_of('\0') + 1);
+  }
+  const std::streamoff offset = end / 2;
   {
     std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
     f.seekg(offset);

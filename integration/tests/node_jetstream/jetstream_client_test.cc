@@ -193,6 +193,60 @@ TEST_P(JetStreamClients, NoWaitPullWhileRequestsWaitForMoreIs408RequestsPending)
   EXPECT_EQ(Data(raw), "m");
 }
 
+// Raw pull requests: a no_wait request without expires that finds messages left but none it
+// may have (max_ack_pending reached) is queued as a one-shot (2.9.10), not answered 404: the
+// first thing its inbox receives is the message an ack lets through.
+TEST_P(JetStreamClients, NoWaitPullHeldByMaxAckPendingWaitsForTheNextMessage) {
+  Nc nc = Connect(server_->url());
+  Js js = JetStream(nc.get());
+  AddFileStream(js.get(), "NH", "nh.>");
+  for (int i = 0; i < 2; ++i) {
+    std::string body = "m" + std::to_string(i + 1);
+    ASSERT_EQ(js_Publish(nullptr, js.get(), "nh.x", body.data(), static_cast<int>(body.size()),
+                         nullptr, nullptr),
+              NATS_OK);
+  }
+  jsConsumerConfig cfg;
+  jsConsumerConfig_Init(&cfg);
+  cfg.Durable = "H";
+  cfg.AckPolicy = js_AckExplicit;
+  cfg.MaxAckPending = 1;
+  jsConsumerInfo* ci = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  ASSERT_EQ(js_AddConsumer(&ci, js.get(), "NH", &cfg, nullptr, &code), NATS_OK) << code;
+  jsConsumerInfo_Destroy(ci);
+  auto subscribe = [&](const char* inbox) {
+    natsSubscription* raw = nullptr;
+    EXPECT_EQ(natsConnection_SubscribeSync(&raw, nc.get(), inbox), NATS_OK);
+    return Sub(raw);
+  };
+  const char* next = "$JS.API.CONSUMER.MSG.NEXT.NH.H";
+  auto request = [&](const char* inbox, const std::string& body) {
+    ASSERT_EQ(natsConnection_PublishRequest(nc.get(), next, inbox, body.data(),
+                                            static_cast<int>(body.size())),
+              NATS_OK);
+  };
+  Sub a = subscribe("_INBOX.nh.a");
+  Sub c = subscribe("_INBOX.nh.c");
+  ASSERT_EQ(natsConnection_Flush(nc.get()), NATS_OK);
+  request("_INBOX.nh.a", R"({"batch":1})");
+  natsMsg* raw = nullptr;
+  ASSERT_EQ(natsSubscription_NextMsg(&raw, a.get(), 10000), NATS_OK);
+  Msg first(raw);
+  EXPECT_EQ(Data(raw), "m1");
+  request("_INBOX.nh.c", R"({"batch":1,"no_wait":true})");  // held: max_ack_pending
+  // A round trip, so the request is in before the ack that frees it.
+  ASSERT_EQ(natsConnection_Flush(nc.get()), NATS_OK);
+  ASSERT_NE(natsMsg_GetReply(first.get()), nullptr);
+  ASSERT_EQ(natsConnection_PublishString(nc.get(), natsMsg_GetReply(first.get()), "+ACK"), NATS_OK);
+  ASSERT_EQ(natsSubscription_NextMsg(&raw, c.get(), 10000), NATS_OK);
+  Msg got(raw);
+  const char* status = nullptr;
+  EXPECT_NE(natsMsgHeader_Get(raw, "Status", &status), NATS_OK)
+      << "a status instead of the message: " << (status ? status : "");
+  EXPECT_EQ(Data(raw), "m2");
+}
+
 TEST_P(JetStreamClients, LibnatsPushSubscriptionReceivesNewAndStoredMessages) {
   Nc nc = Connect(server_->url());
   Js js = JetStream(nc.get());

@@ -160,6 +160,41 @@ TEST_F(ConsumerTest, NoWaitIsNotRefusedWhenWaitingRequestsWantExactlyWhatIsLeft)
             "NATS/1.0 408 Requests Pending\r\n\r\n");
 }
 
+// nats-server 2.9.10: a no_wait request without expires that finds messages left but none
+// deliverable (max_ack_pending reached) is queued as a one-shot, not answered 404; the first
+// delivery ends it.
+TEST_F(ConsumerTest, NoWaitWithoutExpiresHeldByMaxAckPendingWaitsAsAOneShot) {
+  for (int i = 0; i < 3; ++i) Pub("s.a", "x");
+  Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}, {"max_ack_pending", 1}});
+  auto first = Pull("C", R"({"batch":1})", "_INBOX.a");
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_TRUE(Pull("C", R"({"batch":1,"no_wait":true})", "_INBOX.c").empty()) << "no 404";
+  EXPECT_EQ(Info("C")["num_waiting"], 1);
+  Ack(first[0]);
+  auto got = out_.Take();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].subject, "_INBOX.c");
+  EXPECT_EQ(got[0].payload, "x");
+  EXPECT_EQ(Info("C")["num_waiting"], 0) << "a one-shot: served once, then gone";
+}
+
+// The same with a batch the held-back consumer cannot fill: after the first delivery the
+// one-shot takes what else is deliverable and ends with 408 and the pending counts.
+TEST_F(ConsumerTest, NoWaitOneShotWithABatchEndsWith408AfterItsFirstDelivery) {
+  for (int i = 0; i < 3; ++i) Pub("s.a", "x");
+  Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}, {"max_ack_pending", 1}});
+  auto first = Pull("C", R"({"batch":1})", "_INBOX.a");
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_TRUE(Pull("C", R"({"batch":3,"no_wait":true})", "_INBOX.c").empty());
+  Ack(first[0]);
+  auto got = out_.Take();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].payload, "x");
+  EXPECT_EQ(got[1].subject, "_INBOX.c");
+  EXPECT_TRUE(got[1].headers.starts_with("NATS/1.0 408 Request Timeout")) << got[1].headers;
+  EXPECT_EQ(Info("C")["num_waiting"], 0);
+}
+
 TEST_F(ConsumerTest, NoWaitWithSomeMessagesEndsWith408AndPendingCounts) {
   Pub("s.a", "x");
   Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}});

@@ -40,6 +40,10 @@ class TrackingFileIo : public store::FileIo {
     MarkDirty(fd);
     return real().Truncate(fd, size);
   }
+  store::Status Allocate(int fd, uint64_t size) override {
+    MarkDirty(fd);
+    return real().Allocate(fd, size);
+  }
   store::Status DataSync(int fd) override {
     std::string path;
     {

@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "test_util.h"
 
@@ -126,6 +129,47 @@ TEST(Loop, TimerMayOutliveItsLoop) {
   }
   t.Cancel();
   EXPECT_FALSE(t.active());
+}
+
+TEST(Loop, IterationHookRunsAfterTheCallbacksOfEachIteration) {
+  Loop loop;
+  std::vector<std::string> seen;
+  IterationHook hook = loop.AtIterationEnd([&] { seen.push_back("end"); });
+  loop.Post([&] { seen.push_back("posted"); });
+  ASSERT_TRUE(RunUntil(loop, [&] {
+    auto p = std::find(seen.begin(), seen.end(), "posted");
+    return p != seen.end() && p + 1 != seen.end();
+  }));
+  auto posted = std::find(seen.begin(), seen.end(), "posted");
+  ASSERT_NE(posted, seen.end());
+  ASSERT_NE(posted + 1, seen.end());
+  EXPECT_EQ(*(posted + 1), "end") << "the hook runs in the iteration that ran the callback";
+}
+
+TEST(Loop, CancelledIterationHookNeverRunsAgain) {
+  Loop loop;
+  int runs = 0;
+  IterationHook hook;
+  hook = loop.AtIterationEnd([&] {
+    ++runs;
+    hook.Cancel();  // from inside its own callback
+  });
+  bool posted = false;
+  loop.Post([&] { posted = true; });
+  ASSERT_TRUE(RunUntil(loop, [&] { return posted; }));
+  int again = 0;
+  loop.Post([&] { again = 1; });
+  ASSERT_TRUE(RunUntil(loop, [&] { return again == 1; }));
+  EXPECT_EQ(runs, 1);
+}
+
+TEST(Loop, IterationHookMayOutliveItsLoop) {
+  IterationHook hook;
+  {
+    Loop loop;
+    hook = loop.AtIterationEnd([] {});
+  }
+  hook.Cancel();
 }
 
 TEST(Loop, SignalHandlerSeesSighup) {

@@ -188,7 +188,12 @@ TEST(FileStoreRecovery, ZeroFilledTailIsTornNotCorrupt) {
   auto store = OpenStore(dir.path());
   EXPECT_EQ(store->State().msgs, 3u);
   EXPECT_TRUE(store->Corruption().empty());
-  EXPECT_EQ(store->TornBytesTruncated(), 4096u);
+  // Zeros alone are cut off without counting as torn: that is what the space the store
+  // reserves past its last record looks like after a kill.
+  EXPECT_EQ(store->TornBytesTruncated(), 0u);
+  uint64_t seq = 0;
+  ASSERT_TRUE(store->Append("s", "after", &seq).ok());
+  EXPECT_EQ(seq, 4u);
 }
 
 class FlippedBit : public ::testing::TestWithParam<size_t> {};

@@ -59,6 +59,7 @@ class FaultyFileIo : public FileIo {
     if (fail_truncate) return ErrnoStatus(EIO, "truncate");
     return real().Truncate(fd, size);
   }
+  Status Allocate(int fd, uint64_t size) override { return real().Allocate(fd, size); }
   Status DataSync(int fd) override {
     ++data_syncs;
     if (fail_sync) return ErrnoStatus(EIO, "fdatasync");
