@@ -4,6 +4,7 @@
 
 #include "config/reader.h"
 #include "config/values.h"
+#include "server/leafnode.h"
 #include "server/nkey.h"
 
 namespace meridian::server {
@@ -121,6 +122,22 @@ void Apply(config::Document& doc, Options& o) {
     o.tls.handshake_first = t->Optional<bool>("handshake_first", false);
     if (auto v = t->Get<std::chrono::nanoseconds>("handshake_first_fallback")) {
       o.tls.handshake_first_fallback = Ms(*v);
+    }
+  }
+  // [leafnodes] reconnect = "1s"; [[leafnodes.remotes]] urls = [...] (or url), account.
+  if (auto ln = root.GetTable("leafnodes")) {
+    if (auto v = ln->Get<std::chrono::nanoseconds>("reconnect")) o.leafnodes.reconnect = Ms(*v);
+    for (const config::Table& r : ln->TableArray("remotes")) {
+      LeafRemoteOptions remote;
+      remote.urls = r.Optional<std::vector<std::string>>("urls", {});
+      if (auto u = r.Get<std::string>("url")) remote.urls.push_back(*u);
+      remote.account = r.Optional<std::string>("account", "");
+      if (remote.urls.empty()) r.Fail("urls", "a leaf remote needs url or urls");
+      for (const auto& u : remote.urls) {
+        std::string why = ValidateLeafUrl(u);
+        if (!why.empty()) r.Fail("urls", why);
+      }
+      o.leafnodes.remotes.push_back(std::move(remote));
     }
   }
   for (const config::Table& u : root.TableArray("users")) {

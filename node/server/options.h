@@ -103,6 +103,24 @@ struct TlsOptions {
 // nats-server's default fallback for handshake_first "auto".
 inline constexpr std::chrono::milliseconds kTlsFirstAutoFallback{50};
 
+// One leaf-node remote this node connects to (nats-server's `leafnodes { remotes: [...] }`): the
+// node is the leaf (spoke) and the remote server the hub.
+struct LeafRemoteOptions {
+  // "nats-leaf://[user:password@]host:port" (also nats://, leaf://, tls-less only); tried in
+  // order, round-robin.
+  std::vector<std::string> urls;
+  std::string account;  // the local account bound to the connection; empty: $G
+};
+
+struct LeafNodeOptions {
+  std::vector<LeafRemoteOptions> remotes;
+  // Delay between connect attempts (nats-server's `reconnect`, default 1s): the first retry
+  // comes after a quarter of it, growing with jitter to it.
+  std::chrono::milliseconds reconnect{std::chrono::seconds(1)};
+  // Accepting leaf connections (`leafnodes { listen }`): not yet; 0 means off.
+  uint16_t port = 0;
+};
+
 struct Options {
   std::string server_name;  // empty: the server id
   std::string host = "0.0.0.0";
@@ -135,6 +153,7 @@ struct Options {
 
   JetStreamOptions jetstream;
   TlsOptions tls;
+  LeafNodeOptions leafnodes;
 };
 
 }  // namespace meridian::server

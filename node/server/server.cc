@@ -17,6 +17,7 @@
 #include "proto/parser.h"
 #include "spdlog/spdlog.h"
 #include "server/jetstream_glue.h"
+#include "server/leafnode.h"
 #include "server/nkey.h"
 #include "server/password.h"
 #include "server/permissions.h"
@@ -180,9 +181,12 @@ struct Client {
   net::Timer first_ping_timer;
   std::string ip;
   int port = 0;
+  // Set for the stand-in of a leaf-node connection (leafnode.h): its subscriptions are the
+  // hub's interest, and messages to them go out as LMSG. It has no `conn`.
+  LeafConnection* leaf = nullptr;
 };
 
-struct Server::Impl {
+struct Server::Impl : LeafHost {
   net::Loop& loop;
   Options options;
   std::string server_id;
@@ -252,6 +256,16 @@ struct Server::Impl {
       auto ctx = net::TlsContext::Create(net::TlsContext::Role::kServer, tc);
       if (!ctx.ok()) throw std::invalid_argument("tls: " + ctx.message());
       tls = ctx.value();
+    }
+    for (const auto& r : options.leafnodes.remotes) {
+      if (!r.account.empty() && !accounts.count(r.account)) {
+        throw std::invalid_argument("leafnodes remote names account \"" + r.account +
+                                    "\", which is not configured; add it to the accounts");
+      }
+      for (const auto& u : r.urls) {
+        std::string why = ValidateLeafUrl(u);
+        if (!why.empty()) throw std::invalid_argument(why);
+      }
     }
     if (!options.no_auth_user.empty() && FindUser(options.no_auth_user) == nullptr) {
       throw std::invalid_argument("no_auth_user \"" + options.no_auth_user +
@@ -821,6 +835,7 @@ struct Server::Impl {
       SendErr(c, "Invalid Subject");
       return;
     }
+    if (!leafs.empty()) NotifyLeafs(acc, sub->subject, sub->queue, +1);
     c->subs.emplace(sub->sid, std::move(sub));
     SendOk(c);
   }
@@ -830,6 +845,7 @@ struct Server::Impl {
     sub->dead = true;
     Client* c = sub->client;
     c->account->sublist.Remove(sub->subject, reinterpret_cast<uintptr_t>(sub), sub->queue);
+    if (!leafs.empty() && c->leaf == nullptr) NotifyLeafs(c->account, sub->subject, sub->queue, -1);
     auto it = c->subs.find(sub->sid);
     if (it != c->subs.end()) {
       dead_subs.push_back(std::move(it->second));
@@ -991,16 +1007,33 @@ struct Server::Impl {
   }
 
   // Delivers to the subscribers in `result` (`subj`'s match, which the caller keeps alive).
+  // Leaf-node stand-ins get one LMSG per message, carrying the names of the queue groups that
+  // picked them; as nats-server, a queue group prefers local members, and a message that came
+  // from a leaf goes to no queue group the leaf did not name (leaf_queue_filter).
   bool DeliverTo(const subject::MatchResult& result, Client* from, std::string_view subj,
                  std::string_view reply, std::string_view headers, std::string_view payload,
                  std::string_view shown = {}) {
     if (result.empty()) return false;
     std::string_view as = shown.empty() ? subj : shown;
     bool delivered = false;
+    const bool from_leaf = from != nullptr && from->leaf != nullptr;
+    std::vector<std::pair<Client*, std::string>> to_leafs;  // allocates only when used
+    auto add_leaf = [&](Client* leaf, std::string_view queue) {
+      for (auto& [c, queues] : to_leafs) {
+        if (c != leaf) continue;
+        if (!queue.empty()) queues.append(queues.empty() ? "" : " ").append(queue);
+        return;
+      }
+      to_leafs.emplace_back(leaf, std::string(queue));
+    };
     for (auto id : result.plain) {
       auto* sub = reinterpret_cast<Subscription*>(id);
       if (sub->dead || sub->client->closed) continue;
       if (from != nullptr && !from->echo && sub->client == from) continue;
+      if (sub->client->leaf != nullptr) {
+        add_leaf(sub->client, {});
+        continue;
+      }
       if (DeniedOnDelivery(sub, subj)) continue;
       SendMsg(sub, as, reply, headers, payload);
       delivered = true;
@@ -1008,18 +1041,214 @@ struct Server::Impl {
     for (const auto& q : result.queues) {
       size_t n = q.members.size();
       if (n == 0) continue;
+      if (from_leaf && !QueueListed(leaf_queue_filter, q.name)) continue;
       size_t start = NextRandom() % n;
+      Client* fallback = nullptr;  // a leaf that has members of this group
+      bool sent = false;
       for (size_t i = 0; i < n; ++i) {
         auto* sub = reinterpret_cast<Subscription*>(q.members[(start + i) % n]);
         if (sub->dead || sub->client->closed) continue;
         if (from != nullptr && !from->echo && sub->client == from) continue;
+        if (sub->client->leaf != nullptr) {
+          if (fallback == nullptr && sub->client->leaf->CanSend(subj)) fallback = sub->client;
+          continue;
+        }
         if (DeniedOnDelivery(sub, subj)) continue;
         SendMsg(sub, as, reply, headers, payload);
         delivered = true;
+        sent = true;
+        break;
+      }
+      if (!sent && fallback != nullptr) add_leaf(fallback, q.name);
+    }
+    for (const auto& [c, queues] : to_leafs) {
+      if (!c->leaf->CanSend(subj)) continue;
+      if (!shown.empty() && shown != subj && reply.starts_with("$JS.ACK.")) {
+        // A JetStream delivery: as nats-server, it travels under the stored subject with the
+        // deliver subject after an `@` in the reply, and the far side routes it by that.
+        std::string r(reply);
+        r.append("@").append(subj);
+        c->leaf->Send(shown, r, queues, headers, payload);
+      } else {
+        c->leaf->Send(subj, reply, queues, headers, payload);
+      }
+      ++c->out_msgs;
+      c->out_bytes += headers.size() + payload.size();
+      ++stats.out_msgs;
+      stats.out_bytes += headers.size() + payload.size();
+      delivered = true;
+    }
+    return delivered;
+  }
+
+  static bool QueueListed(std::string_view list, std::string_view name) {
+    std::string_view f[16];
+    size_t n = proto::SplitArgs(list, f, 16);
+    for (size_t i = 0; i < std::min<size_t>(n, 16); ++i) {
+      if (f[i] == name) return true;
+    }
+    return false;
+  }
+
+  // ---- leaf nodes (leafnode.h): the server side of LeafHost ----
+
+  std::vector<std::unique_ptr<LeafConnection>> leafs;
+  std::unordered_map<LeafConnection*, std::unique_ptr<Client>> leaf_clients;
+  std::string leaf_queue_filter;  // the queue names of the leaf message being routed
+
+  void NotifyLeafs(Account* acc, std::string_view subject, std::string_view queue, int delta) {
+    for (auto& l : leafs) {
+      if (l->account() == acc->name) l->LocalInterest(subject, queue, delta);
+    }
+  }
+
+  void StartLeafNodes() {
+    std::map<std::string, std::string> lds;  // per account, as nats-server's acc.lds
+    for (const auto& r : options.leafnodes.remotes) {
+      std::string account = r.account.empty() ? kGlobalAccount : r.account;
+      auto& subject = lds[account];
+      if (subject.empty()) subject = "$LDS." + RandomServerId().substr(1, 22);
+      LeafSettings s;
+      s.server_id = server_id;
+      s.server_name = options.server_name.empty() ? server_id : options.server_name;
+      s.cluster = options.cluster_name;
+      s.domain = options.jetstream.domain;
+      s.jetstream = options.jetstream.enabled && accounts.find(account)->second->jetstream_enabled;
+      s.ping_interval = options.ping_interval;
+      s.ping_max = options.ping_max;
+      s.max_payload = options.max_payload;
+      s.reconnect = options.leafnodes.reconnect;
+      leafs.push_back(std::make_unique<LeafConnection>(loop, *this, r, s, subject));
+    }
+    for (auto& l : leafs) l->Start();
+  }
+
+  void LeafUp(LeafConnection* leaf) override {
+    auto c = std::make_unique<Client>();
+    c->cid = next_cid++;
+    c->leaf = leaf;
+    c->echo = false;  // never back to the leaf it came from
+    c->headers = true;
+    c->verbose = false;
+    c->connect_received = true;
+    c->account = accounts.find(leaf->account())->second.get();
+    c->name = leaf->remote_server();
+    c->start_unix_ms = c->last_activity_unix_ms = UnixMs();
+    leaf_clients[leaf] = std::move(c);
+  }
+
+  void LeafDown(LeafConnection* leaf) override {
+    auto it = leaf_clients.find(leaf);
+    if (it == leaf_clients.end()) return;
+    Client* c = it->second.get();
+    c->closed = true;
+    ++depth;
+    std::vector<Subscription*> subs;
+    for (auto& [key, s] : c->subs) subs.push_back(s.get());
+    for (Subscription* s : subs) RemoveSub(s);
+    dead_clients.push_back(std::move(it->second));
+    leaf_clients.erase(it);
+    --depth;
+    if (depth == 0) {
+      dead_subs.clear();
+      dead_clients.clear();
+    }
+  }
+
+  void LeafInterest(LeafConnection* leaf, std::string_view subject, std::string_view queue,
+                    uint32_t weight) override {
+    auto it = leaf_clients.find(leaf);
+    if (it == leaf_clients.end()) return;
+    Client* c = it->second.get();
+    std::string key(subject);
+    if (!queue.empty()) key.append(" ").append(queue);
+    auto found = c->subs.find(key);
+    if (weight == 0) {
+      if (found != c->subs.end()) {
+        ++depth;
+        RemoveSub(found->second.get());
+        --depth;
+        if (depth == 0) dead_subs.clear();
+      }
+      return;
+    }
+    if (found != c->subs.end()) return;  // a queue group's new weight: one member stands for it
+    if (!subject::IsValidSubscribeSubject(subject) ||
+        (!queue.empty() && !subject::IsValidQueueGroup(queue))) {
+      return;
+    }
+    auto sub = std::make_unique<Subscription>();
+    sub->client = c;
+    sub->subject = subject;
+    sub->queue = queue;
+    sub->sid = key;
+    if (!c->account->sublist.Insert(sub->subject, reinterpret_cast<uintptr_t>(sub.get()), sub->queue)
+             .ok()) {
+      return;
+    }
+    c->subs.emplace(key, std::move(sub));
+  }
+
+  void LeafMessage(LeafConnection* leaf, std::string_view subject, std::string_view reply,
+                   std::string_view queues, std::string_view headers,
+                   std::string_view payload) override {
+    auto it = leaf_clients.find(leaf);
+    if (it == leaf_clients.end()) return;
+    Client* c = it->second.get();
+    ++c->in_msgs;
+    c->in_bytes += headers.size() + payload.size();
+    ++stats.in_msgs;
+    stats.in_bytes += headers.size() + payload.size();
+    c->last_activity_unix_ms = UnixMs();
+    Account* acc = c->account;
+    std::string_view subj = subject;
+    std::string_view shown;
+    // A JetStream delivery from the far side: routed by the deliver subject after the `@`.
+    if (reply.starts_with("$JS.ACK.")) {
+      auto at = reply.rfind('@');
+      if (at != std::string_view::npos && at + 1 < reply.size()) {
+        shown = subject;
+        subj = reply.substr(at + 1);
+        reply = reply.substr(0, at);
+      }
+    }
+    std::string mapped_subject;
+    if (shown.empty()) {
+      for (const auto& m : acc->mappings) {
+        auto outcome = m.Map(subj, options.cluster_name, percent, mapped);
+        if (outcome == subject::MapOutcome::kNoMatch) continue;
+        if (outcome == subject::MapOutcome::kDropped) return;
+        mapped_subject = mapped;
+        subj = mapped_subject;
         break;
       }
     }
-    return delivered;
+    ++depth;
+    leaf_queue_filter.assign(queues);
+    Deliver(c, acc, subj, reply, headers, payload, shown);
+    leaf_queue_filter.clear();
+    if (shown.empty()) {
+      if (acc->js) acc->js->Handle(subj, reply, headers, payload);
+      if (!acc->streams_out.empty() || !acc->services_in.empty() || !acc->responses.empty()) {
+        RouteAcrossAccounts(c, acc, subj, reply, headers, payload);
+      }
+    }
+    --depth;
+    if (depth == 0) {
+      dead_subs.clear();
+      dead_clients.clear();
+    }
+  }
+
+  void ForEachLocalInterest(
+      const std::string& account,
+      const std::function<void(std::string_view, std::string_view)>& each) override {
+    for (auto& [id, c] : clients) {
+      if (c->closed || c->account == nullptr || c->account->name != account) continue;
+      for (auto& [sid, sub] : c->subs) {
+        if (!sub->dead) each(sub->subject, sub->queue);
+      }
+    }
   }
 
   void SendMsg(Subscription* sub, std::string_view subj, std::string_view reply,
@@ -1171,6 +1400,13 @@ struct Server::Impl {
       return out;
     };
     check(js_accounts(a) == js_accounts(b), "jetstream of an account");
+    auto leaf_remotes = [](const Options& o) {
+      std::vector<std::pair<std::vector<std::string>, std::string>> out;
+      for (const auto& r : o.leafnodes.remotes) out.emplace_back(r.urls, r.account);
+      return out;
+    };
+    check(leaf_remotes(a) == leaf_remotes(b) && a.leafnodes.reconnect == b.leafnodes.reconnect,
+          "leafnodes");
     return out;
   }
 
@@ -1335,6 +1571,7 @@ net::Status Server::Start() {
     return net::Status::Error(e.what());
   }
   impl_->listener = std::move(l).value();
+  impl_->StartLeafNodes();
   impl_->ping_timer =
       impl_->loop.Every(impl_->options.ping_interval, [this] { impl_->PingTick(); });
   return net::Status::Ok();
@@ -1349,6 +1586,7 @@ void Server::Shutdown() {
   impl_->listener.reset();
   impl_->ping_timer.Cancel();
   impl_->StopJetStream();
+  for (auto& leaf : impl_->leafs) leaf->Stop();
   std::vector<Client*> all;
   for (auto& [id, c] : impl_->clients) all.push_back(c.get());
   for (Client* c : all) c->conn->Close();

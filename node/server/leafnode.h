@@ -1,0 +1,105 @@
+// Leaf-node connections of meridian-node, soliciting side: the node connects out to a hub
+// (nats-server's `leafnodes { remotes: [...] }`) and speaks the leafnode protocol of
+// nats-server 2.9.10: INFO/CONNECT, PING/PONG, LS+/LS- interest (queue groups with weights),
+// LMSG/HMSG both ways, `$LDS.` loop detection, the permissions the hub sends, and the
+// JetStream domain rules (denies on `$JS.API.>`, `$KV.>`, `$OBJ.>`; interest in this node's
+// `$JS.<domain>.API` subjects). The server (server.cc) routes: it implements LeafHost and calls
+// the connection for local interest changes and messages bound for the hub.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/options.h"
+
+namespace meridian::net {
+class Loop;
+}
+
+namespace meridian::server {
+
+// A remote URL split up: nats-leaf://[user[:password]@]host[:port] (also nats:// and leaf://;
+// the port defaults to 7422).
+struct LeafUrl {
+  std::string host;
+  uint16_t port = 7422;
+  std::string user, password;
+};
+// Empty when `url` is usable, else a sentence saying what is wrong.
+std::string ValidateLeafUrl(const std::string& url);
+bool ParseLeafUrl(const std::string& url, LeafUrl& out, std::string* error);
+
+class LeafConnection;
+
+// What a leaf connection needs from the server. Loop thread only.
+class LeafHost {
+ public:
+  virtual ~LeafHost() = default;
+  // The handshake is done: from now on the remote's interest and messages arrive.
+  virtual void LeafUp(LeafConnection* leaf) = 0;
+  // The connection is gone: drop every interest it announced.
+  virtual void LeafDown(LeafConnection* leaf) = 0;
+  // The remote's interest in subject (queue: a group with `weight` members); weight 0: gone.
+  virtual void LeafInterest(LeafConnection* leaf, std::string_view subject, std::string_view queue,
+                            uint32_t weight) = 0;
+  // A message from the remote; `queues`: the queue groups it is meant for (blank separated).
+  virtual void LeafMessage(LeafConnection* leaf, std::string_view subject, std::string_view reply,
+                           std::string_view queues, std::string_view headers,
+                           std::string_view payload) = 0;
+  // Calls `each` for every subscription of local clients in `account` (subject, queue).
+  virtual void ForEachLocalInterest(
+      const std::string& account,
+      const std::function<void(std::string_view subject, std::string_view queue)>& each) = 0;
+};
+
+// What every leaf connection of the node shares.
+struct LeafSettings {
+  std::string server_id, server_name, cluster;
+  std::string domain;      // this node's JetStream domain
+  bool jetstream = false;  // JetStream is on for the bound account
+  std::chrono::milliseconds ping_interval{std::chrono::minutes(2)};
+  int ping_max = 2;
+  uint64_t max_payload = 1024 * 1024;
+  std::chrono::milliseconds reconnect{std::chrono::seconds(1)};
+};
+
+// One solicited leaf connection, reconnecting until Stop().
+class LeafConnection {
+ public:
+  LeafConnection(net::Loop& loop, LeafHost& host, LeafRemoteOptions remote, LeafSettings settings,
+                 std::string loop_detection_subject);
+  ~LeafConnection();
+  LeafConnection(const LeafConnection&) = delete;
+  LeafConnection& operator=(const LeafConnection&) = delete;
+
+  void Start();
+  void Stop();
+
+  // The local account bound to this connection.
+  const std::string& account() const;
+  bool up() const;
+  // The hub's server name and JetStream domain (from its INFO), once connected.
+  const std::string& remote_server() const;
+  const std::string& remote_domain() const;
+  uint64_t connects() const;  // handshakes completed so far
+
+  // A local subscription appeared (+1) or went away (-1): announced to the hub with LS+/LS-
+  // as nats-server does (plain subjects once per subject, queue groups with their weight).
+  void LocalInterest(std::string_view subject, std::string_view queue, int delta);
+  // Whether a message on `subject` may go to the hub (export permissions and JetStream denies).
+  bool CanSend(std::string_view subject) const;
+  // Sends LMSG/HMSG (`queues`: blank-separated group names the hub should deliver it to).
+  void Send(std::string_view subject, std::string_view reply, std::string_view queues,
+            std::string_view headers, std::string_view payload);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace meridian::server
