@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "config/reader.h"
+#include "server/leafnode.h"
 
 namespace meridian::server {
 namespace {
@@ -187,6 +188,45 @@ TEST(NatsConfigLoad, ClusterRoutesAndListenAreRefusedNamingKeyAndLine) {
   EXPECT_NE(err.find("cluster.listen"), std::string::npos) << err;
   EXPECT_NE(err.find("not supported yet"), std::string::npos) << err;
   EXPECT_NE(ErrorOf("cluster: west\n").find("must be a block"), std::string::npos);
+}
+
+TEST(NatsConfigLoad, LeafNodeRemotes) {
+  Options o;
+  LoadNatsConfigText(
+      "accounts { APP: {} }\nleafnodes {\n  reconnect: \"250ms\"\n  remotes: [\n"
+      "    { url: \"nats-leaf://u:p@hub.example:7422\", account: APP }\n"
+      "    { urls: [\"nats-leaf://10.0.0.1:7000\", \"nats://10.0.0.2\"] }\n  ]\n}\n",
+      "n.conf", o);
+  ASSERT_EQ(o.leafnodes.remotes.size(), 2u);
+  EXPECT_EQ(o.leafnodes.reconnect, std::chrono::milliseconds(250));
+  EXPECT_EQ(o.leafnodes.remotes[0].account, "APP");
+  ASSERT_EQ(o.leafnodes.remotes[0].urls.size(), 1u);
+  ASSERT_EQ(o.leafnodes.remotes[1].urls.size(), 2u);
+  EXPECT_EQ(o.leafnodes.remotes[1].account, "");
+  LeafUrl u;
+  ASSERT_TRUE(ParseLeafUrl(o.leafnodes.remotes[0].urls[0], u, nullptr));
+  EXPECT_EQ(u.host, "hub.example");
+  EXPECT_EQ(u.port, 7422);
+  EXPECT_EQ(u.user, "u");
+  EXPECT_EQ(u.password, "p");
+  ASSERT_TRUE(ParseLeafUrl("nats://10.0.0.2", u, nullptr));
+  EXPECT_EQ(u.port, 7422);
+  EXPECT_TRUE(u.user.empty());
+}
+
+TEST(NatsConfigLoad, LeafNodeSettingsNotSupportedAreRefused) {
+  std::string err = ErrorOf("leafnodes {\n  listen: 127.0.0.1:7422\n}\n");
+  EXPECT_NE(err.find("n.conf:2"), std::string::npos) << err;
+  EXPECT_NE(err.find("accepting leaf-node connections is not supported"), std::string::npos)
+      << err;
+  err = ErrorOf("leafnodes { remotes: [ { url: \"tls://h:1\" } ] }\n");
+  EXPECT_NE(err.find("TLS"), std::string::npos) << err;
+  err = ErrorOf("leafnodes { remotes: [ { url: \"nats-leaf://h:99999\" } ] }\n");
+  EXPECT_NE(err.find("port"), std::string::npos) << err;
+  err = ErrorOf("leafnodes { remotes: [ { url: \"nats-leaf://h\", credentials: \"x.creds\" } ] }\n");
+  EXPECT_NE(err.find("credentials"), std::string::npos) << err;
+  err = ErrorOf("leafnodes { remotes: [ { account: A } ] }\n");
+  EXPECT_NE(err.find("needs url"), std::string::npos) << err;
 }
 
 TEST(NatsConfigLoad, TlsBlock) {

@@ -1,0 +1,304 @@
+// The node's solicited leaf connection against a scripted hub on the same loop: what goes on
+// the wire (CONNECT, LS+/LS-, LMSG/HMSG), the hub's permissions, the JetStream denies, queue
+// names, loop detection and reconnecting.
+#include "server/leafnode.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "net/connection.h"
+#include "net/listener.h"
+#include "net/loop.h"
+#include "server/server.h"
+
+namespace meridian::server {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A hub that accepts leaf connections and records what it receives.
+class FakeHub {
+ public:
+  explicit FakeHub(net::Loop& loop) : loop_(loop) {
+    auto l = net::Listener::Listen(loop, net::Endpoint::Tcp("127.0.0.1", 0),
+                                   [this](net::ConnectionPtr c) { Accept(std::move(c)); });
+    if (!l.ok()) throw std::runtime_error(l.message());
+    listener_ = std::move(l).value();
+  }
+  ~FakeHub() {
+    if (conn_) {
+      conn_->DetachHandlers();
+      conn_->Abort();
+    }
+  }
+  uint16_t port() const { return listener_->port(); }
+  std::string info = R"({"server_id":"NHUB","server_name":"hub","version":"2.9.10","headers":true,)"
+                     R"("domain":"hub","info_on_connect":true,"leafnode_urls":["127.0.0.1:1"]})";
+
+  void Accept(net::ConnectionPtr c) {
+    ++accepted_;
+    received_.clear();
+    closed_ = false;
+    conn_ = c;
+    c->SetReadHandler([this](std::string_view d) {
+      received_.append(d);
+      return d.size();
+    });
+    c->SetCloseHandler([this](const net::CloseInfo&) { closed_ = true; });
+    c->Write("INFO " + info + "\r\n");
+  }
+  void Send(std::string_view bytes) { conn_->Write(bytes); }
+  bool WaitFor(std::string_view text, std::chrono::milliseconds limit = 3s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (received_.find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      loop_.RunFor(5ms);
+    }
+    return true;
+  }
+  bool WaitClosed() {
+    auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (!closed_) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      loop_.RunFor(5ms);
+    }
+    return true;
+  }
+  bool WaitAccepted(int n) {
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (accepted_ < n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      loop_.RunFor(5ms);
+    }
+    return true;
+  }
+  std::string& received() { return received_; }
+  // The CONNECT's JSON.
+  nlohmann::json Connect() {
+    auto p = received_.find("CONNECT ");
+    auto e = received_.find("\r\n", p);
+    return nlohmann::json::parse(received_.substr(p + 8, e - p - 8));
+  }
+
+ private:
+  net::Loop& loop_;
+  std::unique_ptr<net::Listener> listener_;
+  net::ConnectionPtr conn_;
+  std::string received_;
+  bool closed_ = false;
+  int accepted_ = 0;
+};
+
+// A raw client of the node.
+class RawClient {
+ public:
+  RawClient(net::Loop& loop, uint16_t port) : loop_(loop) {
+    bool done = false;
+    net::Connect(loop, net::Endpoint::Tcp("127.0.0.1", port), {}, [&](auto r) {
+      done = true;
+      if (!r.ok()) return;
+      conn_ = r.value();
+      conn_->SetReadHandler([this](std::string_view d) {
+        received_.append(d);
+        return d.size();
+      });
+    });
+    while (!done) loop.RunFor(10ms);
+    if (!conn_) throw std::runtime_error("connect failed");
+    conn_->Write(
+        "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}"
+        "\r\nPING\r\n");
+    WaitFor("PONG\r\n");
+  }
+  ~RawClient() {
+    conn_->DetachHandlers();
+    conn_->Abort();
+  }
+  void Send(std::string_view bytes) { conn_->Write(bytes); }
+  bool WaitFor(std::string_view text, std::chrono::milliseconds limit = 3s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (received_.find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      loop_.RunFor(5ms);
+    }
+    return true;
+  }
+  // Sends PING and waits for its PONG: everything the server did before is done.
+  void Sync() {
+    pongs_ += 1;
+    conn_->Write("PING\r\n");
+    auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (Count("PONG\r\n") < pongs_ + 1 && std::chrono::steady_clock::now() < deadline) {
+      loop_.RunFor(5ms);
+    }
+  }
+  size_t Count(std::string_view text) const {
+    size_t n = 0;
+    for (auto p = received_.find(text); p != std::string::npos; p = received_.find(text, p + 1)) {
+      ++n;
+    }
+    return n;
+  }
+  std::string& received() { return received_; }
+
+ private:
+  net::Loop& loop_;
+  net::ConnectionPtr conn_;
+  std::string received_;
+  size_t pongs_ = 0;
+};
+
+class LeafNodeTest : public ::testing::Test {
+ protected:
+  void StartNode() {
+    Options o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.server_name = "leafy";
+    LeafRemoteOptions r;
+    r.urls = {"nats-leaf://u:pw@127.0.0.1:" + std::to_string(hub_.port())};
+    o.leafnodes.remotes.push_back(r);
+    o.leafnodes.reconnect = 100ms;
+    server_ = std::make_unique<Server>(loop_, std::move(o));
+    ASSERT_TRUE(server_->Start().ok());
+    ASSERT_TRUE(hub_.WaitFor("CONNECT "));
+  }
+  // Finishes the handshake with the hub's permission INFO.
+  void Finish(std::string_view perms = "") {
+    std::string info = R"(INFO {"server_id":"NHUB","connect_info":true)";
+    if (!perms.empty()) info.append(",").append(perms);
+    info += "}\r\n";
+    hub_.Send(info);
+    ASSERT_TRUE(hub_.WaitFor("LS+ $LDS."));
+  }
+  std::unique_ptr<RawClient> Client() {
+    return std::make_unique<RawClient>(loop_, server_->port());
+  }
+
+  net::Loop loop_;
+  FakeHub hub_{loop_};
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(LeafNodeTest, ConnectCarriesCredentialsNameAndHeaders) {
+  StartNode();
+  auto j = hub_.Connect();
+  EXPECT_EQ(j.value("user", ""), "u");
+  EXPECT_EQ(j.value("pass", ""), "pw");
+  EXPECT_EQ(j.value("name", ""), "leafy");
+  EXPECT_EQ(j.value("headers", false), true);
+  EXPECT_EQ(j.value("version", ""), "2.9.10");
+  EXPECT_FALSE(j.contains("domain"));  // no JetStream domain here
+  // No interest before the hub's INFO with connect_info.
+  EXPECT_EQ(hub_.received().find("LS+"), std::string::npos);
+}
+
+TEST_F(LeafNodeTest, LocalInterestIsAnnouncedFilteredByImportPermissions) {
+  StartNode();
+  auto c = Client();
+  c->Send("SUB foo 1\r\nSUB secret.x 2\r\nSUB q.s workers 3\r\n");
+  c->Sync();
+  Finish(R"("import":{"deny":["secret.>"]})");
+  ASSERT_TRUE(hub_.WaitFor("LS+ foo\r\n"));
+  EXPECT_TRUE(hub_.WaitFor("LS+ q.s workers 1\r\n"));
+  // Later subscriptions: plain subjects once, queue groups with their weight.
+  c->Send("SUB foo 4\r\nSUB q.s workers 5\r\nSUB secret.y 6\r\nSUB bar 7\r\n");
+  ASSERT_TRUE(hub_.WaitFor("LS+ bar\r\n"));
+  EXPECT_TRUE(hub_.WaitFor("LS+ q.s workers 2\r\n"));
+  size_t foos = 0;
+  for (auto p = hub_.received().find("LS+ foo\r\n"); p != std::string::npos;
+       p = hub_.received().find("LS+ foo\r\n", p + 1)) {
+    ++foos;
+  }
+  EXPECT_EQ(foos, 1u);
+  EXPECT_EQ(hub_.received().find("secret"), std::string::npos);
+  // Unsubscribing: LS- when the last one goes.
+  c->Send("UNSUB 1\r\n");
+  c->Sync();
+  EXPECT_EQ(hub_.received().find("LS- foo"), std::string::npos);
+  c->Send("UNSUB 4\r\nUNSUB 5\r\nUNSUB 3\r\n");
+  EXPECT_TRUE(hub_.WaitFor("LS- foo\r\n"));
+  EXPECT_TRUE(hub_.WaitFor("LS+ q.s workers 1\r\n"));
+  EXPECT_TRUE(hub_.WaitFor("LS- q.s workers\r\n"));
+}
+
+TEST_F(LeafNodeTest, MessagesRespectExportPermissionsAndJetStreamDenies) {
+  StartNode();
+  Finish(R"("export":{"deny":["private.>"]})");
+  hub_.Send("LS+ >\r\nLS+ $JS.API.>\r\n");
+  auto c = Client();
+  c->Send("SUB _INBOX.c.* 9\r\n");
+  ASSERT_TRUE(hub_.WaitFor("LS+ _INBOX.c.*\r\n"));
+  c->Send("PUB out.1 2\r\nhi\r\nHPUB out.h _INBOX.c.1 12 14\r\nNATS/1.0\r\n\r\nyo\r\n");
+  ASSERT_TRUE(hub_.WaitFor("LMSG out.1 2\r\nhi\r\n"));
+  ASSERT_TRUE(hub_.WaitFor("HMSG out.h _INBOX.c.1 12 14\r\nNATS/1.0\r\n\r\nyo\r\n"));
+  // Denied subjects do not go out: the requester gets no-responders instead.
+  c->Send("PUB private.x _INBOX.c.2 1\r\nx\r\nPUB $JS.API.INFO _INBOX.c.3 0\r\n\r\n");
+  ASSERT_TRUE(c->WaitFor("HMSG _INBOX.c.2 9 16 16\r\nNATS/1.0 503\r\n\r\n"));
+  ASSERT_TRUE(c->WaitFor("HMSG _INBOX.c.3 9 16 16\r\nNATS/1.0 503\r\n\r\n"));
+  c->Send("PUB out.2 1\r\nz\r\n");
+  ASSERT_TRUE(hub_.WaitFor("LMSG out.2 1\r\nz\r\n"));
+  EXPECT_EQ(hub_.received().find("private.x"), std::string::npos);
+  EXPECT_EQ(hub_.received().find("LMSG $JS.API"), std::string::npos);
+}
+
+TEST_F(LeafNodeTest, HubMessagesReachLocalSubscribersAndOnlyNamedQueueGroups) {
+  StartNode();
+  auto c = Client();
+  c->Send("SUB in.* 1\r\nSUB work workers 2\r\nSUB work others 3\r\n");
+  c->Sync();
+  Finish();
+  hub_.Send("LMSG in.a 3\r\nabc\r\nLMSG in.b _INBOX.r 2\r\nhi\r\n");
+  ASSERT_TRUE(c->WaitFor("MSG in.a 1 3\r\nabc\r\n"));
+  ASSERT_TRUE(c->WaitFor("MSG in.b 1 _INBOX.r 2\r\nhi\r\n"));
+  hub_.Send("HMSG in.h + _INBOX.r q 12 14\r\nNATS/1.0\r\n\r\nyo\r\n");
+  ASSERT_TRUE(c->WaitFor("HMSG in.h 1 _INBOX.r 12 14\r\nNATS/1.0\r\n\r\nyo\r\n"));
+  // Queue groups only get what the hub picked them for.
+  hub_.Send("LMSG work 1\r\na\r\nLMSG work | workers 1\r\nb\r\nLMSG in.end 1\r\nz\r\n");
+  ASSERT_TRUE(c->WaitFor("MSG in.end 1 1\r\nz\r\n"));
+  EXPECT_EQ(c->received().find("MSG work 2 1\r\na"), std::string::npos);
+  EXPECT_NE(c->received().find("MSG work 2 1\r\nb"), std::string::npos);
+  EXPECT_EQ(c->received().find("MSG work 3"), std::string::npos);
+}
+
+TEST_F(LeafNodeTest, QueueGroupsPreferLocalMembersAndNameTheGroupOtherwise) {
+  StartNode();
+  Finish();
+  hub_.Send("LS+ jobs crew 2\r\nLS+ only remote 1\r\n");
+  auto c = Client();
+  c->Send("SUB jobs crew 1\r\nPUB jobs 1\r\nl\r\nPUB only _INBOX.x 1\r\nr\r\n");
+  ASSERT_TRUE(c->WaitFor("MSG jobs 1 1\r\nl\r\n"));
+  ASSERT_TRUE(hub_.WaitFor("LMSG only + _INBOX.x remote 1\r\nr\r\n"));
+  EXPECT_EQ(hub_.received().find("LMSG jobs"), std::string::npos);
+}
+
+TEST_F(LeafNodeTest, LoopDetectedClosesAndHubLossReconnects) {
+  StartNode();
+  Finish();
+  auto p = hub_.received().find("LS+ $LDS.");
+  std::string lds = hub_.received().substr(p + 4, hub_.received().find("\r\n", p) - p - 4);
+  // The hub going away: the node connects again by itself.
+  hub_.Send("-ERR 'Stale Connection'\r\n");
+  ASSERT_TRUE(hub_.WaitAccepted(2));
+  ASSERT_TRUE(hub_.WaitFor("CONNECT "));
+  Finish();
+  // Our own loop-detection subject coming back means a loop: error and close.
+  hub_.Send("LS+ " + lds + "\r\n");
+  ASSERT_TRUE(hub_.WaitFor("-ERR 'Loop detected for leafnode account=\"$G\""));
+  EXPECT_TRUE(hub_.WaitClosed());
+}
+
+TEST_F(LeafNodeTest, ServerRefusesARemoteWithAnUnknownAccount) {
+  Options o;
+  LeafRemoteOptions r;
+  r.urls = {"nats-leaf://127.0.0.1:1"};
+  r.account = "NOPE";
+  o.leafnodes.remotes.push_back(r);
+  EXPECT_THROW(Server(loop_, o), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace meridian::server
