@@ -127,6 +127,8 @@ void Apply(config::Document& doc, Options& o) {
   // [leafnodes] reconnect = "1s"; [[leafnodes.remotes]] urls = [...] (or url), account.
   if (auto ln = root.GetTable("leafnodes")) {
     if (auto v = ln->Get<std::chrono::nanoseconds>("reconnect")) o.leafnodes.reconnect = Ms(*v);
+    o.leafnodes.host = ln->Optional<std::string>("host", o.leafnodes.host);
+    o.leafnodes.port = static_cast<uint16_t>(ln->Optional<int>("port", o.leafnodes.port));
     for (const config::Table& r : ln->TableArray("remotes")) {
       LeafRemoteOptions remote;
       remote.urls = r.Optional<std::vector<std::string>>("urls", {});

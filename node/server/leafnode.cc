@@ -115,6 +115,8 @@ struct LeafConnection::Impl {
   LeafSettings settings;
   std::string lds;  // this account's loop-detection subject
   LeafConnection* self = nullptr;
+  bool solicited = true;
+  uint64_t cid = 0;  // accepted: our id for it, sent in INFO (client_id)
   std::vector<LeafUrl> urls;
   std::unique_ptr<net::Reconnector> reconnector;
   net::Timer retry;      // the next connect attempt after a lost connection
@@ -146,6 +148,10 @@ struct LeafConnection::Impl {
 
   void Start() {
     stopped = false;
+    if (!solicited) {
+      Accepted();
+      return;
+    }
     std::vector<net::Endpoint> endpoints;
     for (const auto& u : urls) endpoints.push_back(net::Endpoint::Tcp(u.host, u.port));
     net::ConnectOptions copts;
@@ -202,7 +208,7 @@ struct LeafConnection::Impl {
     const LeafUrl* url = UrlOf(where);
     std::string user = url ? url->user : "", pass = url ? url->password : "";
     c->SetCloseHandler([this](const net::CloseInfo& info) {
-      spdlog::info("Leafnode connection to {} closed: {} {}", remote_server,
+      spdlog::info("Leafnode connection {} {} closed: {} {}", solicited ? "to" : "from", remote_server,
                    net::CloseReasonName(info.reason), info.detail);
       Lost();
     });
@@ -213,6 +219,77 @@ struct LeafConnection::Impl {
         conn->Close();
       }
     });
+  }
+
+  // An accepted leaf: INFO first, then its CONNECT within the handshake timeout.
+  void Accepted() {
+    auto c = conn;
+    conn.reset();
+    Connected(c, net::Endpoint{});
+    if (!conn) return;
+    nlohmann::ordered_json j;
+    j["server_id"] = settings.server_id;
+    j["server_name"] = settings.server_name;
+    j["version"] = kAdvertisedVersion;
+    j["proto"] = 1;
+    j["go"] = kAdvertisedGo;
+    j["host"] = settings.listen_host;
+    j["port"] = settings.listen_port;
+    j["headers"] = true;
+    j["max_payload"] = settings.max_payload;
+    if (settings.jetstream) j["jetstream"] = true;
+    j["client_id"] = cid;
+    if (!settings.domain.empty()) j["domain"] = settings.domain;
+    j["info_on_connect"] = true;
+    // A soliciting nats-server takes an INFO without leafnode_urls for a wrong port; with an
+    // unspecified listen address there is no one address to advertise.
+    const bool any = settings.listen_host.empty() || settings.listen_host == "0.0.0.0" ||
+                     settings.listen_host == "::";
+    j["leafnode_urls"] = any ? nlohmann::ordered_json::array()
+                             : nlohmann::ordered_json::array(
+                                   {settings.listen_host + ":" + std::to_string(settings.listen_port)});
+    conn->Write("INFO " + j.dump() + "\r\n");
+  }
+
+  // The leaf's CONNECT (accepting side), as nats-server's processLeafNodeConnect.
+  void HandleConnect(std::string_view text) {
+    if (solicited || info_received) {
+      Fail("Unknown Protocol Operation");
+      return;
+    }
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_object()) {
+      Fail("Unknown Protocol Operation");
+      return;
+    }
+    if (!j.value("lang", std::string()).empty()) {
+      Fail("attempted to connect to leaf node port");
+      return;
+    }
+    if (!j.value("gateway", std::string()).empty()) {
+      Fail("Rejecting connection from gateway on the leafnode port");
+      return;
+    }
+    std::string cluster = j.value("cluster", std::string());
+    if (!settings.cluster.empty() && cluster == settings.cluster) {
+      Fail("Leafnode has same cluster name as the hub cluster");
+      return;
+    }
+    info_received = true;
+    remote_server = j.value("name", j.value("server_id", std::string()));
+    remote_domain = j.value("domain", std::string());
+    for (const auto& d : JsonStrings(j, "deny_pub")) perms.publish.deny.push_back(d);
+    nlohmann::ordered_json info;
+    info["server_id"] = settings.server_id;
+    info["server_name"] = settings.server_name;
+    info["version"] = kAdvertisedVersion;
+    info["headers"] = true;
+    info["client_id"] = cid;
+    if (!settings.domain.empty()) info["domain"] = settings.domain;
+    info["connect_info"] = true;
+    info["remote_account"] = remote.account;
+    conn->Write("INFO " + info.dump() + "\r\n");
+    Finish();
   }
 
   // The connection is gone (or being dropped): forget it and try again later.
@@ -227,6 +304,11 @@ struct LeafConnection::Impl {
       host.LeafDown(self);
     }
     smap.clear();
+    if (!solicited) {
+      stopped = true;
+      host.LeafFinished(self);
+      return;
+    }
     if (stopped) return;
     auto delay = next_delay.count() > 0 ? next_delay : settings.reconnect;
     next_delay = std::chrono::milliseconds(0);
@@ -264,7 +346,10 @@ struct LeafConnection::Impl {
   void Handle(const proto::Op& op, const std::string& user, const std::string& pass) {
     switch (op.kind) {
       case proto::OpKind::kInfo:
-        HandleInfo(op.text, user, pass);
+        if (solicited) HandleInfo(op.text, user, pass);
+        return;
+      case proto::OpKind::kConnect:
+        HandleConnect(op.text);
         return;
       case proto::OpKind::kPing:
         conn->Write("PONG\r\n");
@@ -378,14 +463,14 @@ struct LeafConnection::Impl {
     }
     is_up = true;
     ++connects;
-    spdlog::info("Leafnode connection created for account: {} with remote {} (domain \"{}\")",
-                 remote.account, remote_server, remote_domain);
+    spdlog::info("Leafnode connection {} for account: {} with remote {} (domain \"{}\")",
+                 solicited ? "created" : "accepted", remote.account, remote_server, remote_domain);
     host.LeafUp(self);
     std::string out;
     auto add = [&](const std::string& key, int32_t n) {
       smap[key] += n;
     };
-    host.ForEachLocalInterest(remote.account, [&](std::string_view subj, std::string_view queue) {
+    host.ForEachLocalInterest(self, [&](std::string_view subj, std::string_view queue) {
       if (!CanSubscribe(perms.subscribe, subj)) return;
       add(Key(subj, queue), 1);
     });
@@ -497,6 +582,18 @@ LeafConnection::LeafConnection(net::Loop& loop, LeafHost& host, LeafRemoteOption
   impl_->self = this;
 }
 
+LeafConnection::LeafConnection(net::Loop& loop, LeafHost& host, net::ConnectionPtr conn,
+                               uint64_t cid, LeafSettings settings,
+                               std::string loop_detection_subject)
+    : impl_(std::make_unique<Impl>(loop, host, LeafRemoteOptions{}, std::move(settings),
+                                   std::move(loop_detection_subject))) {
+  impl_->self = this;
+  impl_->solicited = false;
+  impl_->cid = cid;
+  impl_->conn = std::move(conn);
+  if (!impl_->settings.accept_account.empty()) impl_->remote.account = impl_->settings.accept_account;
+}
+
 LeafConnection::~LeafConnection() {
   impl_->stopped = true;
   impl_->retry.Cancel();
@@ -517,6 +614,9 @@ void LeafConnection::Stop() {
 }
 const std::string& LeafConnection::account() const {
   return impl_->remote.account;
+}
+bool LeafConnection::solicited() const {
+  return impl_->solicited;
 }
 bool LeafConnection::up() const {
   return impl_->is_up;

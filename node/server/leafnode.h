@@ -1,5 +1,6 @@
-// Leaf-node connections of meridian-node, soliciting side: the node connects out to a hub
-// (nats-server's `leafnodes { remotes: [...] }`) and speaks the leafnode protocol of
+// Leaf-node connections of meridian-node, both sides: the node connects out to a hub
+// (nats-server's `leafnodes { remotes: [...] }`, the node is the spoke) or accepts leaf nodes
+// (`leafnodes { listen }`, the node is the hub), and speaks the leafnode protocol of
 // nats-server 2.9.10: INFO/CONNECT, PING/PONG, LS+/LS- interest (queue groups with weights),
 // LMSG/HMSG both ways, `$LDS.` loop detection, the permissions the hub sends, and the
 // JetStream domain rules (denies on `$JS.API.>`, `$KV.>`, `$OBJ.>`; interest in this node's
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "net/connection.h"
 #include "server/options.h"
 
 namespace meridian::net {
@@ -43,6 +45,8 @@ class LeafHost {
   virtual void LeafUp(LeafConnection* leaf) = 0;
   // The connection is gone: drop every interest it announced.
   virtual void LeafDown(LeafConnection* leaf) = 0;
+  // An accepted connection closed for good: the host may delete it (not from inside this call).
+  virtual void LeafFinished(LeafConnection* leaf) = 0;
   // The remote's interest in subject (queue: a group with `weight` members); weight 0: gone.
   virtual void LeafInterest(LeafConnection* leaf, std::string_view subject, std::string_view queue,
                             uint32_t weight) = 0;
@@ -50,9 +54,11 @@ class LeafHost {
   virtual void LeafMessage(LeafConnection* leaf, std::string_view subject, std::string_view reply,
                            std::string_view queues, std::string_view headers,
                            std::string_view payload) = 0;
-  // Calls `each` for every subscription of local clients in `account` (subject, queue).
+  // Calls `each` for every subscription in `account` that `leaf` should learn about
+  // (subject, queue): as nats-server, a solicited connection (spoke) hears of local clients'
+  // and accepted leafs' subscriptions, an accepted one (hub side) of all but its own.
   virtual void ForEachLocalInterest(
-      const std::string& account,
+      LeafConnection* leaf,
       const std::function<void(std::string_view subject, std::string_view queue)>& each) = 0;
 };
 
@@ -65,13 +71,21 @@ struct LeafSettings {
   int ping_max = 2;
   uint64_t max_payload = 1024 * 1024;
   std::chrono::milliseconds reconnect{std::chrono::seconds(1)};
+  // Accepting side: the leaf port advertised in INFO (leafnode_urls) and the bound account.
+  std::string listen_host;
+  uint16_t listen_port = 0;
+  std::string accept_account;
 };
 
-// One solicited leaf connection, reconnecting until Stop().
+// One leaf connection: solicited (reconnecting until Stop()) or accepted (ends when closed).
 class LeafConnection {
  public:
+  // Solicited: connects to the remote's URLs.
   LeafConnection(net::Loop& loop, LeafHost& host, LeafRemoteOptions remote, LeafSettings settings,
                  std::string loop_detection_subject);
+  // Accepted on the leaf port: sends INFO and waits for the leaf's CONNECT.
+  LeafConnection(net::Loop& loop, LeafHost& host, net::ConnectionPtr conn, uint64_t cid,
+                 LeafSettings settings, std::string loop_detection_subject);
   ~LeafConnection();
   LeafConnection(const LeafConnection&) = delete;
   LeafConnection& operator=(const LeafConnection&) = delete;
@@ -81,6 +95,8 @@ class LeafConnection {
 
   // The local account bound to this connection.
   const std::string& account() const;
+  // True for connections this node made (it is the spoke), false for accepted ones.
+  bool solicited() const;
   bool up() const;
   // The hub's server name and JetStream domain (from its INFO), once connected.
   const std::string& remote_server() const;

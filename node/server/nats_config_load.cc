@@ -621,15 +621,22 @@ class Loader {
         for (const NatsConfValue& r : f.value.array) LeafRemote(r, fkey);
       } else if (k == "reconnect" || k == "reconnect_interval") {
         Duration(f, fkey, ln.reconnect);
-      } else if (k == "listen" || k == "port" || k == "host" || k == "advertise" ||
-                 k == "no_advertise" || k == "authorization" || k == "tls") {
+      } else if (k == "listen") {
+        Listen(f, fkey, ln.host, ln.port);
+      } else if (k == "port") {
+        Port(f, fkey, ln.port);
+      } else if (k == "host" || k == "net") {
+        Str(f, fkey, ln.host);
+      } else if (k == "authorization" || k == "tls" || k == "advertise" ||
+                 k == "no_advertise" || k == "compression" || k == "min_version") {
         Fail(f, fkey,
-             "accepting leaf-node connections is not supported yet by meridian-node (it "
-             "connects out to a hub: leafnodes { remotes: [...] })");
+             "this setting of accepted leaf-node connections is not supported yet by "
+             "meridian-node (leaf nodes connect without authentication or TLS and are bound to "
+             "the global account)");
       } else {
         Fail(f, fkey,
-             "this leafnodes setting is not supported by meridian-node (it has remotes and "
-             "reconnect)");
+             "this leafnodes setting is not supported by meridian-node (it has listen, host, "
+             "port, remotes and reconnect)");
       }
     }
   }

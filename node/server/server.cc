@@ -835,7 +835,7 @@ struct Server::Impl : LeafHost {
       SendErr(c, "Invalid Subject");
       return;
     }
-    if (!leafs.empty()) NotifyLeafs(acc, sub->subject, sub->queue, +1);
+    if (!leafs.empty()) NotifyLeafs(acc, sub->subject, sub->queue, +1, c);
     c->subs.emplace(sub->sid, std::move(sub));
     SendOk(c);
   }
@@ -845,7 +845,7 @@ struct Server::Impl : LeafHost {
     sub->dead = true;
     Client* c = sub->client;
     c->account->sublist.Remove(sub->subject, reinterpret_cast<uintptr_t>(sub), sub->queue);
-    if (!leafs.empty() && c->leaf == nullptr) NotifyLeafs(c->account, sub->subject, sub->queue, -1);
+    if (!leafs.empty()) NotifyLeafs(c->account, sub->subject, sub->queue, -1, c);
     auto it = c->subs.find(sub->sid);
     if (it != c->subs.end()) {
       dead_subs.push_back(std::move(it->second));
@@ -1096,29 +1096,87 @@ struct Server::Impl : LeafHost {
   std::unordered_map<LeafConnection*, std::unique_ptr<Client>> leaf_clients;
   std::string leaf_queue_filter;  // the queue names of the leaf message being routed
 
-  void NotifyLeafs(Account* acc, std::string_view subject, std::string_view queue, int delta) {
+  // Tells the leaf connections of `acc` that `owner` (a client or a leaf stand-in) gained or
+  // lost a subscription. As nats-server: never back to the leaf it came from, and a
+  // solicited connection (spoke) only hears of clients and of accepted leafs.
+  void NotifyLeafs(Account* acc, std::string_view subject, std::string_view queue, int delta,
+                   Client* owner) {
     for (auto& l : leafs) {
-      if (l->account() == acc->name) l->LocalInterest(subject, queue, delta);
+      if (l->account() != acc->name || l.get() == owner->leaf) continue;
+      if (owner->leaf != nullptr && l->solicited() && owner->leaf->solicited()) continue;
+      l->LocalInterest(subject, queue, delta);
     }
   }
 
+  // Accepting leaf connections (leafnodes { listen }).
+  std::unique_ptr<net::Listener> leaf_listener;
+  std::vector<std::unique_ptr<LeafConnection>> dead_leafs;
+  std::map<std::string, std::string> lds;  // loop-detection subject per account
+
+  const std::string& LoopDetectionSubject(const std::string& account) {
+    auto& subject = lds[account];
+    if (subject.empty()) subject = "$LDS." + RandomServerId().substr(1, 22);
+    return subject;
+  }
+
+  LeafSettings MakeLeafSettings(const std::string& account) {
+    LeafSettings s;
+    s.server_id = server_id;
+    s.server_name = options.server_name.empty() ? server_id : options.server_name;
+    s.cluster = options.cluster_name;
+    s.domain = options.jetstream.domain;
+    s.jetstream = options.jetstream.enabled && accounts.find(account)->second->jetstream_enabled;
+    s.ping_interval = options.ping_interval;
+    s.ping_max = options.ping_max;
+    s.max_payload = options.max_payload;
+    s.reconnect = options.leafnodes.reconnect;
+    s.listen_host = options.leafnodes.host;
+    s.listen_port = leaf_listener ? leaf_listener->port() : options.leafnodes.port;
+    s.accept_account = kGlobalAccount;
+    return s;
+  }
+
+  net::Status ListenLeafNodes(const net::ConnectionOptions& copts) {
+    if (options.leafnodes.port == 0) return net::Status::Ok();
+    auto l = net::Listener::Listen(
+        loop, net::Endpoint::Tcp(options.leafnodes.host, options.leafnodes.port),
+        [this](net::ConnectionPtr conn) {
+          if (shutting_down) {
+            conn->Abort();
+            return;
+          }
+          auto leaf = std::make_unique<LeafConnection>(loop, *this, std::move(conn), next_cid++,
+                                                       MakeLeafSettings(kGlobalAccount),
+                                                       LoopDetectionSubject(kGlobalAccount));
+          LeafConnection* raw = leaf.get();
+          leafs.push_back(std::move(leaf));
+          raw->Start();
+        },
+        copts);
+    if (!l.ok()) return l.status();
+    leaf_listener = std::move(l).value();
+    spdlog::info("Listening for leafnode connections on {}:{}", options.leafnodes.host,
+                 leaf_listener->port());
+    return net::Status::Ok();
+  }
+
+  void LeafFinished(LeafConnection* leaf) override {
+    for (auto it = leafs.begin(); it != leafs.end(); ++it) {
+      if (it->get() != leaf) continue;
+      dead_leafs.push_back(std::move(*it));
+      leafs.erase(it);
+      break;
+    }
+    loop.Post([this, alive = std::weak_ptr<bool>(alive)] {
+      if (!alive.expired()) dead_leafs.clear();
+    });
+  }
+
   void StartLeafNodes() {
-    std::map<std::string, std::string> lds;  // per account, as nats-server's acc.lds
     for (const auto& r : options.leafnodes.remotes) {
       std::string account = r.account.empty() ? kGlobalAccount : r.account;
-      auto& subject = lds[account];
-      if (subject.empty()) subject = "$LDS." + RandomServerId().substr(1, 22);
-      LeafSettings s;
-      s.server_id = server_id;
-      s.server_name = options.server_name.empty() ? server_id : options.server_name;
-      s.cluster = options.cluster_name;
-      s.domain = options.jetstream.domain;
-      s.jetstream = options.jetstream.enabled && accounts.find(account)->second->jetstream_enabled;
-      s.ping_interval = options.ping_interval;
-      s.ping_max = options.ping_max;
-      s.max_payload = options.max_payload;
-      s.reconnect = options.leafnodes.reconnect;
-      leafs.push_back(std::make_unique<LeafConnection>(loop, *this, r, s, subject));
+      leafs.push_back(std::make_unique<LeafConnection>(loop, *this, r, MakeLeafSettings(account),
+                                                       LoopDetectionSubject(account)));
     }
     for (auto& l : leafs) l->Start();
   }
@@ -1143,6 +1201,7 @@ struct Server::Impl : LeafHost {
     Client* c = it->second.get();
     c->closed = true;
     ++depth;
+    // RemoveSub withdraws what this leaf announced from the other leafs (hub side).
     std::vector<Subscription*> subs;
     for (auto& [key, s] : c->subs) subs.push_back(s.get());
     for (Subscription* s : subs) RemoveSub(s);
@@ -1186,6 +1245,7 @@ struct Server::Impl : LeafHost {
              .ok()) {
       return;
     }
+    if (leafs.size() > 1) NotifyLeafs(c->account, sub->subject, sub->queue, +1, c);
     c->subs.emplace(key, std::move(sub));
   }
 
@@ -1241,11 +1301,19 @@ struct Server::Impl : LeafHost {
   }
 
   void ForEachLocalInterest(
-      const std::string& account,
+      LeafConnection* leaf,
       const std::function<void(std::string_view, std::string_view)>& each) override {
+    const std::string& account = leaf->account();
     for (auto& [id, c] : clients) {
       if (c->closed || c->account == nullptr || c->account->name != account) continue;
       for (auto& [sid, sub] : c->subs) {
+        if (!sub->dead) each(sub->subject, sub->queue);
+      }
+    }
+    for (auto& [l, c] : leaf_clients) {
+      if (l == leaf || c->closed || c->account->name != account) continue;
+      if (leaf->solicited() && l->solicited()) continue;
+      for (auto& [key, sub] : c->subs) {
         if (!sub->dead) each(sub->subject, sub->queue);
       }
     }
@@ -1405,7 +1473,8 @@ struct Server::Impl : LeafHost {
       for (const auto& r : o.leafnodes.remotes) out.emplace_back(r.urls, r.account);
       return out;
     };
-    check(leaf_remotes(a) == leaf_remotes(b) && a.leafnodes.reconnect == b.leafnodes.reconnect,
+    check(leaf_remotes(a) == leaf_remotes(b) && a.leafnodes.reconnect == b.leafnodes.reconnect &&
+              a.leafnodes.host == b.leafnodes.host && a.leafnodes.port == b.leafnodes.port,
           "leafnodes");
     return out;
   }
@@ -1571,6 +1640,7 @@ net::Status Server::Start() {
     return net::Status::Error(e.what());
   }
   impl_->listener = std::move(l).value();
+  if (auto st = impl_->ListenLeafNodes(copts); !st.ok()) return st;
   impl_->StartLeafNodes();
   impl_->ping_timer =
       impl_->loop.Every(impl_->options.ping_interval, [this] { impl_->PingTick(); });
@@ -1586,7 +1656,10 @@ void Server::Shutdown() {
   impl_->listener.reset();
   impl_->ping_timer.Cancel();
   impl_->StopJetStream();
-  for (auto& leaf : impl_->leafs) leaf->Stop();
+  impl_->leaf_listener.reset();
+  std::vector<LeafConnection*> leafs;
+  for (auto& leaf : impl_->leafs) leafs.push_back(leaf.get());
+  for (LeafConnection* leaf : leafs) leaf->Stop();
   std::vector<Client*> all;
   for (auto& [id, c] : impl_->clients) all.push_back(c.get());
   for (Client* c : all) c->conn->Close();

@@ -1,6 +1,8 @@
-// meridian-node as a leaf node of a stock nats-server 2.9.10 hub: every case starts the hub
-// (leafnodes { listen }, JetStream domain "hub") and a meridian-node whose leafnodes remote
-// points at it (JetStream domain "leaf"), then checks with libnats clients on both sides.
+// meridian-node and a stock nats-server 2.9.10 joined by a leaf-node connection, each case run
+// twice: the node as the leaf (its leafnodes remote points at the stock server's
+// leafnodes { listen }) and the node as the hub (a stock nats-server leaf connects to the
+// node's leafnodes { listen }). The hub side has JetStream domain "hub", the leaf side "leaf";
+// libnats clients on both sides check what crosses.
 #include <gtest/gtest.h>
 #include <nats/nats.h>
 
@@ -110,66 +112,100 @@ nlohmann::json Request(natsConnection* nc, const std::string& subject, const std
   return nlohmann::json::parse(Data(m.get()), nullptr, false);
 }
 
-class LeafNode : public ::testing::Test {
+// Which side meridian-node plays: the leaf (it solicits; the stock server listens) or the hub
+// (it listens; a stock nats-server connects to it as a leaf).
+enum class Role { kNodeIsLeaf, kNodeIsHub };
+
+class LeafNode : public ::testing::TestWithParam<Role> {
  protected:
-  // Starts the hub, then the node (nats.conf, or TOML when `toml`), and waits for the leaf.
+  bool node_is_hub() const { return GetParam() == Role::kNodeIsHub; }
+  // JetStream domains: the hub side is "hub", the leaf side "leaf".
+  std::string node_domain() const { return node_is_hub() ? "hub" : "leaf"; }
+  std::string stock_domain() const { return node_is_hub() ? "leaf" : "hub"; }
+
+  // Starts the listening side, then the soliciting one, and waits for the leaf connection
+  // (the node reads nats.conf, or TOML when `toml`).
   void Start(bool toml = false) {
-    hub_port_ = harness::FreeLoopbackPort();
-    hub_http_ = harness::FreeLoopbackPort();
+    stock_port_ = harness::FreeLoopbackPort();
+    stock_http_ = harness::FreeLoopbackPort();
     leaf_port_ = harness::FreeLoopbackPort();
     node_port_ = harness::FreeLoopbackPort();
     node_http_ = harness::FreeLoopbackPort();
-    auto hub_conf = dir_.path() / "hub.conf";
+    const std::string url = "nats-leaf://127.0.0.1:" + std::to_string(leaf_port_);
+    auto stock_conf = dir_.path() / "stock.conf";
     {
-      std::ofstream f(hub_conf);
-      f << "host: 127.0.0.1\nport: " << hub_port_ << "\nhttp: \"127.0.0.1:" << hub_http_
-        << "\"\nserver_name: hub\njetstream { domain: hub, store_dir: \""
-        << (dir_.path() / "hub-js").string() << "\" }\nleafnodes { listen: \"127.0.0.1:"
-        << leaf_port_ << "\" }\n";
+      std::ofstream f(stock_conf);
+      f << "host: 127.0.0.1\nport: " << stock_port_ << "\nhttp: \"127.0.0.1:" << stock_http_
+        << "\"\nserver_name: stock\njetstream { domain: " << stock_domain() << ", store_dir: \""
+        << (dir_.path() / "stock-js").string() << "\" }\n";
+      if (node_is_hub()) {
+        f << "leafnodes { reconnect: 1, remotes: [ { url: \"" << url << "\" } ] }\n";
+      } else {
+        f << "leafnodes { listen: \"127.0.0.1:" << leaf_port_ << "\" }\n";
+      }
     }
-    harness::ProcessSpec hub;
-    hub.argv = {harness::NatsServerBinary().string(), "-c", hub_conf.string()};
-    hub.log_path = dir_.path() / "hub.log";
-    hub_ = std::make_unique<harness::Process>(hub);
-    harness::WaitForHealthz(*hub_, hub_http_);
+    harness::ProcessSpec stock;
+    stock.argv = {harness::NatsServerBinary().string(), "-c", stock_conf.string()};
+    stock.log_path = dir_.path() / "stock.log";
 
     std::filesystem::path node_conf;
-    const std::string url = "nats-leaf://127.0.0.1:" + std::to_string(leaf_port_);
     const std::string store = (dir_.path() / "node-js").string();
     if (toml) {
       node_conf = dir_.path() / "node.toml";
       std::ofstream f(node_conf);
-      f << "server_name = \"leafnode\"\nhost = \"127.0.0.1\"\nport = " << node_port_
-        << "\nhttp_host = \"127.0.0.1\"\nhttp_port = " << node_http_
-        << "\n[jetstream]\ndomain = \"leaf\"\nstore_dir = \"" << store
-        << "\"\n[leafnodes]\nreconnect = \"500ms\"\n[[leafnodes.remotes]]\nurls = [\"" << url
-        << "\"]\n";
+      f << "server_name = \"node\"\nhost = \"127.0.0.1\"\nport = " << node_port_
+        << "\nhttp_host = \"127.0.0.1\"\nhttp_port = " << node_http_ << "\n[jetstream]\ndomain = \""
+        << node_domain() << "\"\nstore_dir = \"" << store << "\"\n[leafnodes]\n";
+      if (node_is_hub()) {
+        f << "host = \"127.0.0.1\"\nport = " << leaf_port_ << "\n";
+      } else {
+        f << "reconnect = \"500ms\"\n[[leafnodes.remotes]]\nurls = [\"" << url << "\"]\n";
+      }
     } else {
       node_conf = dir_.path() / "node.conf";
       std::ofstream f(node_conf);
-      f << "server_name: leafnode\nhost: 127.0.0.1\nport: " << node_port_
-        << "\nhttp: \"127.0.0.1:" << node_http_ << "\"\njetstream { domain: leaf, store_dir: \""
-        << store << "\" }\nleafnodes {\n  reconnect: \"500ms\"\n  remotes: [ { url: \"" << url
-        << "\" } ]\n}\n";
+      f << "server_name: node\nhost: 127.0.0.1\nport: " << node_port_ << "\nhttp: \"127.0.0.1:"
+        << node_http_ << "\"\njetstream { domain: " << node_domain() << ", store_dir: \"" << store
+        << "\" }\n";
+      if (node_is_hub()) {
+        f << "leafnodes { listen: \"127.0.0.1:" << leaf_port_ << "\" }\n";
+      } else {
+        f << "leafnodes {\n  reconnect: \"500ms\"\n  remotes: [ { url: \"" << url
+          << "\" } ]\n}\n";
+      }
     }
     harness::ProcessSpec node;
     node.argv = {harness::OurBinary("meridian-node").string(), "-c", node_conf.string()};
     node.log_path = dir_.path() / "node.log";
-    node_ = std::make_unique<harness::Process>(node);
-    harness::WaitForHealthz(*node_, node_http_);
-    ASSERT_TRUE(WaitFor([&] { return HubLeafCount() == 1; }))
-        << harness::WithLogTail("the node never connected to the hub", *node_);
-  }
 
+    if (node_is_hub()) {
+      node_ = std::make_unique<harness::Process>(node);
+      harness::WaitForHealthz(*node_, node_http_);
+      stock_ = std::make_unique<harness::Process>(stock);
+      harness::WaitForHealthz(*stock_, stock_http_);
+    } else {
+      stock_ = std::make_unique<harness::Process>(stock);
+      harness::WaitForHealthz(*stock_, stock_http_);
+      node_ = std::make_unique<harness::Process>(node);
+      harness::WaitForHealthz(*node_, node_http_);
+    }
+    ASSERT_TRUE(WaitFor([&] { return StockLeafCount() == 1; }))
+        << harness::WithLogTail("no leaf connection between the servers", *node_);
+  }
+  // The side that solicits (and reconnects) and the one that listens.
+  harness::Process& listening() { return node_is_hub() ? *node_ : *stock_; }
+  uint16_t listening_http() const { return node_is_hub() ? node_http_ : stock_http_; }
+
+  // The stock server's view of the connection: its subscriptions are the node's interest.
   nlohmann::json Leafz() {
-    auto r = harness::HttpGet("127.0.0.1", hub_http_, "/leafz?subs=1");
+    auto r = harness::HttpGet("127.0.0.1", stock_http_, "/leafz?subs=1");
     if (r.status != 200) return nlohmann::json::object();
     auto j = nlohmann::json::parse(r.body, nullptr, false);
     return j.is_object() ? j : nlohmann::json::object();
   }
-  int HubLeafCount() { return Leafz().value("leafnodes", 0); }
-  // The interest the node announced to the hub.
-  std::vector<std::string> HubLeafSubs() {
+  int StockLeafCount() { return Leafz().value("leafnodes", 0); }
+  // The interest the node announced to the stock.
+  std::vector<std::string> StockLeafSubs() {
     std::vector<std::string> out;
     auto j = Leafz();
     if (!j.contains("leafs") || !j["leafs"].is_array() || j["leafs"].empty()) return out;
@@ -178,31 +214,31 @@ class LeafNode : public ::testing::Test {
     }
     return out;
   }
-  bool HubSeesLeafSub(const std::string& subject) {
-    for (const auto& s : HubLeafSubs()) {
+  bool StockSeesSub(const std::string& subject) {
+    for (const auto& s : StockLeafSubs()) {
       if (s == subject) return true;
     }
     return false;
   }
 
   harness::TestRunDir dir_;
-  uint16_t hub_port_ = 0, hub_http_ = 0, leaf_port_ = 0, node_port_ = 0, node_http_ = 0;
-  std::unique_ptr<harness::Process> hub_, node_;
+  uint16_t stock_port_ = 0, stock_http_ = 0, leaf_port_ = 0, node_port_ = 0, node_http_ = 0;
+  std::unique_ptr<harness::Process> stock_, node_;
 };
 
-TEST_F(LeafNode, MessagesFlowBothWaysWithWildcardsAndHeaders) {
+TEST_P(LeafNode, MessagesFlowBothWaysWithWildcardsAndHeaders) {
   Start();
   Nc node = Connect(node_port_);
-  Nc hub = Connect(hub_port_);
+  Nc stock = Connect(stock_port_);
 
   // Hub -> node: the node's wildcard subscription is announced with LS+.
   Sub on_node = Subscribe(node.get(), "orders.>");
-  ASSERT_TRUE(WaitFor([&] { return HubSeesLeafSub("orders.>"); }));
-  ASSERT_EQ(natsConnection_PublishString(hub.get(), "orders.eu.1", "from hub"), NATS_OK);
+  ASSERT_TRUE(WaitFor([&] { return StockSeesSub("orders.>"); }));
+  ASSERT_EQ(natsConnection_PublishString(stock.get(), "orders.eu.1", "from hub"), NATS_OK);
   natsMsg* hm = nullptr;
   ASSERT_EQ(natsMsg_Create(&hm, "orders.eu.2", nullptr, "with header", 11), NATS_OK);
   natsMsgHeader_Set(hm, "X-Leaf", "hub");
-  ASSERT_EQ(natsConnection_PublishMsg(hub.get(), hm), NATS_OK);
+  ASSERT_EQ(natsConnection_PublishMsg(stock.get(), hm), NATS_OK);
   natsMsg_Destroy(hm);
   Msg m = Next(on_node.get());
   ASSERT_TRUE(m);
@@ -216,7 +252,7 @@ TEST_F(LeafNode, MessagesFlowBothWaysWithWildcardsAndHeaders) {
   EXPECT_EQ(Data(m.get()), "with header");
 
   // Node -> hub: the hub's interest reaches the node.
-  Sub on_hub = Subscribe(hub.get(), "events.*");
+  Sub on_hub = Subscribe(stock.get(), "events.*");
   ASSERT_TRUE(WaitForRoute(node.get(), "events.probe"));
   ASSERT_EQ(natsConnection_PublishString(node.get(), "events.a", "from node"), NATS_OK);
   ASSERT_EQ(natsConnection_PublishString(node.get(), "events.a.b", "too deep"), NATS_OK);
@@ -235,14 +271,14 @@ TEST_F(LeafNode, MessagesFlowBothWaysWithWildcardsAndHeaders) {
   EXPECT_STREQ(value, "node");
 }
 
-TEST_F(LeafNode, QueueGroupsAcrossPreferLocalMembers) {
+TEST_P(LeafNode, QueueGroupsAcrossPreferLocalMembers) {
   Start();
   Nc node = Connect(node_port_);
-  Nc hub = Connect(hub_port_);
+  Nc stock = Connect(stock_port_);
   // Members only on the hub: everything the node publishes reaches them, once each.
-  Sub h1 = Subscribe(hub.get(), "work", "workers");
-  Sub h2 = Subscribe(hub.get(), "work", "workers");
-  Sub marker = Subscribe(hub.get(), "marker");
+  Sub h1 = Subscribe(stock.get(), "work", "workers");
+  Sub h2 = Subscribe(stock.get(), "work", "workers");
+  Sub marker = Subscribe(stock.get(), "marker");
   ASSERT_TRUE(WaitForRoute(node.get(), "work"));
   ASSERT_TRUE(WaitForRoute(node.get(), "marker"));
   // Drop the probes (they went to the group and to the marker subscriber).
@@ -265,7 +301,7 @@ TEST_F(LeafNode, QueueGroupsAcrossPreferLocalMembers) {
   // A member on the node too: the node's own member gets what the node publishes.
   Sub local = Subscribe(node.get(), "work", "workers");
   ASSERT_TRUE(WaitFor([&] {
-    for (const auto& s : HubLeafSubs()) {
+    for (const auto& s : StockLeafSubs()) {
       if (s.rfind("work", 0) == 0) return true;
     }
     return false;
@@ -284,16 +320,16 @@ TEST_F(LeafNode, QueueGroupsAcrossPreferLocalMembers) {
   natsSubscription_GetPending(h2.get(), &p2, nullptr);
   EXPECT_EQ(p1 + p2, 0);
 
-  // Members only on the node: what the hub publishes reaches them, once each.
+  // Members only on the node: what the stock publishes reaches them, once each.
   Sub n1 = Subscribe(node.get(), "jobs", "crew");
   Sub n2 = Subscribe(node.get(), "jobs", "crew");
   ASSERT_TRUE(WaitFor([&] {
-    for (const auto& s : HubLeafSubs()) {
+    for (const auto& s : StockLeafSubs()) {
       if (s.rfind("jobs", 0) == 0) return true;
     }
     return false;
   }));
-  for (int i = 0; i < 20; ++i) natsConnection_PublishString(hub.get(), "jobs", "remote job");
+  for (int i = 0; i < 20; ++i) natsConnection_PublishString(stock.get(), "jobs", "remote job");
   int got = 0;
   ASSERT_TRUE(WaitFor([&] {
     int a = 0, b = 0;
@@ -311,17 +347,17 @@ void Responder(natsConnection* nc, natsSubscription*, natsMsg* msg, void*) {
   natsMsg_Destroy(msg);
 }
 
-TEST_F(LeafNode, RequestReplyBothWays) {
+TEST_P(LeafNode, RequestReplyBothWays) {
   Start();
   Nc node = Connect(node_port_);
-  Nc hub = Connect(hub_port_);
+  Nc stock = Connect(stock_port_);
   natsSubscription* raw = nullptr;
-  ASSERT_EQ(natsConnection_Subscribe(&raw, hub.get(), "svc.hub", Responder, nullptr), NATS_OK);
+  ASSERT_EQ(natsConnection_Subscribe(&raw, stock.get(), "svc.hub", Responder, nullptr), NATS_OK);
   Sub hub_svc(raw);
   ASSERT_EQ(natsConnection_Subscribe(&raw, node.get(), "svc.node", Responder, nullptr), NATS_OK);
   Sub node_svc(raw);
   ASSERT_EQ(natsConnection_FlushTimeout(node.get(), 5000), NATS_OK);
-  ASSERT_EQ(natsConnection_FlushTimeout(hub.get(), 5000), NATS_OK);
+  ASSERT_EQ(natsConnection_FlushTimeout(stock.get(), 5000), NATS_OK);
 
   ASSERT_TRUE(WaitForRoute(node.get(), "svc.hub"));
   natsMsg* reply = nullptr;
@@ -329,31 +365,31 @@ TEST_F(LeafNode, RequestReplyBothWays) {
             NATS_OK);
   EXPECT_EQ(Data(Msg(reply).get()), "re: from node");
 
-  ASSERT_TRUE(WaitFor([&] { return HubSeesLeafSub("svc.node"); }));
-  ASSERT_EQ(natsConnection_RequestString(&reply, hub.get(), "svc.node", "from hub", 5000),
+  ASSERT_TRUE(WaitFor([&] { return StockSeesSub("svc.node"); }));
+  ASSERT_EQ(natsConnection_RequestString(&reply, stock.get(), "svc.node", "from hub", 5000),
             NATS_OK);
   EXPECT_EQ(Data(Msg(reply).get()), "re: from hub");
 }
 
-TEST_F(LeafNode, UnsubscribeRemovesInterestOnBothSides) {
+TEST_P(LeafNode, UnsubscribeRemovesInterestOnBothSides) {
   Start();
   Nc node = Connect(node_port_);
-  Nc hub = Connect(hub_port_);
-  // The node's subscription goes away: LS- and the hub answers no-responders.
+  Nc stock = Connect(stock_port_);
+  // The node's subscription goes away: LS- and the stock answers no-responders.
   Sub on_node = Subscribe(node.get(), "temp.node");
-  ASSERT_TRUE(WaitFor([&] { return HubSeesLeafSub("temp.node"); }));
+  ASSERT_TRUE(WaitFor([&] { return StockSeesSub("temp.node"); }));
   ASSERT_EQ(natsSubscription_Unsubscribe(on_node.get()), NATS_OK);
   ASSERT_EQ(natsConnection_FlushTimeout(node.get(), 5000), NATS_OK);
-  ASSERT_TRUE(WaitFor([&] { return !HubSeesLeafSub("temp.node"); }));
+  ASSERT_TRUE(WaitFor([&] { return !StockSeesSub("temp.node"); }));
   natsMsg* reply = nullptr;
-  EXPECT_EQ(natsConnection_RequestString(&reply, hub.get(), "temp.node", "x", 2000),
+  EXPECT_EQ(natsConnection_RequestString(&reply, stock.get(), "temp.node", "x", 2000),
             NATS_NO_RESPONDERS);
 
   // The hub's subscription goes away: the node stops forwarding and answers no-responders.
-  Sub on_hub = Subscribe(hub.get(), "temp.hub");
+  Sub on_hub = Subscribe(stock.get(), "temp.hub");
   ASSERT_TRUE(WaitForRoute(node.get(), "temp.hub"));
   ASSERT_EQ(natsSubscription_Unsubscribe(on_hub.get()), NATS_OK);
-  ASSERT_EQ(natsConnection_FlushTimeout(hub.get(), 5000), NATS_OK);
+  ASSERT_EQ(natsConnection_FlushTimeout(stock.get(), 5000), NATS_OK);
   EXPECT_TRUE(WaitFor([&] {
     natsMsg* r = nullptr;
     natsStatus s = natsConnection_RequestString(&r, node.get(), "temp.hub", "x", 300);
@@ -362,40 +398,51 @@ TEST_F(LeafNode, UnsubscribeRemovesInterestOnBothSides) {
   }));
 }
 
-TEST_F(LeafNode, ReconnectsAfterTheHubIsKilledAndRestarted) {
+TEST_P(LeafNode, ReconnectsAfterTheListeningSideIsKilledAndRestarted) {
   Start();
-  Nc node = Connect(node_port_);
-  Sub on_node = Subscribe(node.get(), "after.>");
-  ASSERT_TRUE(WaitFor([&] { return HubSeesLeafSub("after.>"); }));
-  hub_->Kill();
-  hub_->Restart();
-  harness::WaitForHealthz(*hub_, hub_http_);
-  // The node reconnects on its own and announces its interest again.
-  ASSERT_TRUE(WaitFor([&] { return HubSeesLeafSub("after.>"); }))
-      << harness::WithLogTail("the node did not come back", *node_);
-  Nc hub = Connect(hub_port_);
-  ASSERT_EQ(natsConnection_PublishString(hub.get(), "after.restart", "back"), NATS_OK);
+  // As the leaf, the node keeps its clients while the hub is away, and announces their
+  // interest again when it is back.
+  Nc node;
+  Sub on_node;
+  if (!node_is_hub()) {
+    node = Connect(node_port_);
+    on_node = Subscribe(node.get(), "after.>");
+    ASSERT_TRUE(WaitFor([&] { return StockSeesSub("after.>"); }));
+  }
+  listening().Kill();
+  listening().Restart();
+  harness::WaitForHealthz(listening(), listening_http());
+  if (node_is_hub()) {
+    node = Connect(node_port_);
+    on_node = Subscribe(node.get(), "after.>");
+  }
+  // The leaf reconnects on its own.
+  ASSERT_TRUE(WaitFor([&] { return StockSeesSub("after.>"); }))
+      << harness::WithLogTail("the leaf connection did not come back", *node_);
+  Nc stock = Connect(stock_port_);
+  ASSERT_EQ(natsConnection_PublishString(stock.get(), "after.restart", "back"), NATS_OK);
   Msg m = Next(on_node.get());
   ASSERT_TRUE(m);
   EXPECT_EQ(Data(m.get()), "back");
-  // And the hub's interest reaches the node again.
-  Sub on_hub = Subscribe(hub.get(), "again");
+  // And the stock server's interest reaches the node again.
+  Sub on_stock = Subscribe(stock.get(), "again");
   ASSERT_TRUE(WaitForRoute(node.get(), "again"));
   ASSERT_EQ(natsConnection_PublishString(node.get(), "again", "both ways"), NATS_OK);
-  m = Next(on_hub.get());
+  m = Next(on_stock.get());
   ASSERT_TRUE(m);
   EXPECT_EQ(Data(m.get()), "both ways");
 }
 
-TEST_F(LeafNode, NodeClientReachesHubJetStreamThroughItsDomain) {
+TEST_P(LeafNode, NodeClientReachesTheStockServersJetStreamThroughItsDomain) {
   Start();
-  Nc hub = Connect(hub_port_);
-  auto created = Request(hub.get(), "$JS.API.STREAM.CREATE.HUBS",
+  Nc stock = Connect(stock_port_);
+  auto created = Request(stock.get(), "$JS.API.STREAM.CREATE.HUBS",
                          R"({"name":"HUBS","subjects":["hubs.>"],"storage":"memory"})");
   ASSERT_FALSE(created.contains("error")) << created.dump();
   Nc node = Connect(node_port_);
-  ASSERT_TRUE(WaitForRoute(node.get(), "$JS.hub.API.STREAM.INFO.HUBS"));
-  auto info = Request(node.get(), "$JS.hub.API.STREAM.INFO.HUBS", "");
+  ASSERT_TRUE(
+      WaitForRoute(node.get(), ("$JS." + stock_domain() + ".API.STREAM.INFO.HUBS").c_str()));
+  auto info = Request(node.get(), "$JS." + stock_domain() + ".API.STREAM.INFO.HUBS", "");
   ASSERT_TRUE(info.is_object());
   EXPECT_FALSE(info.contains("error")) << info.dump();
   EXPECT_EQ(info["config"].value("name", ""), "HUBS");
@@ -405,7 +452,7 @@ TEST_F(LeafNode, NodeClientReachesHubJetStreamThroughItsDomain) {
   EXPECT_EQ(local["error"].value("code", 0), 404);
 }
 
-TEST_F(LeafNode, HubClientReachesNodeJetStreamThroughItsDomain) {
+TEST_P(LeafNode, StockClientReachesTheNodesJetStreamThroughItsDomain) {
   Start(/*toml=*/true);
   Nc node = Connect(node_port_);
   auto created = Request(node.get(), "$JS.API.STREAM.CREATE.NODES",
@@ -413,29 +460,30 @@ TEST_F(LeafNode, HubClientReachesNodeJetStreamThroughItsDomain) {
   ASSERT_FALSE(created.contains("error")) << created.dump();
   auto ack = Request(node.get(), "nodes.1", "stored on the node");
   EXPECT_EQ(ack.value("stream", ""), "NODES") << ack.dump();
-  Nc hub = Connect(hub_port_);
-  ASSERT_TRUE(WaitFor([&] { return HubSeesLeafSub("$JS.leaf.API.STREAM.>"); }));
-  auto info = Request(hub.get(), "$JS.leaf.API.STREAM.INFO.NODES", "");
+  Nc stock = Connect(stock_port_);
+  ASSERT_TRUE(WaitFor([&] { return StockSeesSub("$JS." + node_domain() + ".API.STREAM.>"); }));
+  auto info = Request(stock.get(), "$JS." + node_domain() + ".API.STREAM.INFO.NODES", "");
   ASSERT_TRUE(info.is_object());
   EXPECT_FALSE(info.contains("error")) << info.dump();
   EXPECT_EQ(info["config"].value("name", ""), "NODES");
   EXPECT_EQ(info["state"].value("messages", 0), 1);
   // The hub's plain API is its own.
-  auto local = Request(hub.get(), "$JS.API.STREAM.INFO.NODES", "");
+  auto local = Request(stock.get(), "$JS.API.STREAM.INFO.NODES", "");
   ASSERT_TRUE(local.contains("error")) << local.dump();
   EXPECT_EQ(local["error"].value("code", 0), 404);
   // The node announced its loop-detection subject too.
   bool lds = false;
-  for (const auto& s : HubLeafSubs()) lds = lds || s.rfind("$LDS.", 0) == 0;
+  for (const auto& s : StockLeafSubs()) lds = lds || s.rfind("$LDS.", 0) == 0;
   EXPECT_TRUE(lds);
 }
 
-TEST_F(LeafNode, AcceptingLeafConnectionsIsRefusedWithASentence) {
+TEST(LeafNodeConfig, UnsupportedLeafSettingsAreRefusedWithASentence) {
+  harness::TestRunDir dir_;
   auto conf = dir_.path() / "listen.conf";
   {
     std::ofstream f(conf);
     f << "port: " << harness::FreeLoopbackPort() << "\nleafnodes { listen: \"127.0.0.1:"
-      << harness::FreeLoopbackPort() << "\" }\n";
+      << harness::FreeLoopbackPort() << "\", authorization { user: a, password: b } }\n";
   }
   harness::ProcessSpec spec;
   spec.argv = {harness::OurBinary("meridian-node").string(), "-c", conf.string()};
@@ -444,10 +492,17 @@ TEST_F(LeafNode, AcceptingLeafConnectionsIsRefusedWithASentence) {
   auto status = p.Wait(20s);
   ASSERT_TRUE(status.has_value());
   EXPECT_TRUE(status->exited && status->code != 0) << status->Describe();
-  EXPECT_NE(p.LogTail().find("accepting leaf-node connections is not supported"),
-            std::string::npos)
+  EXPECT_NE(p.LogTail().find("leafnodes.authorization"), std::string::npos) << p.LogTail();
+  EXPECT_NE(p.LogTail().find("not supported yet"), std::string::npos)
       << p.LogTail();
 }
+
+INSTANTIATE_TEST_SUITE_P(Roles, LeafNode,
+                         ::testing::Values(Role::kNodeIsLeaf, Role::kNodeIsHub),
+                         [](const ::testing::TestParamInfo<Role>& info) {
+                           return std::string(info.param == Role::kNodeIsLeaf ? "NodeIsLeaf"
+                                                                              : "NodeIsHub");
+                         });
 
 }  // namespace
 }  // namespace meridian::leaf_it

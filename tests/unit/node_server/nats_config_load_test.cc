@@ -215,10 +215,13 @@ TEST(NatsConfigLoad, LeafNodeRemotes) {
 }
 
 TEST(NatsConfigLoad, LeafNodeSettingsNotSupportedAreRefused) {
-  std::string err = ErrorOf("leafnodes {\n  listen: 127.0.0.1:7422\n}\n");
-  EXPECT_NE(err.find("n.conf:2"), std::string::npos) << err;
-  EXPECT_NE(err.find("accepting leaf-node connections is not supported"), std::string::npos)
-      << err;
+  Options o;
+  LoadNatsConfigText("leafnodes {\n  listen: 127.0.0.1:7422\n}\n", "n.conf", o);
+  EXPECT_EQ(o.leafnodes.host, "127.0.0.1");
+  EXPECT_EQ(o.leafnodes.port, 7422);
+  std::string err = ErrorOf("leafnodes {\n  port: 7422\n  authorization { user: a }\n}\n");
+  EXPECT_NE(err.find("n.conf:3"), std::string::npos) << err;
+  EXPECT_NE(err.find("not supported yet"), std::string::npos) << err;
   err = ErrorOf("leafnodes { remotes: [ { url: \"tls://h:1\" } ] }\n");
   EXPECT_NE(err.find("TLS"), std::string::npos) << err;
   err = ErrorOf("leafnodes { remotes: [ { url: \"nats-leaf://h:99999\" } ] }\n");
@@ -284,7 +287,7 @@ TEST(NatsConfigLoad, UnsupportedSettingsAreRefusedNamingKeyAndLine) {
   EXPECT_NE(ErrorOf("tls { cert_file: a, key_file: b, cipher_suites: [] }\n").find("cipher_suites"),
             std::string::npos);
   EXPECT_NE(ErrorOf("gateway { name: x }\n").find("gateway"), std::string::npos);
-  EXPECT_NE(ErrorOf("leafnodes { port: 1 }\n").find("leaf"), std::string::npos);
+  EXPECT_NE(ErrorOf("leafnodes { tls: {} }\n").find("leaf"), std::string::npos);
   EXPECT_NE(ErrorOf("accounts { A: { exports: [{stream: a, latency: x}] } }\n")
                 .find("not supported yet"),
             std::string::npos);
