@@ -1064,11 +1064,11 @@ struct Server::Impl : LeafHost {
     for (const auto& [c, queues] : to_leafs) {
       if (!c->leaf->CanSend(subj)) continue;
       if (!shown.empty() && shown != subj && reply.starts_with("$JS.ACK.")) {
-        // A JetStream delivery: as nats-server, it travels under the stored subject with the
-        // deliver subject after an `@` in the reply, and the far side routes it by that.
+        // A JetStream delivery: as nats-server, it travels under the deliver subject with the
+        // stored subject after an `@` in the reply, which the far side shows.
         std::string r(reply);
-        r.append("@").append(subj);
-        c->leaf->Send(shown, r, queues, headers, payload);
+        r.append("@").append(shown);
+        c->leaf->Send(subj, r, queues, headers, payload);
       } else {
         c->leaf->Send(subj, reply, queues, headers, payload);
       }
@@ -1263,12 +1263,12 @@ struct Server::Impl : LeafHost {
     Account* acc = c->account;
     std::string_view subj = subject;
     std::string_view shown;
-    // A JetStream delivery from the far side: routed by the deliver subject after the `@`.
+    // A JetStream delivery from the far side: routed by its subject (the deliver subject),
+    // shown with the stored subject after the `@` of its reply.
     if (reply.starts_with("$JS.ACK.")) {
       auto at = reply.rfind('@');
       if (at != std::string_view::npos && at + 1 < reply.size()) {
-        shown = subject;
-        subj = reply.substr(at + 1);
+        shown = reply.substr(at + 1);
         reply = reply.substr(0, at);
       }
     }

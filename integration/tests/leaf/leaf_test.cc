@@ -450,6 +450,20 @@ TEST_P(LeafNode, NodeClientReachesTheStockServersJetStreamThroughItsDomain) {
   auto local = Request(node.get(), "$JS.API.STREAM.INFO.HUBS", "");
   ASSERT_TRUE(local.contains("error")) << local.dump();
   EXPECT_EQ(local["error"].value("code", 0), 404);
+  // A push consumer of the stock stream delivering to a node client: the message arrives
+  // under its stored subject.
+  Sub deliveries = Subscribe(node.get(), "dlv.node");
+  ASSERT_TRUE(WaitFor([&] { return StockSeesSub("dlv.node"); }));
+  auto ack = Request(stock.get(), "hubs.1", "stored on the stock server");
+  EXPECT_EQ(ack.value("stream", ""), "HUBS") << ack.dump();
+  auto consumer = Request(stock.get(), "$JS.API.CONSUMER.CREATE.HUBS",
+                          R"({"stream_name":"HUBS","config":{"deliver_subject":"dlv.node",)"
+                          R"("ack_policy":"none","deliver_policy":"all"}})");
+  ASSERT_FALSE(consumer.contains("error")) << consumer.dump();
+  Msg m = Next(deliveries.get());
+  ASSERT_TRUE(m);
+  EXPECT_STREQ(natsMsg_GetSubject(m.get()), "hubs.1");
+  EXPECT_EQ(Data(m.get()), "stored on the stock server");
 }
 
 TEST_P(LeafNode, StockClientReachesTheNodesJetStreamThroughItsDomain) {
@@ -467,10 +481,22 @@ TEST_P(LeafNode, StockClientReachesTheNodesJetStreamThroughItsDomain) {
   EXPECT_FALSE(info.contains("error")) << info.dump();
   EXPECT_EQ(info["config"].value("name", ""), "NODES");
   EXPECT_EQ(info["state"].value("messages", 0), 1);
-  // The hub's plain API is its own.
+  // The stock server's plain API is its own.
   auto local = Request(stock.get(), "$JS.API.STREAM.INFO.NODES", "");
   ASSERT_TRUE(local.contains("error")) << local.dump();
   EXPECT_EQ(local["error"].value("code", 0), 404);
+  // A push consumer of the node's stream delivering to a stock client: the message arrives
+  // under its stored subject.
+  Sub deliveries = Subscribe(stock.get(), "dlv.stock");
+  ASSERT_TRUE(WaitForRoute(node.get(), "dlv.stock"));
+  auto consumer = Request(node.get(), "$JS.API.CONSUMER.CREATE.NODES",
+                          R"({"stream_name":"NODES","config":{"deliver_subject":"dlv.stock",)"
+                          R"("ack_policy":"none","deliver_policy":"all"}})");
+  ASSERT_FALSE(consumer.contains("error")) << consumer.dump();
+  Msg m = Next(deliveries.get());
+  ASSERT_TRUE(m);
+  EXPECT_STREQ(natsMsg_GetSubject(m.get()), "nodes.1");
+  EXPECT_EQ(Data(m.get()), "stored on the node");
   // The node announced its loop-detection subject too.
   bool lds = false;
   for (const auto& s : StockLeafSubs()) lds = lds || s.rfind("$LDS.", 0) == 0;
