@@ -128,7 +128,10 @@ void Apply(config::Document& doc, Options& o) {
   if (auto ln = root.GetTable("leafnodes")) {
     if (auto v = ln->Get<std::chrono::nanoseconds>("reconnect")) o.leafnodes.reconnect = Ms(*v);
     o.leafnodes.host = ln->Optional<std::string>("host", o.leafnodes.host);
-    o.leafnodes.port = static_cast<uint16_t>(ln->Optional<int>("port", o.leafnodes.port));
+    o.leafnodes.port = ln->Optional<int>("port", o.leafnodes.port);
+    if (o.leafnodes.port < -1 || o.leafnodes.port > 65535) {
+      ln->Fail("port", "a leafnode port is 0 to 65535");
+    }
     for (const config::Table& r : ln->TableArray("remotes")) {
       LeafRemoteOptions remote;
       remote.urls = r.Optional<std::vector<std::string>>("urls", {});

@@ -622,9 +622,11 @@ class Loader {
       } else if (k == "reconnect" || k == "reconnect_interval") {
         Duration(f, fkey, ln.reconnect);
       } else if (k == "listen") {
-        Listen(f, fkey, ln.host, ln.port);
+        uint16_t port = 0;
+        if (Listen(f, fkey, ln.host, port)) ln.port = port;
       } else if (k == "port") {
-        Port(f, fkey, ln.port);
+        uint16_t port = 0;
+        if (Port(f, fkey, port)) ln.port = port;
       } else if (k == "host" || k == "net") {
         Str(f, fkey, ln.host);
       } else if (k == "authorization" || k == "tls" || k == "advertise" ||

@@ -117,10 +117,10 @@ struct LeafNodeOptions {
   // Delay between connect attempts (nats-server's `reconnect`, default 1s): the first retry
   // comes after a quarter of it, growing with jitter to it.
   std::chrono::milliseconds reconnect{std::chrono::seconds(1)};
-  // Accepting leaf connections (`leafnodes { listen }`), bound to the global account; port 0:
-  // off.
+  // Accepting leaf connections (`leafnodes { listen }`), bound to the global account; port -1:
+  // off, 0: a free port (tests).
   std::string host = "0.0.0.0";
-  uint16_t port = 0;
+  int port = -1;
 };
 
 struct Options {

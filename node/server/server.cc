@@ -1131,15 +1131,16 @@ struct Server::Impl : LeafHost {
     s.max_payload = options.max_payload;
     s.reconnect = options.leafnodes.reconnect;
     s.listen_host = options.leafnodes.host;
-    s.listen_port = leaf_listener ? leaf_listener->port() : options.leafnodes.port;
+    s.listen_port = leaf_listener ? leaf_listener->port() : 0;
     s.accept_account = kGlobalAccount;
     return s;
   }
 
   net::Status ListenLeafNodes(const net::ConnectionOptions& copts) {
-    if (options.leafnodes.port == 0) return net::Status::Ok();
+    if (options.leafnodes.port < 0) return net::Status::Ok();
     auto l = net::Listener::Listen(
-        loop, net::Endpoint::Tcp(options.leafnodes.host, options.leafnodes.port),
+        loop,
+        net::Endpoint::Tcp(options.leafnodes.host, static_cast<uint16_t>(options.leafnodes.port)),
         [this](net::ConnectionPtr conn) {
           if (shutting_down) {
             conn->Abort();
@@ -1665,6 +1666,9 @@ void Server::Shutdown() {
   for (Client* c : all) c->conn->Close();
 }
 
+uint16_t Server::leaf_port() const {
+  return impl_->leaf_listener ? impl_->leaf_listener->port() : 0;
+}
 uint16_t Server::port() const {
   return impl_->listener ? impl_->listener->port() : impl_->options.port;
 }

@@ -86,6 +86,8 @@ class Server {
   void Reload(Options fresh);
 
   uint16_t port() const;
+  // The port accepting leaf-node connections (0: not listening).
+  uint16_t leaf_port() const;
   const std::string& server_id() const;
   const Options& options() const;
   int64_t start_unix_ms() const;

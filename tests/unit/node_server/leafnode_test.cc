@@ -291,6 +291,119 @@ TEST_F(LeafNodeTest, LoopDetectedClosesAndHubLossReconnects) {
   EXPECT_TRUE(hub_.WaitClosed());
 }
 
+// The accepting side: a scripted leaf connects to the node's leaf port.
+class AcceptTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Options o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.server_name = "hubby";
+    o.leafnodes.host = "127.0.0.1";
+    o.leafnodes.port = 0;
+    server_ = std::make_unique<Server>(loop_, std::move(o));
+    ASSERT_TRUE(server_->Start().ok());
+    ASSERT_NE(server_->leaf_port(), 0);
+  }
+  // A raw connection to the leaf port; `received` collects what the node sends.
+  struct Leaf {
+    net::ConnectionPtr conn;
+    std::string received;
+    bool closed = false;
+  };
+  std::unique_ptr<Leaf> Dial() {
+    auto leaf = std::make_unique<Leaf>();
+    Leaf* l = leaf.get();
+    bool done = false;
+    net::Connect(loop_, net::Endpoint::Tcp("127.0.0.1", server_->leaf_port()), {},
+                 [&](auto r) {
+                   done = true;
+                   if (!r.ok()) return;
+                   l->conn = r.value();
+                   l->conn->SetReadHandler([l](std::string_view d) {
+                     l->received.append(d);
+                     return d.size();
+                   });
+                   l->conn->SetCloseHandler([l](const net::CloseInfo&) { l->closed = true; });
+                 });
+    while (!done) loop_.RunFor(10ms);
+    EXPECT_TRUE(l->conn);
+    return leaf;
+  }
+  bool WaitFor(Leaf& l, std::string_view text) {
+    auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (l.received.find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      loop_.RunFor(5ms);
+    }
+    return true;
+  }
+  bool WaitClosed(Leaf& l) {
+    auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (!l.closed) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      loop_.RunFor(5ms);
+    }
+    return true;
+  }
+  void TearDown() override {
+    server_.reset();
+    for (int i = 0; i < 5; ++i) loop_.RunFor(5ms);
+  }
+
+  net::Loop loop_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(AcceptTest, InfoConnectInterestAndMessages) {
+  auto c = std::make_unique<RawClient>(loop_, server_->port());
+  c->Send("SUB local.* 1\r\n");
+  c->Sync();
+  auto leaf = Dial();
+  ASSERT_TRUE(WaitFor(*leaf, "\r\n"));
+  ASSERT_EQ(leaf->received.rfind("INFO ", 0), 0u);
+  auto info = nlohmann::json::parse(leaf->received.substr(5, leaf->received.find("\r\n") - 5));
+  EXPECT_GT(info.value("client_id", 0), 0);
+  EXPECT_TRUE(info.contains("leafnode_urls"));
+  EXPECT_TRUE(info.value("info_on_connect", false));
+  EXPECT_EQ(info.value("server_name", ""), "hubby");
+  leaf->conn->Write("CONNECT {\"name\":\"spoke\",\"headers\":true,\"domain\":\"leaf\"}\r\n");
+  ASSERT_TRUE(WaitFor(*leaf, "\"connect_info\":true"));
+  EXPECT_NE(leaf->received.find("\"remote_account\":\"$G\""), std::string::npos);
+  ASSERT_TRUE(WaitFor(*leaf, "LS+ local.*\r\n"));
+  ASSERT_TRUE(WaitFor(*leaf, "LS+ $LDS."));
+  // The leaf's interest: a client's publish goes to it.
+  leaf->conn->Write("LS+ remote.>\r\nLS+ $JS.API.>\r\n");
+  loop_.RunFor(20ms);
+  c->Send("PUB remote.x 2\r\nhi\r\nPUB $JS.API.INFO _INBOX.z 0\r\n\r\nPUB remote.y 1\r\nz\r\n");
+  ASSERT_TRUE(WaitFor(*leaf, "LMSG remote.x 2\r\nhi\r\n"));
+  ASSERT_TRUE(WaitFor(*leaf, "LMSG remote.y 1\r\nz\r\n"));
+  EXPECT_EQ(leaf->received.find("$JS.API.INFO"), std::string::npos);
+  // The leaf's messages reach local subscribers.
+  leaf->conn->Write("LMSG local.a 3\r\nabc\r\n");
+  ASSERT_TRUE(c->WaitFor("MSG local.a 1 3\r\nabc\r\n"));
+  // PING is answered.
+  leaf->conn->Write("PING\r\n");
+  ASSERT_TRUE(WaitFor(*leaf, "PONG\r\n"));
+  // The leaf going away removes its interest: a request now gets no-responders.
+  leaf->conn->Abort();
+  c->Send("SUB _INBOX.c.* 9\r\nPUB remote.x _INBOX.c.1 1\r\nx\r\n");
+  bool got_503 = false;
+  for (int i = 0; i < 100 && !got_503; ++i) {
+    got_503 = c->WaitFor("NATS/1.0 503", 30ms);
+    if (!got_503) c->Send("PUB remote.x _INBOX.c.1 1\r\nx\r\n");
+  }
+  EXPECT_TRUE(got_503);
+}
+
+TEST_F(AcceptTest, AClientOnTheLeafPortIsRefused) {
+  auto leaf = Dial();
+  ASSERT_TRUE(WaitFor(*leaf, "\r\n"));
+  leaf->conn->Write("CONNECT {\"lang\":\"go\",\"verbose\":false}\r\n");
+  ASSERT_TRUE(WaitFor(*leaf, "-ERR 'attempted to connect to leaf node port'"));
+  EXPECT_TRUE(WaitClosed(*leaf));
+}
+
 TEST_F(LeafNodeTest, ServerRefusesARemoteWithAnUnknownAccount) {
   Options o;
   LeafRemoteOptions r;
