@@ -85,6 +85,12 @@ Monitor::Monitor(net::Loop& loop, const server::Server& server)
   });
   impl_->http->Route("GET", "/subsz", [this, json](const http::Request&) { return json(Subsz()); });
   impl_->http->Route("GET", "/jsz", [this, json](const http::Request&) { return json(Jsz()); });
+  impl_->http->Route("GET", "/leafz", [this, json](const http::Request& r) {
+    auto it = r.query.find("subs");
+    bool subs = it != r.query.end() &&
+                (it->second == "1" || it->second == "true" || it->second == "detail");
+    return json(Leafz(subs));
+  });
   impl_->http->Route("GET", "/accountz",
                      [this, json](const http::Request&) { return json(Accountz()); });
 }
@@ -134,7 +140,7 @@ std::string Monitor::Varz() const {
   j["total_connections"] = st.total_connections;
   j["routes"] = 0;
   j["remotes"] = 0;
-  j["leafnodes"] = 0;
+  j["leafnodes"] = s.LeafNodes().size();
   j["in_msgs"] = st.in_msgs;
   j["out_msgs"] = st.out_msgs;
   j["in_bytes"] = st.in_bytes;
@@ -256,6 +262,34 @@ std::string Monitor::Subsz() const {
   j["num_matches"] = info.matches;
   j["cache_hit_rate"] =
       info.matches == 0 ? 0.0 : static_cast<double>(info.hits) / static_cast<double>(info.matches);
+  return j.dump();
+}
+
+std::string Monitor::Leafz(bool with_subs) const {
+  const auto& s = impl_->server;
+  Json j;
+  j["server_id"] = s.server_id();
+  j["now"] = Rfc3339(UnixMs());
+  auto leafs = s.LeafNodes();
+  j["leafnodes"] = leafs.size();
+  Json list = Json::array();
+  for (const auto& l : leafs) {
+    Json e;
+    e["name"] = l.name;
+    e["is_spoke"] = l.solicited;
+    e["account"] = l.account;
+    e["ip"] = l.ip;
+    e["port"] = l.port;
+    if (!l.domain.empty()) e["domain"] = l.domain;
+    e["in_msgs"] = l.in_msgs;
+    e["out_msgs"] = l.out_msgs;
+    e["in_bytes"] = l.in_bytes;
+    e["out_bytes"] = l.out_bytes;
+    e["subscriptions"] = l.subscriptions.size();
+    if (with_subs) e["subscriptions_list"] = l.subscriptions;
+    list.push_back(std::move(e));
+  }
+  j["leafs"] = std::move(list);
   return j.dump();
 }
 

@@ -39,6 +39,9 @@ class Monitor {
   // nats-server's /jsz summary: JetStream config, usage and API counters over all accounts
   // ("disabled": true when JetStream is off).
   std::string Jsz() const;
+  // nats-server's /leafz: the leaf-node connections (`subs`: each one's subscriptions_list,
+  // the far side's interest).
+  std::string Leafz(bool with_subs) const;
 
  private:
   struct Impl;

@@ -627,6 +627,9 @@ const std::string& LeafConnection::remote_server() const {
 const std::string& LeafConnection::remote_domain() const {
   return impl_->remote_domain;
 }
+std::string LeafConnection::peer_address() const {
+  return impl_->conn ? impl_->conn->peer_address() : std::string();
+}
 uint64_t LeafConnection::connects() const {
   return impl_->connects;
 }

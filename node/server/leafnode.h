@@ -102,6 +102,8 @@ class LeafConnection {
   const std::string& remote_server() const;
   const std::string& remote_domain() const;
   uint64_t connects() const;  // handshakes completed so far
+  // "ip:port" of the far side while connected, else empty.
+  std::string peer_address() const;
 
   // A local subscription appeared (+1) or went away (-1): announced to the hub with LS+/LS-
   // as nats-server does (plain subjects once per subject, queue groups with their weight).

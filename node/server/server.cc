@@ -1734,6 +1734,35 @@ std::vector<JetStreamAccountStats> Server::JetStream() const {
   return out;
 }
 
+std::vector<LeafInfo> Server::LeafNodes() const {
+  std::vector<LeafInfo> out;
+  for (const auto& leaf : impl_->leafs) {
+    auto it = impl_->leaf_clients.find(leaf.get());
+    if (it == impl_->leaf_clients.end()) continue;
+    const Client& c = *it->second;
+    LeafInfo i;
+    i.name = leaf->remote_server();
+    i.account = leaf->account();
+    std::string peer = leaf->peer_address();
+    auto colon = peer.rfind(':');
+    i.ip = peer.substr(0, colon);
+    if (i.ip.size() > 2 && i.ip.front() == '[') i.ip = i.ip.substr(1, i.ip.size() - 2);
+    if (colon != std::string::npos) i.port = std::atoi(peer.c_str() + colon + 1);
+    i.solicited = leaf->solicited();
+    i.domain = leaf->remote_domain();
+    i.in_msgs = c.in_msgs;
+    i.out_msgs = c.out_msgs;
+    i.in_bytes = c.in_bytes;
+    i.out_bytes = c.out_bytes;
+    for (const auto& [key, sub] : c.subs) {
+      if (!sub->dead) i.subscriptions.push_back(key);
+    }
+    std::sort(i.subscriptions.begin(), i.subscriptions.end());
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
 SublistInfo Server::Subscriptions() const {
   SublistInfo s;
   for (const auto& [name, a] : impl_->accounts) {

@@ -56,6 +56,18 @@ struct JetStreamAccountStats {
   uint64_t api_total = 0, api_errors = 0;
 };
 
+// One leaf-node connection that has finished its handshake, as /leafz shows it.
+struct LeafInfo {
+  std::string name;     // the far server's name
+  std::string account;  // the local account it is bound to
+  std::string ip;
+  int port = 0;
+  bool solicited = false;  // this node connected out (it is the spoke)
+  std::string domain;      // the far side's JetStream domain
+  uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
+  std::vector<std::string> subscriptions;  // the far side's interest ("subject [queue]")
+};
+
 struct SublistInfo {
   uint64_t subscriptions = 0, cache = 0, inserts = 0, removes = 0, matches = 0, hits = 0;
 };
@@ -98,6 +110,7 @@ class Server {
   std::vector<ConnectionInfo> Connections() const;
   std::vector<AccountInfo> Accounts() const;
   SublistInfo Subscriptions() const;
+  std::vector<LeafInfo> LeafNodes() const;
   // One entry per account with a running JetStream engine (empty when JetStream is off).
   std::vector<JetStreamAccountStats> JetStream() const;
 

@@ -214,6 +214,25 @@ class LeafNode : public ::testing::TestWithParam<Role> {
     }
     return out;
   }
+  // The node's /leafz?subs=1: the stock side's interest as the node holds it.
+  std::vector<std::string> NodeLeafSubs() {
+    std::vector<std::string> out;
+    auto r = harness::HttpGet("127.0.0.1", node_http_, "/leafz?subs=1");
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    if (!j.is_object() || !j.contains("leafs") || !j["leafs"].is_array() || j["leafs"].empty()) {
+      return out;
+    }
+    for (const auto& s : j["leafs"][0].value("subscriptions_list", nlohmann::json::array())) {
+      if (s.is_string()) out.push_back(s.get<std::string>());
+    }
+    return out;
+  }
+  bool NodeSeesSub(const std::string& subject) {
+    for (const auto& s : NodeLeafSubs()) {
+      if (s == subject) return true;
+    }
+    return false;
+  }
   bool StockSeesSub(const std::string& subject) {
     for (const auto& s : StockLeafSubs()) {
       if (s == subject) return true;
@@ -231,7 +250,7 @@ TEST_P(LeafNode, MessagesFlowBothWaysWithWildcardsAndHeaders) {
   Nc node = Connect(node_port_);
   Nc stock = Connect(stock_port_);
 
-  // Hub -> node: the node's wildcard subscription is announced with LS+.
+  // Stock -> node: the node's wildcard subscription is announced with LS+.
   Sub on_node = Subscribe(node.get(), "orders.>");
   ASSERT_TRUE(WaitFor([&] { return StockSeesSub("orders.>"); }));
   ASSERT_EQ(natsConnection_PublishString(stock.get(), "orders.eu.1", "from hub"), NATS_OK);
@@ -251,9 +270,12 @@ TEST_P(LeafNode, MessagesFlowBothWaysWithWildcardsAndHeaders) {
   EXPECT_STREQ(value, "hub");
   EXPECT_EQ(Data(m.get()), "with header");
 
-  // Node -> hub: the hub's interest reaches the node.
+  // Node -> stock: the stock server's interest reaches the node (its /leafz lists it).
   Sub on_hub = Subscribe(stock.get(), "events.*");
-  ASSERT_TRUE(WaitForRoute(node.get(), "events.probe"));
+  ASSERT_TRUE(WaitFor([&] { return NodeSeesSub("events.*"); }));
+  auto varz = nlohmann::json::parse(harness::HttpGet("127.0.0.1", node_http_, "/varz").body,
+                                    nullptr, false);
+  EXPECT_EQ(varz.value("leafnodes", 0), 1);
   ASSERT_EQ(natsConnection_PublishString(node.get(), "events.a", "from node"), NATS_OK);
   ASSERT_EQ(natsConnection_PublishString(node.get(), "events.a.b", "too deep"), NATS_OK);
   ASSERT_EQ(natsMsg_Create(&hm, "events.h", nullptr, "end", 3), NATS_OK);
