@@ -132,7 +132,11 @@ struct LeafConnection::Impl {
   std::chrono::milliseconds next_delay{0};
   uint64_t connects = 0;
   std::string remote_server, remote_domain;
-  Permissions perms;  // publish: what may go to the hub; subscribe: what interest may be sent
+  // publish: what may go to the far side; subscribe: what interest may be announced to it.
+  // `granted` is what the far side said (the hub's INFO import/export, a leaf's deny_pub);
+  // `perms` adds the JetStream denies once the handshake is done.
+  Permissions granted;
+  Permissions perms;
   // Local interest announced to the hub: key "subject" or "subject queue" -> count / weight.
   std::map<std::string, int32_t, std::less<>> smap;
   std::string line;  // scratch for message lines
@@ -205,6 +209,7 @@ struct LeafConnection::Impl {
     pings_out = 0;
     smap.clear();
     perms = Permissions{};
+    granted = Permissions{};
     const LeafUrl* url = UrlOf(where);
     std::string user = url ? url->user : "", pass = url ? url->password : "";
     c->SetCloseHandler([this](const net::CloseInfo& info) {
@@ -278,7 +283,7 @@ struct LeafConnection::Impl {
     info_received = true;
     remote_server = j.value("name", j.value("server_id", std::string()));
     remote_domain = j.value("domain", std::string());
-    for (const auto& d : JsonStrings(j, "deny_pub")) perms.publish.deny.push_back(d);
+    for (const auto& d : JsonStrings(j, "deny_pub")) granted.publish.deny.push_back(d);
     nlohmann::ordered_json info;
     info["server_id"] = settings.server_id;
     info["server_name"] = settings.server_name;
@@ -423,9 +428,10 @@ struct LeafConnection::Impl {
       SendConnect(user, pass);
     }
     if (info.contains("import") || info.contains("export")) {
-      perms = Permissions{};
-      ReadPermission(info, "export", perms.publish);
-      ReadPermission(info, "import", perms.subscribe);
+      granted = Permissions{};
+      ReadPermission(info, "export", granted.publish);
+      ReadPermission(info, "import", granted.subscribe);
+      if (is_up) ApplyDenies();  // a later INFO (the hub reloaded): keep the JetStream denies
     }
     const bool finish = (first && !info.value("info_on_connect", false)) ||
                         info.value("connect_info", false);
@@ -452,15 +458,7 @@ struct LeafConnection::Impl {
   // The hub accepted us: merge the JetStream denies, announce local interest, start pinging.
   void Finish() {
     handshake.Cancel();
-    for (const auto& d : JsDenies()) {
-      perms.publish.deny.push_back(d);
-      perms.subscribe.deny.push_back(d);
-    }
-    // Different domains (or none here): requests for this domain must not leave through the
-    // hub (nats-server's guard against a hub and a leaf with the same domain name).
-    if (!settings.domain.empty() && settings.jetstream && settings.domain != remote_domain) {
-      perms.publish.deny.push_back("$JS." + settings.domain + ".API.>");
-    }
+    ApplyDenies();
     is_up = true;
     ++connects;
     spdlog::info("Leafnode connection {} for account: {} with remote {} (domain \"{}\")",
@@ -481,6 +479,19 @@ struct LeafConnection::Impl {
     for (const auto& [key, n] : smap) AppendSub(out, key, n);
     if (!out.empty()) conn->Write(out);
     ping = loop.Every(settings.ping_interval, [this] { PingTick(); });
+  }
+
+  void ApplyDenies() {
+    perms = granted;
+    for (const auto& d : JsDenies()) {
+      perms.publish.deny.push_back(d);
+      perms.subscribe.deny.push_back(d);
+    }
+    // Different domains (or none on the far side): requests for this domain must not leave
+    // through this connection (nats-server's guard against two sides with the same domain).
+    if (!settings.domain.empty() && settings.jetstream && settings.domain != remote_domain) {
+      perms.publish.deny.push_back("$JS." + settings.domain + ".API.>");
+    }
   }
 
   void PingTick() {

@@ -243,6 +243,13 @@ TEST_F(LeafNodeTest, MessagesRespectExportPermissionsAndJetStreamDenies) {
   ASSERT_TRUE(hub_.WaitFor("LMSG out.2 1\r\nz\r\n"));
   EXPECT_EQ(hub_.received().find("private.x"), std::string::npos);
   EXPECT_EQ(hub_.received().find("LMSG $JS.API"), std::string::npos);
+  // New permissions from the hub (a reload there) replace its old ones; the JetStream denies
+  // stay.
+  hub_.Send(R"(INFO {"server_id":"NHUB","export":{"deny":["other.>"]}})" "\r\n");
+  c->Send("PUB private.y 1\r\ny\r\nPUB $JS.API.INFO _INBOX.c.4 0\r\n\r\n");
+  ASSERT_TRUE(hub_.WaitFor("LMSG private.y 1\r\ny\r\n"));
+  ASSERT_TRUE(c->WaitFor("HMSG _INBOX.c.4 9 16 16\r\nNATS/1.0 503\r\n\r\n"));
+  EXPECT_EQ(hub_.received().find("LMSG $JS.API"), std::string::npos);
 }
 
 TEST_F(LeafNodeTest, HubMessagesReachLocalSubscribersAndOnlyNamedQueueGroups) {
