@@ -475,6 +475,13 @@ struct LeafConnection::Impl {
     if (settings.jetstream && !settings.domain.empty()) {
       for (const auto& s : DomainApiSubjects(settings.domain)) add(s, 1);
     }
+    if (settings.jetstream) {
+      // Acks and flow-control replies for this node's consumers come back on these. The
+      // JetStream engine is not in the Sublist (nats-server announces each consumer's own
+      // `$JS.ACK.<stream>.<consumer>.>`), so the whole prefix is announced.
+      add("$JS.ACK.>", 1);
+      add("$JS.FC.>", 1);
+    }
     add(lds, 1);
     for (const auto& [key, n] : smap) AppendSub(out, key, n);
     if (!out.empty()) conn->Write(out);

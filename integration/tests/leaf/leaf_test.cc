@@ -513,12 +513,21 @@ TEST_P(LeafNode, StockClientReachesTheNodesJetStreamThroughItsDomain) {
   ASSERT_TRUE(WaitForRoute(node.get(), "dlv.stock"));
   auto consumer = Request(node.get(), "$JS.API.CONSUMER.CREATE.NODES",
                           R"({"stream_name":"NODES","config":{"deliver_subject":"dlv.stock",)"
-                          R"("ack_policy":"none","deliver_policy":"all"}})");
+                          R"("ack_policy":"explicit","deliver_policy":"all"}})");
   ASSERT_FALSE(consumer.contains("error")) << consumer.dump();
   Msg m = Next(deliveries.get());
   ASSERT_TRUE(m);
   EXPECT_STREQ(natsMsg_GetSubject(m.get()), "nodes.1");
   EXPECT_EQ(Data(m.get()), "stored on the node");
+  // The stock client's ack crosses back and the node's consumer sees it.
+  ASSERT_NE(natsMsg_GetReply(m.get()), nullptr);
+  ASSERT_EQ(natsConnection_Publish(stock.get(), natsMsg_GetReply(m.get()), "", 0), NATS_OK);
+  const std::string name = consumer.value("name", "");
+  ASSERT_FALSE(name.empty()) << consumer.dump();
+  EXPECT_TRUE(WaitFor([&] {
+    auto ci = Request(node.get(), "$JS.API.CONSUMER.INFO.NODES." + name, "");
+    return ci.value("num_ack_pending", -1) == 0 && ci["ack_floor"].value("stream_seq", 0) == 1;
+  }));
   // The node announced its loop-detection subject too.
   bool lds = false;
   for (const auto& s : StockLeafSubs()) lds = lds || s.rfind("$LDS.", 0) == 0;
