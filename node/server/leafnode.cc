@@ -475,13 +475,6 @@ struct LeafConnection::Impl {
     if (settings.jetstream && !settings.domain.empty()) {
       for (const auto& s : DomainApiSubjects(settings.domain)) add(s, 1);
     }
-    if (settings.jetstream) {
-      // Acks and flow-control replies for this node's consumers come back on these. The
-      // JetStream engine is not in the Sublist (nats-server announces each consumer's own
-      // `$JS.ACK.<stream>.<consumer>.>`), so the whole prefix is announced.
-      add("$JS.ACK.>", 1);
-      add("$JS.FC.>", 1);
-    }
     add(lds, 1);
     for (const auto& [key, n] : smap) AppendSub(out, key, n);
     if (!out.empty()) conn->Write(out);
@@ -540,6 +533,29 @@ struct LeafConnection::Impl {
     out += "\r\n";
   }
 
+  // A consumer's delivery is going out: the far side's ack (or flow-control reply) must find
+  // its way back. nats-server's consumers hold `$JS.ACK.<stream>.<consumer>.>` in the Sublist
+  // and so announce it; this node's JetStream engine is not in the Sublist, so the first
+  // delivery of each consumer across the connection announces it (ahead of the message, on the
+  // same connection). Kept until the connection ends.
+  void AnnounceReplies(std::string_view reply) {
+    size_t dots = 0, end = 0;
+    for (size_t i = 0; i < reply.size(); ++i) {
+      if (reply[i] == '.' && ++dots == 4) {
+        end = i;
+        break;
+      }
+    }
+    if (end == 0) return;
+    std::string key(reply.substr(0, end));
+    key += ".>";
+    if (smap.count(key)) return;
+    smap[key] = 1;
+    std::string out;
+    AppendSub(out, key, 1);
+    conn->Write(out);
+  }
+
   void LocalInterest(std::string_view subject, std::string_view queue, int delta) {
     if (!is_up || !conn) return;
     if (!CanSubscribe(perms.subscribe, subject)) return;
@@ -564,6 +580,7 @@ struct LeafConnection::Impl {
   void Send(std::string_view subject, std::string_view reply, std::string_view queues,
             std::string_view headers, std::string_view payload) {
     if (!conn || !is_up) return;
+    if (reply.starts_with("$JS.ACK.") || reply.starts_with("$JS.FC.")) AnnounceReplies(reply);
     line.clear();
     line += headers.empty() ? "LMSG " : "HMSG ";
     line += subject;

@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -296,6 +299,65 @@ TEST_F(LeafNodeTest, LoopDetectedClosesAndHubLossReconnects) {
   hub_.Send("LS+ " + lds + "\r\n");
   ASSERT_TRUE(hub_.WaitFor("-ERR 'Loop detected for leafnode account=\"$G\""));
   EXPECT_TRUE(hub_.WaitClosed());
+}
+
+TEST_F(LeafNodeTest, ConsumerDeliveriesAnnounceTheirAckSubjectFirstAndAcksComeBack) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("leafnode_test_js_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  Options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.jetstream.enabled = true;
+  o.jetstream.store_dir = dir.string();
+  o.jetstream.domain = "leaf";
+  LeafRemoteOptions r;
+  r.urls = {"nats-leaf://127.0.0.1:" + std::to_string(hub_.port())};
+  o.leafnodes.remotes.push_back(r);
+  server_ = std::make_unique<Server>(loop_, std::move(o));
+  ASSERT_TRUE(server_->Start().ok());
+  ASSERT_TRUE(hub_.WaitFor("CONNECT "));
+  EXPECT_EQ(hub_.Connect().value("domain", ""), "leaf");
+  EXPECT_EQ(hub_.Connect().value("jetstream", false), true);
+  Finish();
+  ASSERT_TRUE(hub_.WaitFor("LS+ $JS.leaf.API.CONSUMER.>\r\n"));
+  hub_.Send("LS+ dlv\r\n");
+  auto c = Client();
+  c->Send("SUB _INBOX.c.* 1\r\n");
+  const std::string stream = R"({"name":"S","subjects":["s.>"],"storage":"memory"})";
+  c->Send("PUB $JS.API.STREAM.CREATE.S _INBOX.c.1 " + std::to_string(stream.size()) + "\r\n" +
+          stream + "\r\nPUB s.1 _INBOX.c.2 2\r\nhi\r\n");
+  ASSERT_TRUE(c->WaitFor("\"seq\":1"));
+  const std::string consumer =
+      R"({"stream_name":"S","config":{"durable_name":"C","deliver_subject":"dlv",)"
+      R"("ack_policy":"explicit"}})";
+  c->Send("PUB $JS.API.CONSUMER.CREATE.S.C _INBOX.c.3 " + std::to_string(consumer.size()) +
+          "\r\n" + consumer + "\r\n");
+  // The delivery crosses under the deliver subject, its stored subject after the `@`, and the
+  // consumer's ack subject is announced ahead of it.
+  ASSERT_TRUE(hub_.WaitFor("LMSG dlv $JS.ACK.S.C."));
+  auto& got = hub_.received();
+  auto ls = got.find("LS+ $JS.ACK.S.C.>\r\n");
+  auto msg = got.find("LMSG dlv $JS.ACK.S.C.");
+  ASSERT_NE(ls, std::string::npos);
+  EXPECT_LT(ls, msg);
+  auto eol = got.find("\r\n", msg);
+  std::string line = got.substr(msg, eol - msg);
+  auto at = line.find("@s.1 ");
+  ASSERT_NE(at, std::string::npos) << line;
+  std::string ack = line.substr(9, at - 9);
+  // The far side's ack: the consumer has nothing pending any more.
+  hub_.Send("LMSG " + ack + " 0\r\n\r\n");
+  bool acked = false;
+  for (int i = 0; i < 100 && !acked; ++i) {  // the ack and the INFO request race: ask again
+    c->received().clear();
+    c->Send("PUB $JS.API.CONSUMER.INFO.S.C _INBOX.c.4 0\r\n\r\n");
+    ASSERT_TRUE(c->WaitFor("\"num_ack_pending\":"));
+    acked = c->received().find("\"num_ack_pending\":0") != std::string::npos;
+  }
+  EXPECT_TRUE(acked) << c->received();
+  server_.reset();
+  std::filesystem::remove_all(dir);
 }
 
 // The accepting side: a scripted leaf connects to the node's leaf port.
