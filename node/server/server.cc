@@ -893,6 +893,7 @@ struct Server::Impl : LeafHost {
     SendOk(c);
     Account* acc = AccountOf(c);
     std::string_view subj = op.subject;
+    if (!domain_api_prefix.empty()) subj = DomainStoreSubject(subj);
     for (const auto& m : acc->mappings) {
       auto outcome = m.Map(subj, options.cluster_name, percent, mapped);
       if (outcome == subject::MapOutcome::kNoMatch) continue;
@@ -1092,6 +1093,20 @@ struct Server::Impl : LeafHost {
 
   // ---- leaf nodes (leafnode.h): the server side of LeafHost ----
 
+  // "$JS.<domain>.API." with JetStream and a domain, else empty.
+  std::string domain_api_prefix = options.jetstream.enabled && !options.jetstream.domain.empty()
+                                      ? "$JS." + options.jetstream.domain + ".API."
+                                      : std::string();
+
+  // As nats-server's JetStream domain mappings: `$JS.<domain>.API.$KV.>` is `$KV.>` and
+  // `$JS.<domain>.API.$OBJ.>` is `$OBJ.>` (KV and object store through a domain). The rest of
+  // `$JS.<domain>.API` is answered by the JetStream glue itself.
+  std::string_view DomainStoreSubject(std::string_view subj) const {
+    if (!subj.starts_with(domain_api_prefix)) return subj;
+    std::string_view rest = subj.substr(domain_api_prefix.size());
+    return rest.starts_with("$KV.") || rest.starts_with("$OBJ.") ? rest : subj;
+  }
+
   std::vector<std::unique_ptr<LeafConnection>> leafs;
   std::unordered_map<LeafConnection*, std::unique_ptr<Client>> leaf_clients;
   std::string leaf_queue_filter;  // the queue names of the leaf message being routed
@@ -1275,6 +1290,7 @@ struct Server::Impl : LeafHost {
     }
     std::string mapped_subject;
     if (shown.empty()) {
+      if (!domain_api_prefix.empty()) subj = DomainStoreSubject(subj);
       for (const auto& m : acc->mappings) {
         auto outcome = m.Map(subj, options.cluster_name, percent, mapped);
         if (outcome == subject::MapOutcome::kNoMatch) continue;

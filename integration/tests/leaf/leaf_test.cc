@@ -507,6 +507,13 @@ TEST_P(LeafNode, StockClientReachesTheNodesJetStreamThroughItsDomain) {
   auto local = Request(stock.get(), "$JS.API.STREAM.INFO.NODES", "");
   ASSERT_TRUE(local.contains("error")) << local.dump();
   EXPECT_EQ(local["error"].value("code", 0), 404);
+  // A KV put through the node's domain lands in the node's bucket stream.
+  auto kv = Request(node.get(), "$JS.API.STREAM.CREATE.KV_B",
+                    R"({"name":"KV_B","subjects":["$KV.B.>"],"storage":"file"})");
+  ASSERT_FALSE(kv.contains("error")) << kv.dump();
+  auto put = Request(stock.get(), "$JS." + node_domain() + ".API.$KV.B.k1", "v1");
+  EXPECT_EQ(put.value("stream", ""), "KV_B") << put.dump();
+  EXPECT_EQ(put.value("seq", 0), 1) << put.dump();
   // A push consumer of the node's stream delivering to a stock client: the message arrives
   // under its stored subject.
   Sub deliveries = Subscribe(stock.get(), "dlv.stock");
