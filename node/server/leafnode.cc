@@ -241,6 +241,7 @@ struct LeafConnection::Impl {
     j["host"] = settings.listen_host;
     j["port"] = settings.listen_port;
     j["headers"] = true;
+    if (host.LeafAuthRequired()) j["auth_required"] = true;
     j["max_payload"] = settings.max_payload;
     if (settings.jetstream) j["jetstream"] = true;
     j["client_id"] = cid;
@@ -280,6 +281,17 @@ struct LeafConnection::Impl {
       Fail("Leafnode has same cluster name as the hub cluster");
       return;
     }
+    std::string account;
+    bool jetstream = false;
+    if (!host.AuthorizeLeaf(j.value("user", std::string()), j.value("pass", std::string()),
+                            &account, &jetstream)) {
+      spdlog::warn("Leafnode connection from {} refused: Authorization Violation",
+                   conn->peer_address());
+      Fail("Authorization Violation");
+      return;
+    }
+    remote.account = account;
+    settings.jetstream = jetstream;
     info_received = true;
     remote_server = j.value("name", j.value("server_id", std::string()));
     remote_domain = j.value("domain", std::string());

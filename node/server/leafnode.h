@@ -47,6 +47,12 @@ class LeafHost {
   virtual void LeafDown(LeafConnection* leaf) = 0;
   // An accepted connection closed for good: the host may delete it (not from inside this call).
   virtual void LeafFinished(LeafConnection* leaf) = 0;
+  // An accepted leaf's CONNECT credentials: false refuses it; else `account` is the local
+  // account it is bound to and `jetstream` whether that account has JetStream.
+  virtual bool AuthorizeLeaf(const std::string& user, const std::string& password,
+                             std::string* account, bool* jetstream) = 0;
+  // Whether accepted leafs must present credentials (INFO auth_required).
+  virtual bool LeafAuthRequired() const = 0;
   // The remote's interest in subject (queue: a group with `weight` members); weight 0: gone.
   virtual void LeafInterest(LeafConnection* leaf, std::string_view subject, std::string_view queue,
                             uint32_t weight) = 0;

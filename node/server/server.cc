@@ -1176,6 +1176,26 @@ struct Server::Impl : LeafHost {
     return net::Status::Ok();
   }
 
+  // As nats-server without a leafnodes authorization block: a leaf authenticates as one of the
+  // server's users (plain or bcrypt password, checked here) and is bound to its account;
+  // without users or a token, to the global account.
+  bool AuthorizeLeaf(const std::string& user, const std::string& password, std::string* account,
+                     bool* jetstream) override {
+    *account = kGlobalAccount;
+    if (auth_required()) {
+      const User* u = FindUser(user);
+      if (u == nullptr || !u->nkey.empty() || user.empty() ||
+          !PasswordMatches(u->password, password)) {
+        return false;
+      }
+      if (!u->account.empty()) *account = u->account;
+    }
+    *jetstream =
+        options.jetstream.enabled && accounts.find(*account)->second->jetstream_enabled;
+    return true;
+  }
+  bool LeafAuthRequired() const override { return auth_required(); }
+
   void LeafFinished(LeafConnection* leaf) override {
     for (auto it = leafs.begin(); it != leafs.end(); ++it) {
       if (it->get() != leaf) continue;

@@ -561,6 +561,77 @@ TEST(LeafNodeConfig, UnsupportedLeafSettingsAreRefusedWithASentence) {
       << p.LogTail();
 }
 
+// Credentials: user and password in the remote URL, checked by the listening side.
+class LeafAuth : public ::testing::Test {
+ protected:
+  std::unique_ptr<harness::Process> Run(const std::string& program, const std::string& name,
+                                        const std::string& conf, uint16_t http) {
+    auto path = dir_.path() / (name + ".conf");
+    std::ofstream(path) << conf;
+    harness::ProcessSpec spec;
+    spec.argv = {program, "-c", path.string()};
+    spec.log_path = dir_.path() / (name + ".log");
+    auto p = std::make_unique<harness::Process>(spec);
+    harness::WaitForHealthz(*p, http);
+    return p;
+  }
+  static nlohmann::json Leafz(uint16_t http) {
+    auto j = nlohmann::json::parse(harness::HttpGet("127.0.0.1", http, "/leafz").body, nullptr,
+                                   false);
+    return j.is_object() ? j : nlohmann::json::object();
+  }
+  harness::TestRunDir dir_;
+};
+
+TEST_F(LeafAuth, NodePresentsUrlCredentialsToAStockHub) {
+  uint16_t leaf_port = harness::FreeLoopbackPort(), hub_http = harness::FreeLoopbackPort();
+  auto hub = Run(harness::NatsServerBinary().string(), "hub",
+                 "port: " + std::to_string(harness::FreeLoopbackPort()) +
+                     "\nhttp: \"127.0.0.1:" + std::to_string(hub_http) +
+                     "\"\nleafnodes { listen: \"127.0.0.1:" + std::to_string(leaf_port) +
+                     "\", authorization { user: leafy, password: pw } }\n",
+                 hub_http);
+  auto node_conf = [&](const std::string& password, uint16_t http) {
+    return "port: " + std::to_string(harness::FreeLoopbackPort()) + "\nhttp: \"127.0.0.1:" +
+           std::to_string(http) + "\"\nleafnodes { remotes: [ { url: \"nats-leaf://leafy:" +
+           password + "@127.0.0.1:" + std::to_string(leaf_port) + "\" } ] }\n";
+  };
+  // A wrong password: the hub says so and the node keeps trying.
+  uint16_t bad_http = harness::FreeLoopbackPort();
+  auto bad = Run(harness::OurBinary("meridian-node").string(), "bad", node_conf("nope", bad_http),
+                 bad_http);
+  EXPECT_TRUE(WaitFor([&] {
+    return harness::TailOfFile(bad->log_path(), 50).find("Authorization Violation") !=
+           std::string::npos;
+  })) << bad->LogTail();
+  bad->Stop();
+  uint16_t good_http = harness::FreeLoopbackPort();
+  auto good = Run(harness::OurBinary("meridian-node").string(), "good", node_conf("pw", good_http),
+                  good_http);
+  EXPECT_TRUE(WaitFor([&] { return Leafz(hub_http).value("leafnodes", 0) == 1; }))
+      << good->LogTail();
+}
+
+TEST_F(LeafAuth, StockLeafAuthenticatesAsANodeUserAndIsBoundToItsAccount) {
+  uint16_t leaf_port = harness::FreeLoopbackPort(), node_http = harness::FreeLoopbackPort();
+  auto node = Run(harness::OurBinary("meridian-node").string(), "node",
+                  "port: " + std::to_string(harness::FreeLoopbackPort()) +
+                      "\nhttp: \"127.0.0.1:" + std::to_string(node_http) +
+                      "\"\naccounts { APP: { users: [ {user: leafy, password: pw} ] } }\n"
+                      "leafnodes { listen: \"127.0.0.1:" + std::to_string(leaf_port) + "\" }\n",
+                  node_http);
+  uint16_t stock_http = harness::FreeLoopbackPort();
+  auto stock = Run(harness::NatsServerBinary().string(), "stock",
+                   "port: " + std::to_string(harness::FreeLoopbackPort()) +
+                       "\nhttp: \"127.0.0.1:" + std::to_string(stock_http) +
+                       "\"\nleafnodes { remotes: [ { url: \"nats-leaf://leafy:pw@127.0.0.1:" +
+                       std::to_string(leaf_port) + "\" } ] }\n",
+                   stock_http);
+  ASSERT_TRUE(WaitFor([&] { return Leafz(node_http).value("leafnodes", 0) == 1; }))
+      << node->LogTail();
+  EXPECT_EQ(Leafz(node_http)["leafs"][0].value("account", ""), "APP");
+}
+
 INSTANTIATE_TEST_SUITE_P(Roles, LeafNode,
                          ::testing::Values(Role::kNodeIsLeaf, Role::kNodeIsHub),
                          [](const ::testing::TestParamInfo<Role>& info) {

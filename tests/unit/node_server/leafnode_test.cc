@@ -98,7 +98,9 @@ class FakeHub {
 // A raw client of the node.
 class RawClient {
  public:
-  RawClient(net::Loop& loop, uint16_t port) : loop_(loop) {
+  RawClient(net::Loop& loop, uint16_t port, const std::string& user = "",
+            const std::string& pass = "")
+      : loop_(loop) {
     bool done = false;
     net::Connect(loop, net::Endpoint::Tcp("127.0.0.1", port), {}, [&](auto r) {
       done = true;
@@ -111,9 +113,10 @@ class RawClient {
     });
     while (!done) loop.RunFor(10ms);
     if (!conn_) throw std::runtime_error("connect failed");
-    conn_->Write(
-        "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}"
-        "\r\nPING\r\n");
+    std::string creds;
+    if (!user.empty()) creds = ",\"user\":\"" + user + "\",\"pass\":\"" + pass + "\"";
+    conn_->Write("CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true," 
+                 "\"no_responders\":true" + creds + "}\r\nPING\r\n");
     WaitFor("PONG\r\n");
   }
   ~RawClient() {
@@ -363,8 +366,7 @@ TEST_F(LeafNodeTest, ConsumerDeliveriesAnnounceTheirAckSubjectFirstAndAcksComeBa
 // The accepting side: a scripted leaf connects to the node's leaf port.
 class AcceptTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    Options o;
+  void StartServer(Options o = {}) {
     o.host = "127.0.0.1";
     o.port = 0;
     o.server_name = "hubby";
@@ -425,6 +427,7 @@ class AcceptTest : public ::testing::Test {
 };
 
 TEST_F(AcceptTest, InfoConnectInterestAndMessages) {
+  StartServer();
   auto c = std::make_unique<RawClient>(loop_, server_->port());
   c->Send("SUB local.* 1\r\n");
   c->Sync();
@@ -466,11 +469,46 @@ TEST_F(AcceptTest, InfoConnectInterestAndMessages) {
 }
 
 TEST_F(AcceptTest, AClientOnTheLeafPortIsRefused) {
+  StartServer();
   auto leaf = Dial();
   ASSERT_TRUE(WaitFor(*leaf, "\r\n"));
   leaf->conn->Write("CONNECT {\"lang\":\"go\",\"verbose\":false}\r\n");
   ASSERT_TRUE(WaitFor(*leaf, "-ERR 'attempted to connect to leaf node port'"));
   EXPECT_TRUE(WaitClosed(*leaf));
+}
+
+TEST_F(AcceptTest, LeafsAuthenticateAsUsersAndAreBoundToTheirAccount) {
+  Options o;
+  o.accounts.push_back(AccountConfig{"APP", {}, {}, {}, false});
+  o.users.push_back(User{"leafy", "pw", "APP", {}, ""});
+  o.users.push_back(User{"app", "app", "APP", {}, ""});
+  o.users.push_back(User{"other", "other", "", {}, ""});
+  StartServer(o);
+  // Wrong password: refused.
+  auto bad = Dial();
+  ASSERT_TRUE(WaitFor(*bad, "\r\n"));
+  EXPECT_NE(bad->received.find("\"auth_required\":true"), std::string::npos);
+  bad->conn->Write("CONNECT {\"name\":\"spoke\",\"user\":\"leafy\",\"pass\":\"nope\"}\r\n");
+  ASSERT_TRUE(WaitFor(*bad, "-ERR 'Authorization Violation'"));
+  EXPECT_TRUE(WaitClosed(*bad));
+  // The right one: bound to APP, hears only APP's interest.
+  auto other = std::make_unique<RawClient>(loop_, server_->port(), "other", "other");
+  other->Send("SUB in.global 1\r\n");
+  other->Sync();
+  auto app = std::make_unique<RawClient>(loop_, server_->port(), "app", "app");
+  app->Send("SUB in.app 1\r\n");
+  app->Sync();
+  auto leaf = Dial();
+  ASSERT_TRUE(WaitFor(*leaf, "\r\n"));
+  leaf->conn->Write("CONNECT {\"name\":\"spoke\",\"user\":\"leafy\",\"pass\":\"pw\"}\r\n");
+  ASSERT_TRUE(WaitFor(*leaf, "\"remote_account\":\"APP\""));
+  ASSERT_TRUE(WaitFor(*leaf, "LS+ in.app\r\n"));
+  ASSERT_TRUE(WaitFor(*leaf, "LS+ $LDS."));
+  EXPECT_EQ(leaf->received.find("in.global"), std::string::npos);
+  leaf->conn->Write("LMSG in.app 1\r\na\r\nLMSG in.global 1\r\ng\r\n");
+  ASSERT_TRUE(app->WaitFor("MSG in.app 1 1\r\na\r\n"));
+  other->Sync();
+  EXPECT_EQ(other->received().find("MSG in.global"), std::string::npos);
 }
 
 TEST_F(LeafNodeTest, ServerRefusesARemoteWithAnUnknownAccount) {
