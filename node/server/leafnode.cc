@@ -378,11 +378,18 @@ struct LeafConnection::Impl {
         return;
       case proto::OpKind::kErr: {
         spdlog::error("Leafnode error from {}: {}", remote_server, op.text);
-        // As nats-server: a hub that found a loop makes us wait before trying again.
-        if (op.text.find("Loop detected") != std::string_view::npos) next_delay = kLoopReconnectDelay;
-        auto c = conn;
-        Lost();
-        c->Close();
+        // As nats-server (leafProcessErr): the far side closes when it means to; a loop or
+        // the same cluster name makes a soliciting side wait 30 s before trying again, and a
+        // loop closes at once.
+        if (op.text.find("same cluster name") != std::string_view::npos) {
+          next_delay = kLoopReconnectDelay;
+        }
+        if (op.text.find("Loop detected") != std::string_view::npos) {
+          next_delay = kLoopReconnectDelay;
+          auto c = conn;
+          Lost();
+          c->Close();
+        }
         return;
       }
       case proto::OpKind::kLeafSub:

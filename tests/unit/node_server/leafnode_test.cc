@@ -70,6 +70,7 @@ class FakeHub {
     }
     return true;
   }
+  void Close() { conn_->Close(); }
   bool WaitAccepted(int n) {
     auto deadline = std::chrono::steady_clock::now() + 5s;
     while (accepted_ < n) {
@@ -293,8 +294,13 @@ TEST_F(LeafNodeTest, LoopDetectedClosesAndHubLossReconnects) {
   Finish();
   auto p = hub_.received().find("LS+ $LDS.");
   std::string lds = hub_.received().substr(p + 4, hub_.received().find("\r\n", p) - p - 4);
+  // An error alone does not end the connection (the far side closes when it means to).
+  hub_.Send("-ERR 'Permissions Violation for Publish to \"x\"'\r\nLS+ still.here\r\n");
+  auto c = Client();
+  c->Send("PUB still.here 1\r\nx\r\n");
+  ASSERT_TRUE(hub_.WaitFor("LMSG still.here 1\r\nx\r\n"));
   // The hub going away: the node connects again by itself.
-  hub_.Send("-ERR 'Stale Connection'\r\n");
+  hub_.Close();
   ASSERT_TRUE(hub_.WaitAccepted(2));
   ASSERT_TRUE(hub_.WaitFor("CONNECT "));
   Finish();
