@@ -8,6 +8,7 @@
 #include "net/endpoint.h"
 #include "net/loop.h"
 #include "net/reconnector.h"
+#include "net/tls.h"
 #include "proto/parser.h"
 #include "server/permissions.h"
 #include "spdlog/spdlog.h"
@@ -69,9 +70,9 @@ bool ParseLeafUrl(const std::string& url, LeafUrl& out, std::string* error) {
   auto scheme = s.find("://");
   if (scheme != std::string_view::npos) {
     std::string_view name = s.substr(0, scheme);
-    if (name != "nats-leaf" && name != "nats" && name != "leaf") {
-      if (name == "tls" || name == "ws" || name == "wss") {
-        return fail("TLS and WebSocket leaf connections are not supported yet by meridian-node");
+    if (name != "nats-leaf" && name != "nats" && name != "leaf" && name != "tls") {
+      if (name == "ws" || name == "wss") {
+        return fail("WebSocket leaf connections are not supported yet by meridian-node");
       }
       return fail("unknown scheme \"" + std::string(name) + "\" (use nats-leaf://host:port)");
     }
@@ -79,6 +80,7 @@ bool ParseLeafUrl(const std::string& url, LeafUrl& out, std::string* error) {
   }
   while (!s.empty() && s.back() == '/') s.remove_suffix(1);
   out = LeafUrl{};
+  out.tls = url.starts_with("tls://");
   if (auto at = s.rfind('@'); at != std::string_view::npos) {
     std::string_view creds = s.substr(0, at);
     s.remove_prefix(at + 1);
@@ -123,6 +125,9 @@ struct LeafConnection::Impl {
   net::Timer handshake;  // drops a hub that does not finish the handshake
   net::Timer ping;
   net::ConnectionPtr conn;
+  std::string conn_host;  // the host name a solicited connection went to (TLS verifies it)
+  bool conn_tls = false;  // that URL was tls://
+  std::shared_ptr<const net::TlsContext> client_tls;
   proto::Parser parser{proto::Direction::kLeaf};
   bool stopped = true;
   bool info_received = false;
@@ -212,6 +217,8 @@ struct LeafConnection::Impl {
     granted = Permissions{};
     const LeafUrl* url = UrlOf(where);
     std::string user = url ? url->user : "", pass = url ? url->password : "";
+    conn_host = where.host;
+    conn_tls = url != nullptr && url->tls;
     c->SetCloseHandler([this](const net::CloseInfo& info) {
       spdlog::info("Leafnode connection {} {} closed: {} {}", solicited ? "to" : "from", remote_server,
                    net::CloseReasonName(info.reason), info.detail);
@@ -242,6 +249,7 @@ struct LeafConnection::Impl {
     j["port"] = settings.listen_port;
     j["headers"] = true;
     if (host.LeafAuthRequired()) j["auth_required"] = true;
+    if (settings.accept_tls) j["tls_required"] = true;
     j["max_payload"] = settings.max_payload;
     if (settings.jetstream) j["jetstream"] = true;
     j["client_id"] = cid;
@@ -255,6 +263,9 @@ struct LeafConnection::Impl {
                              : nlohmann::ordered_json::array(
                                    {settings.listen_host + ":" + std::to_string(settings.listen_port)});
     conn->Write("INFO " + j.dump() + "\r\n");
+    // The leaf starts TLS after reading INFO (in plain text); a failed or missing handshake
+    // closes the connection (net reports it; the handshake timer covers a silent leaf).
+    if (settings.accept_tls) conn->StartTls(settings.accept_tls, "", [](const net::Status&) {});
   }
 
   // The leaf's CONNECT (accepting side), as nats-server's processLeafNodeConnect.
@@ -444,7 +455,11 @@ struct LeafConnection::Impl {
       }
       remote_server = info.value("server_name", info.value("server_id", std::string()));
       remote_domain = info.value("domain", std::string());
-      SendConnect(user, pass);
+      // As nats-server 2.9: TLS right after the hub's INFO when either side asks for it; the
+      // CONNECT is queued and goes out encrypted once the handshake is done.
+      const bool tls = info.value("tls_required", false) || remote.tls || conn_tls;
+      if (tls && !StartClientTls()) return;
+      SendConnect(user, pass, tls);
     }
     if (info.contains("import") || info.contains("export")) {
       granted = Permissions{};
@@ -457,14 +472,36 @@ struct LeafConnection::Impl {
     if (finish && !is_up) Finish();
   }
 
-  void SendConnect(const std::string& user, const std::string& pass) {
+  bool StartClientTls() {
+    if (!client_tls) {
+      net::TlsConfig tc;
+      tc.ca_file = remote.tls_ca_file;
+      tc.cert_file = remote.tls_cert_file;
+      tc.key_file = remote.tls_key_file;
+      auto ctx = net::TlsContext::Create(net::TlsContext::Role::kClient, tc);
+      if (!ctx.ok()) {
+        spdlog::error("Leafnode TLS to {}: {}", remote_server, ctx.message());
+        auto c = conn;
+        Lost();
+        c->Close();
+        return false;
+      }
+      client_tls = ctx.value();
+    }
+    conn->StartTls(client_tls, conn_host, [this](const net::Status& st) {
+      if (!st.ok()) spdlog::error("Leafnode TLS handshake with {} failed: {}", remote_server, st.message());
+    });
+    return true;
+  }
+
+  void SendConnect(const std::string& user, const std::string& pass, bool tls) {
     nlohmann::ordered_json j;
     j["version"] = kAdvertisedVersion;
     if (!user.empty()) {
       j["user"] = user;
       j["pass"] = pass;
     }
-    j["tls_required"] = false;
+    j["tls_required"] = tls;
     j["server_id"] = settings.server_id;
     if (!settings.domain.empty()) j["domain"] = settings.domain;
     j["name"] = settings.server_name;

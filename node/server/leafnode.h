@@ -20,6 +20,7 @@
 
 namespace meridian::net {
 class Loop;
+class TlsContext;
 }
 
 namespace meridian::server {
@@ -30,6 +31,7 @@ struct LeafUrl {
   std::string host;
   uint16_t port = 7422;
   std::string user, password;
+  bool tls = false;  // tls://
 };
 // Empty when `url` is usable, else a sentence saying what is wrong.
 std::string ValidateLeafUrl(const std::string& url);
@@ -81,6 +83,8 @@ struct LeafSettings {
   std::string listen_host;
   uint16_t listen_port = 0;
   std::string accept_account;
+  // Accepting side with TLS: INFO says tls_required and the leaf upgrades right after it.
+  std::shared_ptr<const net::TlsContext> accept_tls;
 };
 
 // One leaf connection: solicited (reconnecting until Stop()) or accepted (ends when closed).

@@ -629,7 +629,9 @@ class Loader {
         if (Port(f, fkey, port)) ln.port = port;
       } else if (k == "host" || k == "net") {
         Str(f, fkey, ln.host);
-      } else if (k == "authorization" || k == "tls" || k == "advertise" ||
+      } else if (k == "tls") {
+        LeafTls(f, fkey, nullptr);
+      } else if (k == "authorization" || k == "advertise" ||
                  k == "no_advertise" || k == "compression" || k == "min_version") {
         Fail(f, fkey,
              "this setting of accepted leaf-node connections is not supported yet by "
@@ -640,6 +642,45 @@ class Loader {
              "this leafnodes setting is not supported by meridian-node (it has listen, host, "
              "port, remotes and reconnect)");
       }
+    }
+  }
+
+  // A leafnodes tls block: the accepting side's (remote null) or a remote's.
+  void LeafTls(const NatsConfEntry& e, const std::string& key, LeafRemoteOptions* remote) {
+    if (e.value.type != Type::kMap) {
+      WrongType(e.value, key, "a block {cert_file: ..., key_file: ...}");
+      return;
+    }
+    LeafNodeOptions& ln = o_.leafnodes;
+    if (remote) {
+      remote->tls = true;
+    } else {
+      ln.tls = true;
+    }
+    for (const NatsConfEntry& f : e.value.map) {
+      if (f.used_as_variable) continue;
+      std::string k = Lower(f.key);
+      std::string fkey = key + "." + f.key;
+      if (k == "cert_file") {
+        Str(f, fkey, remote ? remote->tls_cert_file : ln.tls_cert_file);
+      } else if (k == "key_file") {
+        Str(f, fkey, remote ? remote->tls_key_file : ln.tls_key_file);
+      } else if (k == "ca_file") {
+        Str(f, fkey, remote ? remote->tls_ca_file : ln.tls_ca_file);
+      } else if (k == "verify" && !remote) {
+        Bool(f, fkey, ln.tls_verify);
+      } else if (k == "timeout" && !remote) {
+        Duration(f, fkey, ln.tls_timeout);
+      } else {
+        Fail(f, fkey,
+             remote ? "this leaf remote tls setting is not supported yet by meridian-node (it has "
+                      "ca_file, cert_file and key_file)"
+                    : "this leafnodes tls setting is not supported yet by meridian-node (it has "
+                      "cert_file, key_file, ca_file, verify and timeout)");
+      }
+    }
+    if (!remote && (ln.tls_cert_file.empty() || ln.tls_key_file.empty())) {
+      Fail(e, key, "accepting leafs with TLS needs cert_file and key_file");
     }
   }
 
@@ -668,6 +709,8 @@ class Loader {
         }
       } else if (k == "account" || k == "local") {
         Str(f, fkey, remote.account);
+      } else if (k == "tls") {
+        LeafTls(f, fkey, &remote);
       } else if (k == "credentials" || k == "creds") {
         Fail(f, fkey,
              "credentials files (JWT) are not supported yet by meridian-node; put user:password "

@@ -110,6 +110,10 @@ struct LeafRemoteOptions {
   // order, round-robin.
   std::vector<std::string> urls;
   std::string account;  // the local account bound to the connection; empty: $G
+  // TLS to the hub (remote `tls { ca_file, cert_file, key_file }`, or a tls:// URL): also used
+  // when the hub's INFO says tls_required. ca_file empty: the system's CAs.
+  bool tls = false;
+  std::string tls_ca_file, tls_cert_file, tls_key_file;
 };
 
 struct LeafNodeOptions {
@@ -121,6 +125,12 @@ struct LeafNodeOptions {
   // off, 0: a free port (tests).
   std::string host = "0.0.0.0";
   int port = -1;
+  // Accepting side: `leafnodes { tls { cert_file, key_file, ca_file, verify, timeout } }`
+  // (leafs upgrade right after INFO, as nats-server 2.9).
+  bool tls = false;
+  std::string tls_cert_file, tls_key_file, tls_ca_file;
+  bool tls_verify = false;
+  std::chrono::milliseconds tls_timeout{std::chrono::seconds(2)};
 };
 
 struct Options {

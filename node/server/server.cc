@@ -209,6 +209,7 @@ struct Server::Impl : LeafHost {
   bool shutting_down = false;
   std::vector<std::vector<User>> retired_users;  // see Reload
   std::shared_ptr<const net::TlsContext> tls;    // set when options.tls.enabled
+  std::shared_ptr<const net::TlsContext> leaf_tls;  // set when options.leafnodes.tls
   uint64_t response_seq = 0;
   // Service requests whose reply has not come back, per exporting account, at most this many
   // (the oldest is forgotten first).
@@ -256,6 +257,16 @@ struct Server::Impl : LeafHost {
       auto ctx = net::TlsContext::Create(net::TlsContext::Role::kServer, tc);
       if (!ctx.ok()) throw std::invalid_argument("tls: " + ctx.message());
       tls = ctx.value();
+    }
+    if (options.leafnodes.tls) {
+      net::TlsConfig tc;
+      tc.cert_file = options.leafnodes.tls_cert_file;
+      tc.key_file = options.leafnodes.tls_key_file;
+      tc.ca_file = options.leafnodes.tls_ca_file;
+      tc.require_client_cert = options.leafnodes.tls_verify;
+      auto ctx = net::TlsContext::Create(net::TlsContext::Role::kServer, tc);
+      if (!ctx.ok()) throw std::invalid_argument("leafnodes tls: " + ctx.message());
+      leaf_tls = ctx.value();
     }
     for (const auto& r : options.leafnodes.remotes) {
       if (!r.account.empty() && !accounts.count(r.account)) {
@@ -1148,6 +1159,7 @@ struct Server::Impl : LeafHost {
     s.listen_host = options.leafnodes.host;
     s.listen_port = leaf_listener ? leaf_listener->port() : 0;
     s.accept_account = kGlobalAccount;
+    s.accept_tls = leaf_tls;
     return s;
   }
 
@@ -1511,7 +1523,12 @@ struct Server::Impl : LeafHost {
       return out;
     };
     check(leaf_remotes(a) == leaf_remotes(b) && a.leafnodes.reconnect == b.leafnodes.reconnect &&
-              a.leafnodes.host == b.leafnodes.host && a.leafnodes.port == b.leafnodes.port,
+              a.leafnodes.host == b.leafnodes.host && a.leafnodes.port == b.leafnodes.port &&
+              a.leafnodes.tls == b.leafnodes.tls &&
+              a.leafnodes.tls_cert_file == b.leafnodes.tls_cert_file &&
+              a.leafnodes.tls_key_file == b.leafnodes.tls_key_file &&
+              a.leafnodes.tls_ca_file == b.leafnodes.tls_ca_file &&
+              a.leafnodes.tls_verify == b.leafnodes.tls_verify,
           "leafnodes");
     return out;
   }

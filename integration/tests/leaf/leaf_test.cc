@@ -7,6 +7,7 @@
 #include <nats/nats.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -630,6 +631,98 @@ TEST_F(LeafAuth, StockLeafAuthenticatesAsANodeUserAndIsBoundToItsAccount) {
   ASSERT_TRUE(WaitFor([&] { return Leafz(node_http).value("leafnodes", 0) == 1; }))
       << node->LogTail();
   EXPECT_EQ(Leafz(node_http)["leafs"][0].value("account", ""), "APP");
+}
+
+// A CA and a certificate for localhost/127.0.0.1 it signed (openssl CLI) in `d`: ca.pem,
+// server.pem, server.key.
+void MakeTestPki(const std::filesystem::path& d) {
+  std::filesystem::create_directories(d);
+  std::ofstream(d / "ext.cnf") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
+  const std::string q = "cd '" + d.string() + "' && ";
+  const char* steps[] = {
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+      "-out ca.pem -days 2 -subj '/CN=Meridian Leaf Test CA'",
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key "
+      "-out server.csr -subj /CN=localhost",
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+      "-out server.pem -days 2 -extfile ext.cnf",
+  };
+  for (const char* step : steps) {
+    std::string cmd = q + step + " > openssl.log 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n"
+                                           << harness::TailOfFile(d / "openssl.log", 10);
+  }
+}
+
+// TLS on the leaf connection, the node on either side; a message crosses each way.
+class LeafTls : public LeafAuth {
+ protected:
+  void Check(uint16_t node_port, uint16_t stock_port) {
+    Nc node = Connect(node_port);
+    Nc stock = Connect(stock_port);
+    Sub on_stock = Subscribe(stock.get(), "secure.in");
+    ASSERT_TRUE(WaitForRoute(node.get(), "secure.in"));
+    ASSERT_EQ(natsConnection_PublishString(node.get(), "secure.in", "over tls"), NATS_OK);
+    Msg m = Next(on_stock.get());
+    ASSERT_TRUE(m);
+    EXPECT_EQ(Data(m.get()), "over tls");
+    Sub on_node = Subscribe(node.get(), "secure.out");
+    ASSERT_TRUE(WaitForRoute(stock.get(), "secure.out"));
+    ASSERT_EQ(natsConnection_PublishString(stock.get(), "secure.out", "back"), NATS_OK);
+    m = Next(on_node.get());
+    ASSERT_TRUE(m);
+    EXPECT_EQ(Data(m.get()), "back");
+  }
+};
+
+TEST_F(LeafTls, NodeLeafToAStockHubWithTls) {
+  auto pki = dir_.path() / "pki";
+  MakeTestPki(pki);
+  uint16_t leaf_port = harness::FreeLoopbackPort(), hub_http = harness::FreeLoopbackPort();
+  uint16_t hub_port = harness::FreeLoopbackPort(), node_port = harness::FreeLoopbackPort();
+  auto hub = Run(harness::NatsServerBinary().string(), "hub",
+                 "port: " + std::to_string(hub_port) + "\nhttp: \"127.0.0.1:" +
+                     std::to_string(hub_http) + "\"\nleafnodes { listen: \"127.0.0.1:" +
+                     std::to_string(leaf_port) + "\", tls { cert_file: \"" +
+                     (pki / "server.pem").string() + "\", key_file: \"" +
+                     (pki / "server.key").string() + "\" } }\n",
+                 hub_http);
+  uint16_t node_http = harness::FreeLoopbackPort();
+  auto node = Run(harness::OurBinary("meridian-node").string(), "node",
+                  "port: " + std::to_string(node_port) + "\nhttp: \"127.0.0.1:" +
+                      std::to_string(node_http) +
+                      "\"\nleafnodes { remotes: [ { url: \"nats-leaf://localhost:" +
+                      std::to_string(leaf_port) + "\", tls { ca_file: \"" +
+                      (pki / "ca.pem").string() + "\" } } ] }\n",
+                  node_http);
+  ASSERT_TRUE(WaitFor([&] { return Leafz(hub_http).value("leafnodes", 0) == 1; }))
+      << node->LogTail();
+  Check(node_port, hub_port);
+}
+
+TEST_F(LeafTls, StockLeafToANodeHubWithTls) {
+  auto pki = dir_.path() / "pki";
+  MakeTestPki(pki);
+  uint16_t leaf_port = harness::FreeLoopbackPort(), node_http = harness::FreeLoopbackPort();
+  uint16_t node_port = harness::FreeLoopbackPort(), stock_port = harness::FreeLoopbackPort();
+  auto node = Run(harness::OurBinary("meridian-node").string(), "node",
+                  "port: " + std::to_string(node_port) + "\nhttp: \"127.0.0.1:" +
+                      std::to_string(node_http) + "\"\nleafnodes { listen: \"127.0.0.1:" +
+                      std::to_string(leaf_port) + "\", tls { cert_file: \"" +
+                      (pki / "server.pem").string() + "\", key_file: \"" +
+                      (pki / "server.key").string() + "\" } }\n",
+                  node_http);
+  uint16_t stock_http = harness::FreeLoopbackPort();
+  auto stock = Run(harness::NatsServerBinary().string(), "stock",
+                   "port: " + std::to_string(stock_port) + "\nhttp: \"127.0.0.1:" +
+                       std::to_string(stock_http) +
+                       "\"\nleafnodes { remotes: [ { url: \"nats-leaf://localhost:" +
+                       std::to_string(leaf_port) + "\", tls { ca_file: \"" +
+                       (pki / "ca.pem").string() + "\" } } ] }\n",
+                   stock_http);
+  ASSERT_TRUE(WaitFor([&] { return Leafz(node_http).value("leafnodes", 0) == 1; }))
+      << node->LogTail() << stock->LogTail();
+  Check(node_port, stock_port);
 }
 
 INSTANTIATE_TEST_SUITE_P(Roles, LeafNode,

@@ -222,8 +222,21 @@ TEST(NatsConfigLoad, LeafNodeSettingsNotSupportedAreRefused) {
   std::string err = ErrorOf("leafnodes {\n  port: 7422\n  authorization { user: a }\n}\n");
   EXPECT_NE(err.find("n.conf:3"), std::string::npos) << err;
   EXPECT_NE(err.find("not supported yet"), std::string::npos) << err;
-  err = ErrorOf("leafnodes { remotes: [ { url: \"tls://h:1\" } ] }\n");
-  EXPECT_NE(err.find("TLS"), std::string::npos) << err;
+  err = ErrorOf("leafnodes { remotes: [ { url: \"ws://h:1\" } ] }\n");
+  EXPECT_NE(err.find("WebSocket"), std::string::npos) << err;
+  Options t;
+  LoadNatsConfigText(
+      "leafnodes { port: 7422, tls { cert_file: c.pem, key_file: k.pem, verify: true },\n"
+      "  remotes: [ { url: \"tls://h:1\", tls { ca_file: ca.pem } } ] }\n",
+      "n.conf", t);
+  EXPECT_TRUE(t.leafnodes.tls);
+  EXPECT_EQ(t.leafnodes.tls_cert_file, "c.pem");
+  EXPECT_TRUE(t.leafnodes.tls_verify);
+  ASSERT_EQ(t.leafnodes.remotes.size(), 1u);
+  EXPECT_TRUE(t.leafnodes.remotes[0].tls);
+  EXPECT_EQ(t.leafnodes.remotes[0].tls_ca_file, "ca.pem");
+  err = ErrorOf("leafnodes { remotes: [ { url: \"h:1\", tls { insecure: true } } ] }\n");
+  EXPECT_NE(err.find("tls.insecure"), std::string::npos) << err;
   err = ErrorOf("leafnodes { remotes: [ { url: \"nats-leaf://h:99999\" } ] }\n");
   EXPECT_NE(err.find("port"), std::string::npos) << err;
   err = ErrorOf("leafnodes { remotes: [ { url: \"nats-leaf://h\", credentials: \"x.creds\" } ] }\n");
