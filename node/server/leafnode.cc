@@ -123,6 +123,7 @@ struct LeafConnection::Impl {
   std::unique_ptr<net::Reconnector> reconnector;
   net::Timer retry;      // the next connect attempt after a lost connection
   net::Timer handshake;  // drops a hub that does not finish the handshake
+  net::Timer tls_timer;  // accepted with TLS: drops a leaf that does not finish the TLS one
   net::Timer ping;
   net::ConnectionPtr conn;
   std::string conn_host;  // the host name a solicited connection went to (TLS verifies it)
@@ -265,7 +266,12 @@ struct LeafConnection::Impl {
     conn->Write("INFO " + j.dump() + "\r\n");
     // The leaf starts TLS after reading INFO (in plain text); a failed or missing handshake
     // closes the connection (net reports it; the handshake timer covers a silent leaf).
-    if (settings.accept_tls) conn->StartTls(settings.accept_tls, "", [](const net::Status&) {});
+    if (settings.accept_tls) {
+      conn->StartTls(settings.accept_tls, "", [](const net::Status&) {});
+      tls_timer = loop.After(settings.accept_tls_timeout, [this] {
+        if (conn && !conn->tls_active()) conn->Abort();
+      });
+    }
   }
 
   // The leaf's CONNECT (accepting side), as nats-server's processLeafNodeConnect.
@@ -326,6 +332,7 @@ struct LeafConnection::Impl {
     conn->DetachHandlers();
     conn.reset();
     handshake.Cancel();
+    tls_timer.Cancel();
     ping.Cancel();
     if (is_up) {
       is_up = false;
@@ -689,6 +696,7 @@ LeafConnection::~LeafConnection() {
   impl_->stopped = true;
   impl_->retry.Cancel();
   impl_->handshake.Cancel();
+  impl_->tls_timer.Cancel();
   impl_->ping.Cancel();
   impl_->reconnector.reset();
   if (impl_->conn) {

@@ -85,6 +85,7 @@ struct LeafSettings {
   std::string accept_account;
   // Accepting side with TLS: INFO says tls_required and the leaf upgrades right after it.
   std::shared_ptr<const net::TlsContext> accept_tls;
+  std::chrono::milliseconds accept_tls_timeout{std::chrono::seconds(2)};
 };
 
 // One leaf connection: solicited (reconnecting until Stop()) or accepted (ends when closed).

@@ -1160,6 +1160,7 @@ struct Server::Impl : LeafHost {
     s.listen_port = leaf_listener ? leaf_listener->port() : 0;
     s.accept_account = kGlobalAccount;
     s.accept_tls = leaf_tls;
+    s.accept_tls_timeout = options.leafnodes.tls_timeout;
     return s;
   }
 

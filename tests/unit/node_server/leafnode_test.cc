@@ -9,12 +9,14 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "net/connection.h"
 #include "net/listener.h"
 #include "net/loop.h"
+#include "../net/test_certs.h"
 #include "server/server.h"
 
 namespace meridian::server {
@@ -515,6 +517,29 @@ TEST_F(AcceptTest, LeafsAuthenticateAsUsersAndAreBoundToTheirAccount) {
   ASSERT_TRUE(app->WaitFor("MSG in.app 1 1\r\na\r\n"));
   other->Sync();
   EXPECT_EQ(other->received().find("MSG in.global"), std::string::npos);
+}
+
+TEST_F(AcceptTest, WithTlsALeafThatNeverHandshakesIsDropped) {
+  auto pki = net::testing::TestPki::Create();
+  auto cert = pki.Issue("localhost", {"DNS:localhost", "IP:127.0.0.1"});
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("leafnode_test_tls_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "server.pem") << cert.cert_pem;
+  std::ofstream(dir / "server.key") << cert.key_pem;
+  Options o;
+  o.leafnodes.tls = true;
+  o.leafnodes.tls_cert_file = (dir / "server.pem").string();
+  o.leafnodes.tls_key_file = (dir / "server.key").string();
+  o.leafnodes.tls_timeout = 200ms;
+  StartServer(o);
+  auto leaf = Dial();
+  ASSERT_TRUE(WaitFor(*leaf, "\r\n"));
+  EXPECT_NE(leaf->received.find("\"tls_required\":true"), std::string::npos);
+  // Silent: the TLS timeout (not the 5 s handshake limit) drops it.
+  EXPECT_TRUE(WaitClosed(*leaf));
+  EXPECT_EQ(leaf->received.find("connect_info"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(LeafNodeTest, ServerRefusesARemoteWithAnUnknownAccount) {
