@@ -92,8 +92,9 @@ bool ParseLeafUrl(const std::string& url, LeafUrl& out, std::string* error) {
   if (colon != std::string_view::npos && s.find(']') == std::string_view::npos) {
     std::string port(s.substr(colon + 1));
     s = s.substr(0, colon);
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(port) == 0 || std::stoi(port) > 65535) {
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
+        std::stoi(port) > 65535) {
       return fail("the port is not a number from 1 to 65535");
     }
     out.port = static_cast<uint16_t>(std::stoi(port));
@@ -166,12 +167,15 @@ struct LeafConnection::Impl {
     for (const auto& u : urls) endpoints.push_back(net::Endpoint::Tcp(u.host, u.port));
     net::ConnectOptions copts;
     copts.timeout = std::chrono::seconds(2);
-    copts.connection.max_input_buffer = std::max<size_t>(8 * 1024 * 1024, settings.max_payload * 2 + 65536);
+    copts.connection.max_input_buffer =
+        std::max<size_t>(8 * 1024 * 1024, settings.max_payload * 2 + 65536);
     copts.connection.max_pending_output = 64 * 1024 * 1024;
     auto ceiling = std::max(settings.reconnect, std::chrono::milliseconds(4));
     reconnector = std::make_unique<net::Reconnector>(
         loop, endpoints, net::Backoff(ceiling / 4, ceiling), copts,
-        [this](net::ConnectionPtr c, const net::Endpoint& where) { Connected(std::move(c), where); },
+        [this](net::ConnectionPtr c, const net::Endpoint& where) {
+          Connected(std::move(c), where);
+        },
         [](const net::Endpoint& where, const std::string& error) {
           spdlog::debug("Error trying to connect as leafnode to remote server {}: {}",
                         where.ToString(), error);
@@ -221,11 +225,12 @@ struct LeafConnection::Impl {
     conn_host = where.host;
     conn_tls = url != nullptr && url->tls;
     c->SetCloseHandler([this](const net::CloseInfo& info) {
-      spdlog::info("Leafnode connection {} {} closed: {} {}", solicited ? "to" : "from", remote_server,
-                   net::CloseReasonName(info.reason), info.detail);
+      spdlog::info("Leafnode connection {} {} closed: {} {}", solicited ? "to" : "from",
+                   remote_server, net::CloseReasonName(info.reason), info.detail);
       Lost();
     });
-    c->SetReadHandler([this, user, pass](std::string_view data) { return OnRead(data, user, pass); });
+    c->SetReadHandler(
+        [this, user, pass](std::string_view data) { return OnRead(data, user, pass); });
     handshake = loop.After(kHandshakeTimeout, [this] {
       if (conn && !is_up) {
         spdlog::warn("Leafnode handshake with {} did not finish; closing", remote_server);
@@ -260,9 +265,10 @@ struct LeafConnection::Impl {
     // unspecified listen address there is no one address to advertise.
     const bool any = settings.listen_host.empty() || settings.listen_host == "0.0.0.0" ||
                      settings.listen_host == "::";
-    j["leafnode_urls"] = any ? nlohmann::ordered_json::array()
-                             : nlohmann::ordered_json::array(
-                                   {settings.listen_host + ":" + std::to_string(settings.listen_port)});
+    j["leafnode_urls"] =
+        any ? nlohmann::ordered_json::array()
+            : nlohmann::ordered_json::array(
+                  {settings.listen_host + ":" + std::to_string(settings.listen_port)});
     conn->Write("INFO " + j.dump() + "\r\n");
     // The leaf starts TLS after reading INFO (in plain text); a failed or missing handshake
     // closes the connection (net reports it; the handshake timer covers a silent leaf).
@@ -474,8 +480,8 @@ struct LeafConnection::Impl {
       ReadPermission(info, "import", granted.subscribe);
       if (is_up) ApplyDenies();  // a later INFO (the hub reloaded): keep the JetStream denies
     }
-    const bool finish = (first && !info.value("info_on_connect", false)) ||
-                        info.value("connect_info", false);
+    const bool finish =
+        (first && !info.value("info_on_connect", false)) || info.value("connect_info", false);
     if (finish && !is_up) Finish();
   }
 
@@ -496,7 +502,8 @@ struct LeafConnection::Impl {
       client_tls = ctx.value();
     }
     conn->StartTls(client_tls, conn_host, [this](const net::Status& st) {
-      if (!st.ok()) spdlog::error("Leafnode TLS handshake with {} failed: {}", remote_server, st.message());
+      if (!st.ok())
+        spdlog::error("Leafnode TLS handshake with {} failed: {}", remote_server, st.message());
     });
     return true;
   }
@@ -528,9 +535,7 @@ struct LeafConnection::Impl {
                  solicited ? "created" : "accepted", remote.account, remote_server, remote_domain);
     host.LeafUp(self);
     std::string out;
-    auto add = [&](const std::string& key, int32_t n) {
-      smap[key] += n;
-    };
+    auto add = [&](const std::string& key, int32_t n) { smap[key] += n; };
     host.ForEachLocalInterest(self, [&](std::string_view subj, std::string_view queue) {
       if (!CanSubscribe(perms.subscribe, subj)) return;
       add(Key(subj, queue), 1);
@@ -689,7 +694,8 @@ LeafConnection::LeafConnection(net::Loop& loop, LeafHost& host, net::ConnectionP
   impl_->solicited = false;
   impl_->cid = cid;
   impl_->conn = std::move(conn);
-  if (!impl_->settings.accept_account.empty()) impl_->remote.account = impl_->settings.accept_account;
+  if (!impl_->settings.accept_account.empty())
+    impl_->remote.account = impl_->settings.accept_account;
 }
 
 LeafConnection::~LeafConnection() {
@@ -738,9 +744,8 @@ void LeafConnection::LocalInterest(std::string_view subject, std::string_view qu
 bool LeafConnection::CanSend(std::string_view subject) const {
   return impl_->is_up && CanPublish(impl_->perms.publish, subject);
 }
-void LeafConnection::Send(std::string_view subject, std::string_view reply,
-                          std::string_view queues, std::string_view headers,
-                          std::string_view payload) {
+void LeafConnection::Send(std::string_view subject, std::string_view reply, std::string_view queues,
+                          std::string_view headers, std::string_view payload) {
   impl_->Send(subject, reply, queues, headers, payload);
 }
 

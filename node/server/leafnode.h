@@ -21,7 +21,7 @@
 namespace meridian::net {
 class Loop;
 class TlsContext;
-}
+}  // namespace meridian::net
 
 namespace meridian::server {
 

@@ -165,14 +165,13 @@ class LeafNode : public ::testing::TestWithParam<Role> {
     } else {
       node_conf = dir_.path() / "node.conf";
       std::ofstream f(node_conf);
-      f << "server_name: node\nhost: 127.0.0.1\nport: " << node_port_ << "\nhttp: \"127.0.0.1:"
-        << node_http_ << "\"\njetstream { domain: " << node_domain() << ", store_dir: \"" << store
-        << "\" }\n";
+      f << "server_name: node\nhost: 127.0.0.1\nport: " << node_port_
+        << "\nhttp: \"127.0.0.1:" << node_http_ << "\"\njetstream { domain: " << node_domain()
+        << ", store_dir: \"" << store << "\" }\n";
       if (node_is_hub()) {
         f << "leafnodes { listen: \"127.0.0.1:" << leaf_port_ << "\" }\n";
       } else {
-        f << "leafnodes {\n  reconnect: \"500ms\"\n  remotes: [ { url: \"" << url
-          << "\" } ]\n}\n";
+        f << "leafnodes {\n  reconnect: \"500ms\"\n  remotes: [ { url: \"" << url << "\" } ]\n}\n";
       }
     }
     harness::ProcessSpec node;
@@ -547,8 +546,9 @@ TEST(LeafNodeConfig, UnsupportedLeafSettingsAreRefusedWithASentence) {
   auto conf = dir_.path() / "listen.conf";
   {
     std::ofstream f(conf);
-    f << "port: " << harness::FreeLoopbackPort() << "\nleafnodes { listen: \"127.0.0.1:"
-      << harness::FreeLoopbackPort() << "\", authorization { user: a, password: b } }\n";
+    f << "port: " << harness::FreeLoopbackPort()
+      << "\nleafnodes { listen: \"127.0.0.1:" << harness::FreeLoopbackPort()
+      << "\", authorization { user: a, password: b } }\n";
   }
   harness::ProcessSpec spec;
   spec.argv = {harness::OurBinary("meridian-node").string(), "-c", conf.string()};
@@ -558,8 +558,7 @@ TEST(LeafNodeConfig, UnsupportedLeafSettingsAreRefusedWithASentence) {
   ASSERT_TRUE(status.has_value());
   EXPECT_TRUE(status->exited && status->code != 0) << status->Describe();
   EXPECT_NE(p.LogTail().find("leafnodes.authorization"), std::string::npos) << p.LogTail();
-  EXPECT_NE(p.LogTail().find("not supported yet"), std::string::npos)
-      << p.LogTail();
+  EXPECT_NE(p.LogTail().find("not supported yet"), std::string::npos) << p.LogTail();
 }
 
 // Credentials: user and password in the remote URL, checked by the listening side.
@@ -577,8 +576,8 @@ class LeafAuth : public ::testing::Test {
     return p;
   }
   static nlohmann::json Leafz(uint16_t http) {
-    auto j = nlohmann::json::parse(harness::HttpGet("127.0.0.1", http, "/leafz").body, nullptr,
-                                   false);
+    auto j =
+        nlohmann::json::parse(harness::HttpGet("127.0.0.1", http, "/leafz").body, nullptr, false);
     return j.is_object() ? j : nlohmann::json::object();
   }
   harness::TestRunDir dir_;
@@ -593,9 +592,10 @@ TEST_F(LeafAuth, NodePresentsUrlCredentialsToAStockHub) {
                      "\", authorization { user: leafy, password: pw } }\n",
                  hub_http);
   auto node_conf = [&](const std::string& password, uint16_t http) {
-    return "port: " + std::to_string(harness::FreeLoopbackPort()) + "\nhttp: \"127.0.0.1:" +
-           std::to_string(http) + "\"\nleafnodes { remotes: [ { url: \"nats-leaf://leafy:" +
-           password + "@127.0.0.1:" + std::to_string(leaf_port) + "\" } ] }\n";
+    return "port: " + std::to_string(harness::FreeLoopbackPort()) +
+           "\nhttp: \"127.0.0.1:" + std::to_string(http) +
+           "\"\nleafnodes { remotes: [ { url: \"nats-leaf://leafy:" + password +
+           "@127.0.0.1:" + std::to_string(leaf_port) + "\" } ] }\n";
   };
   // A wrong password: the hub says so and the node keeps trying.
   uint16_t bad_http = harness::FreeLoopbackPort();
@@ -619,7 +619,8 @@ TEST_F(LeafAuth, StockLeafAuthenticatesAsANodeUserAndIsBoundToItsAccount) {
                   "port: " + std::to_string(harness::FreeLoopbackPort()) +
                       "\nhttp: \"127.0.0.1:" + std::to_string(node_http) +
                       "\"\naccounts { APP: { users: [ {user: leafy, password: pw} ] } }\n"
-                      "leafnodes { listen: \"127.0.0.1:" + std::to_string(leaf_port) + "\" }\n",
+                      "leafnodes { listen: \"127.0.0.1:" +
+                      std::to_string(leaf_port) + "\" }\n",
                   node_http);
   uint16_t stock_http = harness::FreeLoopbackPort();
   auto stock = Run(harness::NatsServerBinary().string(), "stock",
@@ -680,21 +681,20 @@ TEST_F(LeafTls, NodeLeafToAStockHubWithTls) {
   MakeTestPki(pki);
   uint16_t leaf_port = harness::FreeLoopbackPort(), hub_http = harness::FreeLoopbackPort();
   uint16_t hub_port = harness::FreeLoopbackPort(), node_port = harness::FreeLoopbackPort();
-  auto hub = Run(harness::NatsServerBinary().string(), "hub",
-                 "port: " + std::to_string(hub_port) + "\nhttp: \"127.0.0.1:" +
-                     std::to_string(hub_http) + "\"\nleafnodes { listen: \"127.0.0.1:" +
-                     std::to_string(leaf_port) + "\", tls { cert_file: \"" +
-                     (pki / "server.pem").string() + "\", key_file: \"" +
-                     (pki / "server.key").string() + "\" } }\n",
-                 hub_http);
+  auto hub =
+      Run(harness::NatsServerBinary().string(), "hub",
+          "port: " + std::to_string(hub_port) + "\nhttp: \"127.0.0.1:" + std::to_string(hub_http) +
+              "\"\nleafnodes { listen: \"127.0.0.1:" + std::to_string(leaf_port) +
+              "\", tls { cert_file: \"" + (pki / "server.pem").string() + "\", key_file: \"" +
+              (pki / "server.key").string() + "\" } }\n",
+          hub_http);
   uint16_t node_http = harness::FreeLoopbackPort();
-  auto node = Run(harness::OurBinary("meridian-node").string(), "node",
-                  "port: " + std::to_string(node_port) + "\nhttp: \"127.0.0.1:" +
-                      std::to_string(node_http) +
-                      "\"\nleafnodes { remotes: [ { url: \"nats-leaf://localhost:" +
-                      std::to_string(leaf_port) + "\", tls { ca_file: \"" +
-                      (pki / "ca.pem").string() + "\" } } ] }\n",
-                  node_http);
+  auto node = Run(
+      harness::OurBinary("meridian-node").string(), "node",
+      "port: " + std::to_string(node_port) + "\nhttp: \"127.0.0.1:" + std::to_string(node_http) +
+          "\"\nleafnodes { remotes: [ { url: \"nats-leaf://localhost:" + std::to_string(leaf_port) +
+          "\", tls { ca_file: \"" + (pki / "ca.pem").string() + "\" } } ] }\n",
+      node_http);
   ASSERT_TRUE(WaitFor([&] { return Leafz(hub_http).value("leafnodes", 0) == 1; }))
       << node->LogTail();
   Check(node_port, hub_port);
@@ -706,27 +706,25 @@ TEST_F(LeafTls, StockLeafToANodeHubWithTls) {
   uint16_t leaf_port = harness::FreeLoopbackPort(), node_http = harness::FreeLoopbackPort();
   uint16_t node_port = harness::FreeLoopbackPort(), stock_port = harness::FreeLoopbackPort();
   auto node = Run(harness::OurBinary("meridian-node").string(), "node",
-                  "port: " + std::to_string(node_port) + "\nhttp: \"127.0.0.1:" +
-                      std::to_string(node_http) + "\"\nleafnodes { listen: \"127.0.0.1:" +
-                      std::to_string(leaf_port) + "\", tls { cert_file: \"" +
-                      (pki / "server.pem").string() + "\", key_file: \"" +
-                      (pki / "server.key").string() + "\" } }\n",
+                  "port: " + std::to_string(node_port) +
+                      "\nhttp: \"127.0.0.1:" + std::to_string(node_http) +
+                      "\"\nleafnodes { listen: \"127.0.0.1:" + std::to_string(leaf_port) +
+                      "\", tls { cert_file: \"" + (pki / "server.pem").string() +
+                      "\", key_file: \"" + (pki / "server.key").string() + "\" } }\n",
                   node_http);
   uint16_t stock_http = harness::FreeLoopbackPort();
-  auto stock = Run(harness::NatsServerBinary().string(), "stock",
-                   "port: " + std::to_string(stock_port) + "\nhttp: \"127.0.0.1:" +
-                       std::to_string(stock_http) +
-                       "\"\nleafnodes { remotes: [ { url: \"nats-leaf://localhost:" +
-                       std::to_string(leaf_port) + "\", tls { ca_file: \"" +
-                       (pki / "ca.pem").string() + "\" } } ] }\n",
-                   stock_http);
+  auto stock = Run(
+      harness::NatsServerBinary().string(), "stock",
+      "port: " + std::to_string(stock_port) + "\nhttp: \"127.0.0.1:" + std::to_string(stock_http) +
+          "\"\nleafnodes { remotes: [ { url: \"nats-leaf://localhost:" + std::to_string(leaf_port) +
+          "\", tls { ca_file: \"" + (pki / "ca.pem").string() + "\" } } ] }\n",
+      stock_http);
   ASSERT_TRUE(WaitFor([&] { return Leafz(node_http).value("leafnodes", 0) == 1; }))
       << node->LogTail() << stock->LogTail();
   Check(node_port, stock_port);
 }
 
-INSTANTIATE_TEST_SUITE_P(Roles, LeafNode,
-                         ::testing::Values(Role::kNodeIsLeaf, Role::kNodeIsHub),
+INSTANTIATE_TEST_SUITE_P(Roles, LeafNode, ::testing::Values(Role::kNodeIsLeaf, Role::kNodeIsHub),
                          [](const ::testing::TestParamInfo<Role>& info) {
                            return std::string(info.param == Role::kNodeIsLeaf ? "NodeIsLeaf"
                                                                               : "NodeIsHub");

@@ -4,7 +4,6 @@
 #include "server/leafnode.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <chrono>
@@ -13,10 +12,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "../net/test_certs.h"
 #include "net/connection.h"
 #include "net/listener.h"
 #include "net/loop.h"
-#include "../net/test_certs.h"
 #include "server/server.h"
 
 namespace meridian::server {
@@ -118,8 +117,10 @@ class RawClient {
     if (!conn_) throw std::runtime_error("connect failed");
     std::string creds;
     if (!user.empty()) creds = ",\"user\":\"" + user + "\",\"pass\":\"" + pass + "\"";
-    conn_->Write("CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true," 
-                 "\"no_responders\":true" + creds + "}\r\nPING\r\n");
+    conn_->Write(
+        "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,"
+        "\"no_responders\":true" +
+        creds + "}\r\nPING\r\n");
     WaitFor("PONG\r\n");
   }
   ~RawClient() {
@@ -254,7 +255,8 @@ TEST_F(LeafNodeTest, MessagesRespectExportPermissionsAndJetStreamDenies) {
   EXPECT_EQ(hub_.received().find("LMSG $JS.API"), std::string::npos);
   // New permissions from the hub (a reload there) replace its old ones; the JetStream denies
   // stay.
-  hub_.Send(R"(INFO {"server_id":"NHUB","export":{"deny":["other.>"]}})" "\r\n");
+  hub_.Send(R"(INFO {"server_id":"NHUB","export":{"deny":["other.>"]}})"
+            "\r\n");
   c->Send("PUB private.y 1\r\ny\r\nPUB $JS.API.INFO _INBOX.c.4 0\r\n\r\n");
   ASSERT_TRUE(hub_.WaitFor("LMSG private.y 1\r\ny\r\n"));
   ASSERT_TRUE(c->WaitFor("HMSG _INBOX.c.4 9 16 16\r\nNATS/1.0 503\r\n\r\n"));
@@ -313,8 +315,8 @@ TEST_F(LeafNodeTest, LoopDetectedClosesAndHubLossReconnects) {
 }
 
 TEST_F(LeafNodeTest, ConsumerDeliveriesAnnounceTheirAckSubjectFirstAndAcksComeBack) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("leafnode_test_js_" + std::to_string(::getpid()));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("leafnode_test_js_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   Options o;
   o.host = "127.0.0.1";
@@ -342,8 +344,8 @@ TEST_F(LeafNodeTest, ConsumerDeliveriesAnnounceTheirAckSubjectFirstAndAcksComeBa
   const std::string consumer =
       R"({"stream_name":"S","config":{"durable_name":"C","deliver_subject":"dlv",)"
       R"("ack_policy":"explicit"}})";
-  c->Send("PUB $JS.API.CONSUMER.CREATE.S.C _INBOX.c.3 " + std::to_string(consumer.size()) +
-          "\r\n" + consumer + "\r\n");
+  c->Send("PUB $JS.API.CONSUMER.CREATE.S.C _INBOX.c.3 " + std::to_string(consumer.size()) + "\r\n" +
+          consumer + "\r\n");
   // The delivery crosses under the deliver subject, its stored subject after the `@`, and the
   // consumer's ack subject is announced ahead of it.
   ASSERT_TRUE(hub_.WaitFor("LMSG dlv $JS.ACK.S.C."));
@@ -394,17 +396,16 @@ class AcceptTest : public ::testing::Test {
     auto leaf = std::make_unique<Leaf>();
     Leaf* l = leaf.get();
     bool done = false;
-    net::Connect(loop_, net::Endpoint::Tcp("127.0.0.1", server_->leaf_port()), {},
-                 [&](auto r) {
-                   done = true;
-                   if (!r.ok()) return;
-                   l->conn = r.value();
-                   l->conn->SetReadHandler([l](std::string_view d) {
-                     l->received.append(d);
-                     return d.size();
-                   });
-                   l->conn->SetCloseHandler([l](const net::CloseInfo&) { l->closed = true; });
-                 });
+    net::Connect(loop_, net::Endpoint::Tcp("127.0.0.1", server_->leaf_port()), {}, [&](auto r) {
+      done = true;
+      if (!r.ok()) return;
+      l->conn = r.value();
+      l->conn->SetReadHandler([l](std::string_view d) {
+        l->received.append(d);
+        return d.size();
+      });
+      l->conn->SetCloseHandler([l](const net::CloseInfo&) { l->closed = true; });
+    });
     while (!done) loop_.RunFor(10ms);
     EXPECT_TRUE(l->conn);
     return leaf;
@@ -522,8 +523,8 @@ TEST_F(AcceptTest, LeafsAuthenticateAsUsersAndAreBoundToTheirAccount) {
 TEST_F(AcceptTest, WithTlsALeafThatNeverHandshakesIsDropped) {
   auto pki = net::testing::TestPki::Create();
   auto cert = pki.Issue("localhost", {"DNS:localhost", "IP:127.0.0.1"});
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("leafnode_test_tls_" + std::to_string(::getpid()));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("leafnode_test_tls_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "server.pem") << cert.cert_pem;
   std::ofstream(dir / "server.key") << cert.key_pem;
