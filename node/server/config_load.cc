@@ -145,7 +145,8 @@ void Apply(config::Document& doc, Options& o) {
       remote.tls_ca_file = r.Optional<std::string>("tls_ca_file", "");
       remote.tls_cert_file = r.Optional<std::string>("tls_cert_file", "");
       remote.tls_key_file = r.Optional<std::string>("tls_key_file", "");
-      remote.tls = r.Optional<bool>("tls", !remote.tls_ca_file.empty() || !remote.tls_cert_file.empty());
+      remote.tls =
+          r.Optional<bool>("tls", !remote.tls_ca_file.empty() || !remote.tls_cert_file.empty());
       if (remote.urls.empty()) r.Fail("urls", "a leaf remote needs url or urls");
       for (const auto& u : remote.urls) {
         std::string why = ValidateLeafUrl(u);

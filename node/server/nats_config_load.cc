@@ -631,8 +631,8 @@ class Loader {
         Str(f, fkey, ln.host);
       } else if (k == "tls") {
         LeafTls(f, fkey, nullptr);
-      } else if (k == "authorization" || k == "advertise" ||
-                 k == "no_advertise" || k == "compression" || k == "min_version") {
+      } else if (k == "authorization" || k == "advertise" || k == "no_advertise" ||
+                 k == "compression" || k == "min_version") {
         Fail(f, fkey,
              "this setting of accepted leaf-node connections is not supported yet by "
              "meridian-node (leaf nodes connect without authentication or TLS and are bound to "

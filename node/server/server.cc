@@ -15,12 +15,12 @@
 #include "net/loop.h"
 #include "net/tls.h"
 #include "proto/parser.h"
-#include "spdlog/spdlog.h"
 #include "server/jetstream_glue.h"
 #include "server/leafnode.h"
 #include "server/nkey.h"
 #include "server/password.h"
 #include "server/permissions.h"
+#include "spdlog/spdlog.h"
 #include "subject/mapping.h"
 #include "subject/subject.h"
 #include "subject/sublist.h"
@@ -1203,8 +1203,7 @@ struct Server::Impl : LeafHost {
       }
       if (!u->account.empty()) *account = u->account;
     }
-    *jetstream =
-        options.jetstream.enabled && accounts.find(*account)->second->jetstream_enabled;
+    *jetstream = options.jetstream.enabled && accounts.find(*account)->second->jetstream_enabled;
     return true;
   }
   bool LeafAuthRequired() const override { return auth_required(); }
@@ -1290,7 +1289,8 @@ struct Server::Impl : LeafHost {
     sub->subject = subject;
     sub->queue = queue;
     sub->sid = key;
-    if (!c->account->sublist.Insert(sub->subject, reinterpret_cast<uintptr_t>(sub.get()), sub->queue)
+    if (!c->account->sublist
+             .Insert(sub->subject, reinterpret_cast<uintptr_t>(sub.get()), sub->queue)
              .ok()) {
       return;
     }

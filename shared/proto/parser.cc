@@ -148,9 +148,10 @@ const NameSpec* PickName(const char* p, size_t n, bool client_to_server, bool* i
 Head ScanHead(const char* p, size_t len, bool complete, Direction direction, uint32_t max_args,
               HeadInfo* info) {
   bool incomplete;
-  const NameSpec* spec = direction == Direction::kLeaf
-                             ? PickLeafName(p, len, &incomplete)
-                             : PickName(p, len, direction == Direction::kClientToServer, &incomplete);
+  const NameSpec* spec =
+      direction == Direction::kLeaf
+          ? PickLeafName(p, len, &incomplete)
+          : PickName(p, len, direction == Direction::kClientToServer, &incomplete);
   if (spec == nullptr) return incomplete && !complete ? Head::kIncomplete : Head::kUnknown;
   const size_t name_len = spec->upper.size();
   const size_t check = std::min(len, name_len);

@@ -78,9 +78,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   if (size < 1) return 0;
   const uint8_t mode = bytes[0];
   const std::string_view data(reinterpret_cast<const char*>(bytes + 1), size - 1);
-  const Direction d = (mode & 0x80)  ? Direction::kLeaf
-                      : (mode & 1) ? Direction::kServerToClient
-                                   : Direction::kClientToServer;
+  const Direction d = (mode & 0x80) ? Direction::kLeaf
+                      : (mode & 1)  ? Direction::kServerToClient
+                                    : Direction::kClientToServer;
   const Limits limits{256, 512, (mode & 2) != 0};
   const Outcome whole = Run(d, limits, data, 0);
   const Outcome pieces = Run(d, limits, data, mode | 1u);

@@ -239,7 +239,8 @@ TEST(NatsConfigLoad, LeafNodeSettingsNotSupportedAreRefused) {
   EXPECT_NE(err.find("tls.insecure"), std::string::npos) << err;
   err = ErrorOf("leafnodes { remotes: [ { url: \"nats-leaf://h:99999\" } ] }\n");
   EXPECT_NE(err.find("port"), std::string::npos) << err;
-  err = ErrorOf("leafnodes { remotes: [ { url: \"nats-leaf://h\", credentials: \"x.creds\" } ] }\n");
+  err =
+      ErrorOf("leafnodes { remotes: [ { url: \"nats-leaf://h\", credentials: \"x.creds\" } ] }\n");
   EXPECT_NE(err.find("credentials"), std::string::npos) << err;
   err = ErrorOf("leafnodes { remotes: [ { account: A } ] }\n");
   EXPECT_NE(err.find("needs url"), std::string::npos) << err;

@@ -630,9 +630,9 @@ std::vector<LeafSeen> ParseLeaf(const std::string& input, size_t piece, ErrorKin
     Op op;
     Parser::Result r;
     while ((r = parser.Next(op)) == Parser::Result::kOp) {
-      out.push_back({op.kind, std::string(op.subject), std::string(op.reply),
-                     std::string(op.queue), std::string(op.queues), std::string(op.headers),
-                     std::string(op.payload), op.weight});
+      out.push_back({op.kind, std::string(op.subject), std::string(op.reply), std::string(op.queue),
+                     std::string(op.queues), std::string(op.headers), std::string(op.payload),
+                     op.weight});
     }
     if (r == Parser::Result::kError) {
       *error = parser.error().kind;
