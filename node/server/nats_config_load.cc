@@ -635,8 +635,8 @@ class Loader {
                  k == "compression" || k == "min_version") {
         Fail(f, fkey,
              "this setting of accepted leaf-node connections is not supported yet by "
-             "meridian-node (leaf nodes connect without authentication or TLS and are bound to "
-             "the global account)");
+             "meridian-node (accepted leafs authenticate as the server's users and are bound to "
+             "their account; TLS is leafnodes { tls {...} })");
       } else {
         Fail(f, fkey,
              "this leafnodes setting is not supported by meridian-node (it has listen, host, "

@@ -391,6 +391,12 @@ class AcceptTest : public ::testing::Test {
     net::ConnectionPtr conn;
     std::string received;
     bool closed = false;
+    ~Leaf() {
+      if (conn) {
+        conn->DetachHandlers();  // its close handler must not outlive this
+        conn->Abort();
+      }
+    }
   };
   std::unique_ptr<Leaf> Dial() {
     auto leaf = std::make_unique<Leaf>();
