@@ -634,6 +634,46 @@ TEST_F(LeafAuth, StockLeafAuthenticatesAsANodeUserAndIsBoundToItsAccount) {
   EXPECT_EQ(Leafz(node_http)["leafs"][0].value("account", ""), "APP");
 }
 
+// The node as the hub of two stock leafs: interest and messages go from one leaf to the other
+// through the node (it forwards an accepted leaf's interest to the other leafs).
+TEST_F(LeafAuth, NodeHubRelaysBetweenTwoStockLeafs) {
+  uint16_t leaf_port = harness::FreeLoopbackPort(), node_http = harness::FreeLoopbackPort();
+  auto node = Run(harness::OurBinary("meridian-node").string(), "node",
+                  "port: " + std::to_string(harness::FreeLoopbackPort()) +
+                      "\nhttp: \"127.0.0.1:" + std::to_string(node_http) +
+                      "\"\nleafnodes { listen: \"127.0.0.1:" + std::to_string(leaf_port) +
+                      "\" }\n",
+                  node_http);
+  auto leaf_conf = [&](uint16_t port, uint16_t http) {
+    return "port: " + std::to_string(port) + "\nhttp: \"127.0.0.1:" + std::to_string(http) +
+           "\"\nleafnodes { remotes: [ { url: \"nats-leaf://127.0.0.1:" +
+           std::to_string(leaf_port) + "\" } ] }\n";
+  };
+  uint16_t a_port = harness::FreeLoopbackPort(), a_http = harness::FreeLoopbackPort();
+  uint16_t b_port = harness::FreeLoopbackPort(), b_http = harness::FreeLoopbackPort();
+  auto a = Run(harness::NatsServerBinary().string(), "a", leaf_conf(a_port, a_http), a_http);
+  auto b = Run(harness::NatsServerBinary().string(), "b", leaf_conf(b_port, b_http), b_http);
+  ASSERT_TRUE(WaitFor([&] { return Leafz(node_http).value("leafnodes", 0) == 2; }))
+      << node->LogTail();
+  Nc on_a = Connect(a_port);
+  Nc on_b = Connect(b_port);
+  Sub sub = Subscribe(on_b.get(), "relay.x");
+  ASSERT_TRUE(WaitForRoute(on_a.get(), "relay.x"));
+  ASSERT_EQ(natsConnection_PublishString(on_a.get(), "relay.x", "from a to b"), NATS_OK);
+  Msg m = Next(sub.get());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(Data(m.get()), "from a to b");
+  // B's subscription goes away: A answers no-responders again.
+  ASSERT_EQ(natsSubscription_Unsubscribe(sub.get()), NATS_OK);
+  ASSERT_EQ(natsConnection_FlushTimeout(on_b.get(), 5000), NATS_OK);
+  EXPECT_TRUE(WaitFor([&] {
+    natsMsg* r = nullptr;
+    natsStatus s = natsConnection_RequestString(&r, on_a.get(), "relay.x", "x", 300);
+    natsMsg_Destroy(r);
+    return s == NATS_NO_RESPONDERS;
+  }));
+}
+
 // A CA and a certificate for localhost/127.0.0.1 it signed (openssl CLI) in `d`: ca.pem,
 // server.pem, server.key.
 void MakeTestPki(const std::filesystem::path& d) {
