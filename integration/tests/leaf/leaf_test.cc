@@ -641,8 +641,7 @@ TEST_F(LeafAuth, NodeHubRelaysBetweenTwoStockLeafs) {
   auto node = Run(harness::OurBinary("meridian-node").string(), "node",
                   "port: " + std::to_string(harness::FreeLoopbackPort()) +
                       "\nhttp: \"127.0.0.1:" + std::to_string(node_http) +
-                      "\"\nleafnodes { listen: \"127.0.0.1:" + std::to_string(leaf_port) +
-                      "\" }\n",
+                      "\"\nleafnodes { listen: \"127.0.0.1:" + std::to_string(leaf_port) + "\" }\n",
                   node_http);
   auto leaf_conf = [&](uint16_t port, uint16_t http) {
     return "port: " + std::to_string(port) + "\nhttp: \"127.0.0.1:" + std::to_string(http) +
