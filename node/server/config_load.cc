@@ -142,6 +142,8 @@ void Apply(config::Document& doc, Options& o) {
       remote.urls = r.Optional<std::vector<std::string>>("urls", {});
       if (auto u = r.Get<std::string>("url")) remote.urls.push_back(*u);
       remote.account = r.Optional<std::string>("account", "");
+      remote.deny_imports = r.Optional<std::vector<std::string>>("deny_imports", {});
+      remote.deny_exports = r.Optional<std::vector<std::string>>("deny_exports", {});
       remote.tls_ca_file = r.Optional<std::string>("tls_ca_file", "");
       remote.tls_cert_file = r.Optional<std::string>("tls_cert_file", "");
       remote.tls_key_file = r.Optional<std::string>("tls_key_file", "");

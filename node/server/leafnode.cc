@@ -522,6 +522,7 @@ struct LeafConnection::Impl {
     if (!settings.cluster.empty()) j["cluster"] = settings.cluster;
     j["headers"] = true;
     if (settings.jetstream) j["jetstream"] = true;
+    if (!remote.deny_imports.empty()) j["deny_pub"] = remote.deny_imports;
     conn->Write("CONNECT " + j.dump() + "\r\n");
   }
 
@@ -551,6 +552,8 @@ struct LeafConnection::Impl {
 
   void ApplyDenies() {
     perms = granted;
+    for (const auto& d : remote.deny_exports) perms.publish.deny.push_back(d);
+    for (const auto& d : remote.deny_imports) perms.subscribe.deny.push_back(d);
     for (const auto& d : JsDenies()) {
       perms.publish.deny.push_back(d);
       perms.subscribe.deny.push_back(d);

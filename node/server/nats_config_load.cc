@@ -645,6 +645,19 @@ class Loader {
     }
   }
 
+  // A subject or a list of subjects.
+  void Subjects(const NatsConfValue& v, const std::string& key, std::vector<std::string>& out) {
+    if (v.type == Type::kArray) {
+      for (const NatsConfValue& x : v.array) {
+        std::string s;
+        if (Str(x, key, s)) out.push_back(s);
+      }
+      return;
+    }
+    std::string s;
+    if (Str(v, key, s)) out.push_back(s);
+  }
+
   // A leafnodes tls block: the accepting side's (remote null) or a remote's.
   void LeafTls(const NatsConfEntry& e, const std::string& key, LeafRemoteOptions* remote) {
     if (e.value.type != Type::kMap) {
@@ -711,14 +724,18 @@ class Loader {
         Str(f, fkey, remote.account);
       } else if (k == "tls") {
         LeafTls(f, fkey, &remote);
+      } else if (k == "deny_imports" || k == "deny_import") {
+        Subjects(f.value, fkey, remote.deny_imports);
+      } else if (k == "deny_exports" || k == "deny_export") {
+        Subjects(f.value, fkey, remote.deny_exports);
       } else if (k == "credentials" || k == "creds") {
         Fail(f, fkey,
              "credentials files (JWT) are not supported yet by meridian-node; put user:password "
              "in the url (nats-leaf://user:password@host:port)");
       } else {
         Fail(f, fkey,
-             "this leaf remote setting is not supported yet by meridian-node (it has url, urls "
-             "and account)");
+             "this leaf remote setting is not supported yet by meridian-node (it has url, urls, "
+             "account, tls, deny_imports and deny_exports)");
       }
     }
     for (const auto& u : remote.urls) {

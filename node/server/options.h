@@ -114,6 +114,9 @@ struct LeafRemoteOptions {
   // when the hub's INFO says tls_required. ca_file empty: the system's CAs.
   bool tls = false;
   std::string tls_ca_file, tls_cert_file, tls_key_file;
+  // Subjects that never go to the hub (deny_exports) and that are never taken from it
+  // (deny_imports: no interest announced, and sent to the hub as the CONNECT's deny_pub).
+  std::vector<std::string> deny_exports, deny_imports;
 };
 
 struct LeafNodeOptions {

@@ -1520,7 +1520,12 @@ struct Server::Impl : LeafHost {
     check(js_accounts(a) == js_accounts(b), "jetstream of an account");
     auto leaf_remotes = [](const Options& o) {
       std::vector<std::pair<std::vector<std::string>, std::string>> out;
-      for (const auto& r : o.leafnodes.remotes) out.emplace_back(r.urls, r.account);
+      for (const auto& r : o.leafnodes.remotes) {
+        out.emplace_back(r.urls, r.account + "|" + r.tls_ca_file + "|" + r.tls_cert_file + "|" +
+                                     r.tls_key_file + "|" + (r.tls ? "tls" : ""));
+        for (const auto& d : r.deny_imports) out.back().second += "|i:" + d;
+        for (const auto& d : r.deny_exports) out.back().second += "|e:" + d;
+      }
       return out;
     };
     check(leaf_remotes(a) == leaf_remotes(b) && a.leafnodes.reconnect == b.leafnodes.reconnect &&

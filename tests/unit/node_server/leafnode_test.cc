@@ -263,6 +263,30 @@ TEST_F(LeafNodeTest, MessagesRespectExportPermissionsAndJetStreamDenies) {
   EXPECT_EQ(hub_.received().find("LMSG $JS.API"), std::string::npos);
 }
 
+TEST_F(LeafNodeTest, RemoteDenyImportsAndExports) {
+  Options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  LeafRemoteOptions r;
+  r.urls = {"nats-leaf://127.0.0.1:" + std::to_string(hub_.port())};
+  r.deny_imports = {"in.secret.>"};
+  r.deny_exports = {"out.secret.>"};
+  o.leafnodes.remotes.push_back(r);
+  server_ = std::make_unique<Server>(loop_, std::move(o));
+  ASSERT_TRUE(server_->Start().ok());
+  ASSERT_TRUE(hub_.WaitFor("CONNECT "));
+  EXPECT_EQ(hub_.Connect()["deny_pub"], nlohmann::json::array({"in.secret.>"}));
+  Finish();
+  hub_.Send("LS+ out.>\r\n");
+  auto c = Client();
+  c->Send("SUB in.secret.x 1\r\nSUB in.open 2\r\n");
+  ASSERT_TRUE(hub_.WaitFor("LS+ in.open\r\n"));
+  c->Send("PUB out.secret.x 1\r\ns\r\nPUB out.open 1\r\no\r\n");
+  ASSERT_TRUE(hub_.WaitFor("LMSG out.open 1\r\no\r\n"));
+  EXPECT_EQ(hub_.received().find("LS+ in.secret"), std::string::npos);
+  EXPECT_EQ(hub_.received().find("LMSG out.secret"), std::string::npos);
+}
+
 TEST_F(LeafNodeTest, HubMessagesReachLocalSubscribersAndOnlyNamedQueueGroups) {
   StartNode();
   auto c = Client();

@@ -235,6 +235,13 @@ TEST(NatsConfigLoad, LeafNodeSettingsNotSupportedAreRefused) {
   ASSERT_EQ(t.leafnodes.remotes.size(), 1u);
   EXPECT_TRUE(t.leafnodes.remotes[0].tls);
   EXPECT_EQ(t.leafnodes.remotes[0].tls_ca_file, "ca.pem");
+  Options d;
+  LoadNatsConfigText(
+      "leafnodes { remotes: [ { url: \"h:1\", deny_imports: \"a.>\", deny_exports: [b, c] } ] }\n",
+      "n.conf", d);
+  ASSERT_EQ(d.leafnodes.remotes.size(), 1u);
+  EXPECT_EQ(d.leafnodes.remotes[0].deny_imports, std::vector<std::string>{"a.>"});
+  EXPECT_EQ(d.leafnodes.remotes[0].deny_exports, (std::vector<std::string>{"b", "c"}));
   err = ErrorOf("leafnodes { remotes: [ { url: \"h:1\", tls { insecure: true } } ] }\n");
   EXPECT_NE(err.find("tls.insecure"), std::string::npos) << err;
   err = ErrorOf("leafnodes { remotes: [ { url: \"nats-leaf://h:99999\" } ] }\n");
