@@ -187,7 +187,8 @@ Monitor::Monitor(net::Loop& loop, const server::Server& server)
   impl_->http->Route("GET", "/routez", [=](const http::Request&) { return json(RoutezJson(*s)); });
   impl_->http->Route("GET", "/gatewayz",
                      [=](const http::Request&) { return json(GatewayzJson(*s)); });
-  impl_->http->Route("GET", "/leafz", [=](const http::Request&) { return json(LeafzJson(*s)); });
+  impl_->http->Route("GET", "/leafz",
+                     [=](const http::Request& r) { return json(LeafzJson(*s, flag(r, "subs"))); });
 }
 
 Monitor::~Monitor() = default;
@@ -220,6 +221,9 @@ std::string Monitor::Accountz() const {
 }
 std::string Monitor::Jsz() const {
   return JszJson(impl_->server);
+}
+std::string Monitor::Leafz(bool with_subs) const {
+  return LeafzJson(impl_->server, with_subs);
 }
 
 std::string HealthzJson() {
@@ -274,7 +278,7 @@ std::string VarzJson(const server::Server& s, uint16_t http_port) {
   j["total_connections"] = st.total_connections;
   j["routes"] = 0;
   j["remotes"] = 0;
-  j["leafnodes"] = 0;
+  j["leafnodes"] = s.LeafNodes().size();
   j["in_msgs"] = st.in_msgs;
   j["out_msgs"] = st.out_msgs;
   j["in_bytes"] = st.in_bytes;
@@ -519,6 +523,37 @@ std::string SubszJson(const server::Server& s, const SubszOptions& o) {
   return j.dump();
 }
 
+std::string LeafzJson(const server::Server& s, bool with_subs) {
+  Json j;
+  j["server_id"] = s.server_id();
+  j["now"] = Rfc3339(UnixMs());
+  auto leafs = s.LeafNodes();
+  j["leafnodes"] = leafs.size();
+  Json list = Json::array();
+  for (const auto& l : leafs) {
+    Json e;
+    e["name"] = l.name;
+    e["is_spoke"] = l.solicited;
+    e["account"] = l.account;
+    e["ip"] = l.ip;
+    e["port"] = l.port;
+    if (!l.domain.empty()) e["domain"] = l.domain;
+    e["in_msgs"] = l.in_msgs;
+    e["out_msgs"] = l.out_msgs;
+    e["in_bytes"] = l.in_bytes;
+    e["out_bytes"] = l.out_bytes;
+    e["subscriptions"] = l.subscriptions.size();
+    if (with_subs) e["subscriptions_list"] = l.subscriptions;
+    list.push_back(std::move(e));
+  }
+  if (list.empty()) {
+    j["leafs"] = nullptr;  // as nats-server shows none
+  } else {
+    j["leafs"] = std::move(list);
+  }
+  return j.dump();
+}
+
 std::string AccountzJson(const server::Server& s) {
   Json names = Json::array();
   for (const auto& a : s.Accounts()) names.push_back(a.name);
@@ -575,13 +610,5 @@ std::string GatewayzJson(const server::Server& s) {
   return j.dump();
 }
 
-std::string LeafzJson(const server::Server& s) {
-  Json j;
-  j["server_id"] = s.server_id();
-  j["now"] = Rfc3339(UnixMs());
-  j["leafnodes"] = 0;
-  j["leafs"] = nullptr;
-  return j.dump();
-}
 
 }  // namespace meridian::monitor

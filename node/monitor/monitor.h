@@ -81,10 +81,12 @@ std::string JszJson(const server::Server& server, const JszOptions& options = {}
 // `options.streams`), or "" when that account has no JetStream.
 std::string AccountDetailJson(const server::Server& server, const std::string& account,
                               const JszOptions& options = {});
-// What meridian-node lacks, as nats-server shows it without routes, gateways, leaf nodes.
+// What meridian-node lacks, as nats-server shows it without routes and gateways.
 std::string RoutezJson(const server::Server& server);
 std::string GatewayzJson(const server::Server& server);
-std::string LeafzJson(const server::Server& server);
+// nats-server's /leafz: the leaf-node connections (`with_subs`: each one's
+// subscriptions_list, the far side's interest).
+std::string LeafzJson(const server::Server& server, bool with_subs = false);
 
 // Helpers shared with sys_requests.cc.
 int64_t UnixMs();
@@ -118,6 +120,7 @@ class Monitor {
   std::string Subsz() const;
   std::string Accountz() const;
   std::string Jsz() const;
+  std::string Leafz(bool with_subs) const;  // LeafzJson
 
  private:
   struct Impl;

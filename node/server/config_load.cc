@@ -4,6 +4,7 @@
 
 #include "config/reader.h"
 #include "config/values.h"
+#include "server/leafnode.h"
 #include "server/nkey.h"
 
 namespace meridian::server {
@@ -121,6 +122,39 @@ void Apply(config::Document& doc, Options& o) {
     o.tls.handshake_first = t->Optional<bool>("handshake_first", false);
     if (auto v = t->Get<std::chrono::nanoseconds>("handshake_first_fallback")) {
       o.tls.handshake_first_fallback = Ms(*v);
+    }
+  }
+  // [leafnodes] reconnect = "1s"; [[leafnodes.remotes]] urls = [...] (or url), account.
+  if (auto ln = root.GetTable("leafnodes")) {
+    if (auto v = ln->Get<std::chrono::nanoseconds>("reconnect")) o.leafnodes.reconnect = Ms(*v);
+    o.leafnodes.host = ln->Optional<std::string>("host", o.leafnodes.host);
+    o.leafnodes.port = ln->Optional<int>("port", o.leafnodes.port);
+    o.leafnodes.tls_cert_file = ln->Optional<std::string>("tls_cert_file", "");
+    o.leafnodes.tls_key_file = ln->Optional<std::string>("tls_key_file", "");
+    o.leafnodes.tls_ca_file = ln->Optional<std::string>("tls_ca_file", "");
+    o.leafnodes.tls_verify = ln->Optional<bool>("tls_verify", false);
+    o.leafnodes.tls = !o.leafnodes.tls_cert_file.empty();
+    if (o.leafnodes.port < -1 || o.leafnodes.port > 65535) {
+      ln->Fail("port", "a leafnode port is 0 to 65535");
+    }
+    for (const config::Table& r : ln->TableArray("remotes")) {
+      LeafRemoteOptions remote;
+      remote.urls = r.Optional<std::vector<std::string>>("urls", {});
+      if (auto u = r.Get<std::string>("url")) remote.urls.push_back(*u);
+      remote.account = r.Optional<std::string>("account", "");
+      remote.deny_imports = r.Optional<std::vector<std::string>>("deny_imports", {});
+      remote.deny_exports = r.Optional<std::vector<std::string>>("deny_exports", {});
+      remote.tls_ca_file = r.Optional<std::string>("tls_ca_file", "");
+      remote.tls_cert_file = r.Optional<std::string>("tls_cert_file", "");
+      remote.tls_key_file = r.Optional<std::string>("tls_key_file", "");
+      remote.tls =
+          r.Optional<bool>("tls", !remote.tls_ca_file.empty() || !remote.tls_cert_file.empty());
+      if (remote.urls.empty()) r.Fail("urls", "a leaf remote needs url or urls");
+      for (const auto& u : remote.urls) {
+        std::string why = ValidateLeafUrl(u);
+        if (!why.empty()) r.Fail("urls", why);
+      }
+      o.leafnodes.remotes.push_back(std::move(remote));
     }
   }
   for (const config::Table& u : root.TableArray("users")) {

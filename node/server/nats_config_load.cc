@@ -9,6 +9,7 @@
 #include "config/reader.h"
 #include "config/values.h"
 #include "server/config_load.h"
+#include "server/leafnode.h"
 #include "server/nats_conf.h"
 #include "server/nkey.h"
 
@@ -28,8 +29,6 @@ std::string Lower(std::string_view s) {
 const std::map<std::string, std::string>& UnsupportedTopLevel() {
   static const std::map<std::string, std::string> kKeys = {
       {"gateway", "gateways (super-clusters) are not supported yet by meridian-node"},
-      {"leafnodes", "leaf nodes are not supported yet by meridian-node"},
-      {"leaf", "leaf nodes are not supported yet by meridian-node"},
       {"websocket", "WebSocket clients are not supported yet by meridian-node"},
       {"ws", "WebSocket clients are not supported yet by meridian-node"},
       {"mqtt", "MQTT clients are not supported yet by meridian-node"},
@@ -118,6 +117,8 @@ class Loader {
         Cluster(e, k);
       } else if (k == "jetstream") {
         JetStream(e);
+      } else if (k == "leafnodes" || k == "leaf") {
+        LeafNodes(e, k);
       } else if (k == "tls") {
         Tls(e);
       } else if (k == "debug" || k == "trace") {
@@ -599,6 +600,153 @@ class Loader {
              "only set name)");
       }
     }
+  }
+
+  // leafnodes { remotes: [ {url(s), account} ], reconnect }: the node connects out as a leaf.
+  void LeafNodes(const NatsConfEntry& e, const std::string& key) {
+    if (e.value.type != Type::kMap) {
+      WrongType(e.value, key, "a block {remotes: [...]}");
+      return;
+    }
+    LeafNodeOptions& ln = o_.leafnodes;
+    for (const NatsConfEntry& f : e.value.map) {
+      if (f.used_as_variable) continue;
+      std::string k = Lower(f.key);
+      std::string fkey = key + "." + f.key;
+      if (k == "remotes") {
+        if (f.value.type != Type::kArray) {
+          WrongType(f.value, fkey, "a list of remotes [{url: ..., account: ...}]");
+          continue;
+        }
+        for (const NatsConfValue& r : f.value.array) LeafRemote(r, fkey);
+      } else if (k == "reconnect" || k == "reconnect_interval") {
+        Duration(f, fkey, ln.reconnect);
+      } else if (k == "listen") {
+        uint16_t port = 0;
+        if (Listen(f, fkey, ln.host, port)) ln.port = port;
+      } else if (k == "port") {
+        uint16_t port = 0;
+        if (Port(f, fkey, port)) ln.port = port;
+      } else if (k == "host" || k == "net") {
+        Str(f, fkey, ln.host);
+      } else if (k == "tls") {
+        LeafTls(f, fkey, nullptr);
+      } else if (k == "authorization" || k == "advertise" || k == "no_advertise" ||
+                 k == "compression" || k == "min_version") {
+        Fail(f, fkey,
+             "this setting of accepted leaf-node connections is not supported yet by "
+             "meridian-node (accepted leafs authenticate as the server's users and are bound to "
+             "their account; TLS is leafnodes { tls {...} })");
+      } else {
+        Fail(f, fkey,
+             "this leafnodes setting is not supported by meridian-node (it has listen, host, "
+             "port, remotes and reconnect)");
+      }
+    }
+  }
+
+  // A subject or a list of subjects.
+  void Subjects(const NatsConfValue& v, const std::string& key, std::vector<std::string>& out) {
+    if (v.type == Type::kArray) {
+      for (const NatsConfValue& x : v.array) {
+        std::string s;
+        if (Str(x, key, s)) out.push_back(s);
+      }
+      return;
+    }
+    std::string s;
+    if (Str(v, key, s)) out.push_back(s);
+  }
+
+  // A leafnodes tls block: the accepting side's (remote null) or a remote's.
+  void LeafTls(const NatsConfEntry& e, const std::string& key, LeafRemoteOptions* remote) {
+    if (e.value.type != Type::kMap) {
+      WrongType(e.value, key, "a block {cert_file: ..., key_file: ...}");
+      return;
+    }
+    LeafNodeOptions& ln = o_.leafnodes;
+    if (remote) {
+      remote->tls = true;
+    } else {
+      ln.tls = true;
+    }
+    for (const NatsConfEntry& f : e.value.map) {
+      if (f.used_as_variable) continue;
+      std::string k = Lower(f.key);
+      std::string fkey = key + "." + f.key;
+      if (k == "cert_file") {
+        Str(f, fkey, remote ? remote->tls_cert_file : ln.tls_cert_file);
+      } else if (k == "key_file") {
+        Str(f, fkey, remote ? remote->tls_key_file : ln.tls_key_file);
+      } else if (k == "ca_file") {
+        Str(f, fkey, remote ? remote->tls_ca_file : ln.tls_ca_file);
+      } else if (k == "verify" && !remote) {
+        Bool(f, fkey, ln.tls_verify);
+      } else if (k == "timeout" && !remote) {
+        Duration(f, fkey, ln.tls_timeout);
+      } else {
+        Fail(f, fkey,
+             remote ? "this leaf remote tls setting is not supported yet by meridian-node (it has "
+                      "ca_file, cert_file and key_file)"
+                    : "this leafnodes tls setting is not supported yet by meridian-node (it has "
+                      "cert_file, key_file, ca_file, verify and timeout)");
+      }
+    }
+    if (!remote && (ln.tls_cert_file.empty() || ln.tls_key_file.empty())) {
+      Fail(e, key, "accepting leafs with TLS needs cert_file and key_file");
+    }
+  }
+
+  void LeafRemote(const NatsConfValue& r, const std::string& key) {
+    if (r.type != Type::kMap) {
+      WrongType(r, key, "a block {url: ..., account: ...}");
+      return;
+    }
+    LeafRemoteOptions remote;
+    for (const NatsConfEntry& f : r.map) {
+      if (f.used_as_variable) continue;
+      std::string k = Lower(f.key);
+      std::string fkey = key + "." + f.key;
+      if (k == "url") {
+        std::string u;
+        if (Str(f, fkey, u)) remote.urls.push_back(u);
+      } else if (k == "urls") {
+        if (f.value.type != Type::kArray) {
+          std::string u;
+          if (Str(f, fkey, u)) remote.urls.push_back(u);
+          continue;
+        }
+        for (const NatsConfValue& v : f.value.array) {
+          std::string u;
+          if (Str(v, fkey, u)) remote.urls.push_back(u);
+        }
+      } else if (k == "account" || k == "local") {
+        Str(f, fkey, remote.account);
+      } else if (k == "tls") {
+        LeafTls(f, fkey, &remote);
+      } else if (k == "deny_imports" || k == "deny_import") {
+        Subjects(f.value, fkey, remote.deny_imports);
+      } else if (k == "deny_exports" || k == "deny_export") {
+        Subjects(f.value, fkey, remote.deny_exports);
+      } else if (k == "credentials" || k == "creds") {
+        Fail(f, fkey,
+             "credentials files (JWT) are not supported yet by meridian-node; put user:password "
+             "in the url (nats-leaf://user:password@host:port)");
+      } else {
+        Fail(f, fkey,
+             "this leaf remote setting is not supported yet by meridian-node (it has url, urls, "
+             "account, tls, deny_imports and deny_exports)");
+      }
+    }
+    for (const auto& u : remote.urls) {
+      std::string why = ValidateLeafUrl(u);
+      if (!why.empty()) Fail(r, key, why);
+    }
+    if (remote.urls.empty()) {
+      Fail(r, key, "a leaf remote needs url or urls");
+      return;
+    }
+    o_.leafnodes.remotes.push_back(std::move(remote));
   }
 
   void JetStream(const NatsConfEntry& e) {

@@ -103,6 +103,39 @@ struct TlsOptions {
 // nats-server's default fallback for handshake_first "auto".
 inline constexpr std::chrono::milliseconds kTlsFirstAutoFallback{50};
 
+// One leaf-node remote this node connects to (nats-server's `leafnodes { remotes: [...] }`): the
+// node is the leaf (spoke) and the remote server the hub.
+struct LeafRemoteOptions {
+  // "nats-leaf://[user:password@]host:port" (also nats://, leaf://, tls-less only); tried in
+  // order, round-robin.
+  std::vector<std::string> urls;
+  std::string account;  // the local account bound to the connection; empty: $G
+  // TLS to the hub (remote `tls { ca_file, cert_file, key_file }`, or a tls:// URL): also used
+  // when the hub's INFO says tls_required. ca_file empty: the system's CAs.
+  bool tls = false;
+  std::string tls_ca_file, tls_cert_file, tls_key_file;
+  // Subjects that never go to the hub (deny_exports) and that are never taken from it
+  // (deny_imports: no interest announced, and sent to the hub as the CONNECT's deny_pub).
+  std::vector<std::string> deny_exports, deny_imports;
+};
+
+struct LeafNodeOptions {
+  std::vector<LeafRemoteOptions> remotes;
+  // Delay between connect attempts (nats-server's `reconnect`, default 1s): the first retry
+  // comes after a quarter of it, growing with jitter to it.
+  std::chrono::milliseconds reconnect{std::chrono::seconds(1)};
+  // Accepting leaf connections (`leafnodes { listen }`), bound to the global account; port -1:
+  // off, 0: a free port (tests).
+  std::string host = "0.0.0.0";
+  int port = -1;
+  // Accepting side: `leafnodes { tls { cert_file, key_file, ca_file, verify, timeout } }`
+  // (leafs upgrade right after INFO, as nats-server 2.9).
+  bool tls = false;
+  std::string tls_cert_file, tls_key_file, tls_ca_file;
+  bool tls_verify = false;
+  std::chrono::milliseconds tls_timeout{std::chrono::seconds(2)};
+};
+
 struct Options {
   std::string server_name;  // empty: the server id
   std::string host = "0.0.0.0";
@@ -135,6 +168,7 @@ struct Options {
 
   JetStreamOptions jetstream;
   TlsOptions tls;
+  LeafNodeOptions leafnodes;
 };
 
 }  // namespace meridian::server

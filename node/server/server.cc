@@ -15,11 +15,12 @@
 #include "net/loop.h"
 #include "net/tls.h"
 #include "proto/parser.h"
-#include "spdlog/spdlog.h"
 #include "server/jetstream_glue.h"
+#include "server/leafnode.h"
 #include "server/nkey.h"
 #include "server/password.h"
 #include "server/permissions.h"
+#include "spdlog/spdlog.h"
 #include "subject/mapping.h"
 #include "subject/subject.h"
 #include "subject/sublist.h"
@@ -191,9 +192,12 @@ struct Client {
   net::Timer first_ping_timer;
   std::string ip;
   int port = 0;
+  // Set for the stand-in of a leaf-node connection (leafnode.h): its subscriptions are the
+  // hub's interest, and messages to them go out as LMSG. It has no `conn`.
+  LeafConnection* leaf = nullptr;
 };
 
-struct Server::Impl {
+struct Server::Impl : LeafHost {
   net::Loop& loop;
   Options options;
   std::string server_id;
@@ -216,6 +220,7 @@ struct Server::Impl {
   bool shutting_down = false;
   std::vector<std::vector<User>> retired_users;  // see Reload
   std::shared_ptr<const net::TlsContext> tls;    // set when options.tls.enabled
+  std::shared_ptr<const net::TlsContext> leaf_tls;  // set when options.leafnodes.tls
   uint64_t response_seq = 0;
   SystemRequestHandler sys_handler;  // $SYS.REQ.> services, see Server::SetSystemRequestHandler
   // Service requests whose reply has not come back, per exporting account, at most this many
@@ -264,6 +269,26 @@ struct Server::Impl {
       auto ctx = net::TlsContext::Create(net::TlsContext::Role::kServer, tc);
       if (!ctx.ok()) throw std::invalid_argument("tls: " + ctx.message());
       tls = ctx.value();
+    }
+    if (options.leafnodes.tls) {
+      net::TlsConfig tc;
+      tc.cert_file = options.leafnodes.tls_cert_file;
+      tc.key_file = options.leafnodes.tls_key_file;
+      tc.ca_file = options.leafnodes.tls_ca_file;
+      tc.require_client_cert = options.leafnodes.tls_verify;
+      auto ctx = net::TlsContext::Create(net::TlsContext::Role::kServer, tc);
+      if (!ctx.ok()) throw std::invalid_argument("leafnodes tls: " + ctx.message());
+      leaf_tls = ctx.value();
+    }
+    for (const auto& r : options.leafnodes.remotes) {
+      if (!r.account.empty() && !accounts.count(r.account)) {
+        throw std::invalid_argument("leafnodes remote names account \"" + r.account +
+                                    "\", which is not configured; add it to the accounts");
+      }
+      for (const auto& u : r.urls) {
+        std::string why = ValidateLeafUrl(u);
+        if (!why.empty()) throw std::invalid_argument(why);
+      }
     }
     if (!options.no_auth_user.empty() && FindUser(options.no_auth_user) == nullptr) {
       throw std::invalid_argument("no_auth_user \"" + options.no_auth_user +
@@ -842,6 +867,7 @@ struct Server::Impl {
       SendErr(c, "Invalid Subject");
       return;
     }
+    if (!leafs.empty()) NotifyLeafs(acc, sub->subject, sub->queue, +1, c);
     c->subs.emplace(sub->sid, std::move(sub));
     SendOk(c);
   }
@@ -851,6 +877,7 @@ struct Server::Impl {
     sub->dead = true;
     Client* c = sub->client;
     c->account->sublist.Remove(sub->subject, reinterpret_cast<uintptr_t>(sub), sub->queue);
+    if (!leafs.empty()) NotifyLeafs(c->account, sub->subject, sub->queue, -1, c);
     auto it = c->subs.find(sub->sid);
     if (it != c->subs.end()) {
       dead_subs.push_back(std::move(it->second));
@@ -900,6 +927,7 @@ struct Server::Impl {
     }
     SendOk(c);
     std::string_view subj = op.subject;
+    if (!domain_api_prefix.empty()) subj = DomainStoreSubject(subj);
     for (const auto& m : acc->mappings) {
       auto outcome = m.Map(subj, options.cluster_name, percent, mapped);
       if (outcome == subject::MapOutcome::kNoMatch) continue;
@@ -1098,12 +1126,25 @@ struct Server::Impl {
   }
 
   // Delivers to the subscribers in `result` (`subj`'s match, which the caller keeps alive).
+  // Leaf-node stand-ins get one LMSG per message, carrying the names of the queue groups that
+  // picked them; as nats-server, a queue group prefers local members, and a message that came
+  // from a leaf goes to no queue group the leaf did not name (leaf_queue_filter).
   bool DeliverTo(const subject::MatchResult& result, Client* from, std::string_view subj,
                  std::string_view reply, std::string_view headers, std::string_view payload,
                  std::string_view shown = {}) {
     if (result.empty()) return false;
     std::string_view as = shown.empty() ? subj : shown;
     bool delivered = false;
+    const bool from_leaf = from != nullptr && from->leaf != nullptr;
+    std::vector<std::pair<Client*, std::string>> to_leafs;  // allocates only when used
+    auto add_leaf = [&](Client* leaf, std::string_view queue) {
+      for (auto& [c, queues] : to_leafs) {
+        if (c != leaf) continue;
+        if (!queue.empty()) queues.append(queues.empty() ? "" : " ").append(queue);
+        return;
+      }
+      to_leafs.emplace_back(leaf, std::string(queue));
+    };
     for (auto id : result.plain) {
       auto* sub = reinterpret_cast<Subscription*>(id);
       if (sub->internal) {
@@ -1114,6 +1155,10 @@ struct Server::Impl {
       }
       if (sub->dead || sub->client->closed) continue;
       if (from != nullptr && !from->echo && sub->client == from) continue;
+      if (sub->client->leaf != nullptr) {
+        add_leaf(sub->client, {});
+        continue;
+      }
       if (DeniedOnDelivery(sub, subj)) continue;
       SendMsg(sub, as, reply, headers, payload);
       delivered = true;
@@ -1121,18 +1166,320 @@ struct Server::Impl {
     for (const auto& q : result.queues) {
       size_t n = q.members.size();
       if (n == 0) continue;
+      if (from_leaf && !QueueListed(leaf_queue_filter, q.name)) continue;
       size_t start = NextRandom() % n;
+      Client* fallback = nullptr;  // a leaf that has members of this group
+      bool sent = false;
       for (size_t i = 0; i < n; ++i) {
         auto* sub = reinterpret_cast<Subscription*>(q.members[(start + i) % n]);
         if (sub->dead || sub->client->closed) continue;
         if (from != nullptr && !from->echo && sub->client == from) continue;
+        if (sub->client->leaf != nullptr) {
+          if (fallback == nullptr && sub->client->leaf->CanSend(subj)) fallback = sub->client;
+          continue;
+        }
         if (DeniedOnDelivery(sub, subj)) continue;
         SendMsg(sub, as, reply, headers, payload);
         delivered = true;
+        sent = true;
+        break;
+      }
+      if (!sent && fallback != nullptr) add_leaf(fallback, q.name);
+    }
+    for (const auto& [c, queues] : to_leafs) {
+      if (!c->leaf->CanSend(subj)) continue;
+      if (!shown.empty() && shown != subj && reply.starts_with("$JS.ACK.")) {
+        // A JetStream delivery: as nats-server, it travels under the deliver subject with the
+        // stored subject after an `@` in the reply, which the far side shows.
+        std::string r(reply);
+        r.append("@").append(shown);
+        c->leaf->Send(subj, r, queues, headers, payload);
+      } else {
+        c->leaf->Send(subj, reply, queues, headers, payload);
+      }
+      ++c->out_msgs;
+      c->out_bytes += headers.size() + payload.size();
+      ++stats.out_msgs;
+      stats.out_bytes += headers.size() + payload.size();
+      delivered = true;
+    }
+    return delivered;
+  }
+
+  static bool QueueListed(std::string_view list, std::string_view name) {
+    std::string_view f[16];
+    size_t n = proto::SplitArgs(list, f, 16);
+    for (size_t i = 0; i < std::min<size_t>(n, 16); ++i) {
+      if (f[i] == name) return true;
+    }
+    return false;
+  }
+
+  // ---- leaf nodes (leafnode.h): the server side of LeafHost ----
+
+  // "$JS.<domain>.API." with JetStream and a domain, else empty.
+  std::string domain_api_prefix = options.jetstream.enabled && !options.jetstream.domain.empty()
+                                      ? "$JS." + options.jetstream.domain + ".API."
+                                      : std::string();
+
+  // As nats-server's JetStream domain mappings: `$JS.<domain>.API.$KV.>` is `$KV.>` and
+  // `$JS.<domain>.API.$OBJ.>` is `$OBJ.>` (KV and object store through a domain). The rest of
+  // `$JS.<domain>.API` is answered by the JetStream glue itself.
+  std::string_view DomainStoreSubject(std::string_view subj) const {
+    if (!subj.starts_with(domain_api_prefix)) return subj;
+    std::string_view rest = subj.substr(domain_api_prefix.size());
+    return rest.starts_with("$KV.") || rest.starts_with("$OBJ.") ? rest : subj;
+  }
+
+  std::vector<std::unique_ptr<LeafConnection>> leafs;
+  std::unordered_map<LeafConnection*, std::unique_ptr<Client>> leaf_clients;
+  std::string leaf_queue_filter;  // the queue names of the leaf message being routed
+
+  // Tells the leaf connections of `acc` that `owner` (a client or a leaf stand-in) gained or
+  // lost a subscription. As nats-server: never back to the leaf it came from, and a
+  // solicited connection (spoke) only hears of clients and of accepted leafs.
+  void NotifyLeafs(Account* acc, std::string_view subject, std::string_view queue, int delta,
+                   Client* owner) {
+    for (auto& l : leafs) {
+      if (l->account() != acc->name || l.get() == owner->leaf) continue;
+      if (owner->leaf != nullptr && l->solicited() && owner->leaf->solicited()) continue;
+      l->LocalInterest(subject, queue, delta);
+    }
+  }
+
+  // Accepting leaf connections (leafnodes { listen }).
+  std::unique_ptr<net::Listener> leaf_listener;
+  std::vector<std::unique_ptr<LeafConnection>> dead_leafs;
+  std::map<std::string, std::string> lds;  // loop-detection subject per account
+
+  const std::string& LoopDetectionSubject(const std::string& account) {
+    auto& subject = lds[account];
+    if (subject.empty()) subject = "$LDS." + RandomServerId().substr(1, 22);
+    return subject;
+  }
+
+  LeafSettings MakeLeafSettings(const std::string& account) {
+    LeafSettings s;
+    s.server_id = server_id;
+    s.server_name = options.server_name.empty() ? server_id : options.server_name;
+    s.cluster = options.cluster_name;
+    s.domain = options.jetstream.domain;
+    s.jetstream = options.jetstream.enabled && accounts.find(account)->second->jetstream_enabled;
+    s.ping_interval = options.ping_interval;
+    s.ping_max = options.ping_max;
+    s.max_payload = options.max_payload;
+    s.reconnect = options.leafnodes.reconnect;
+    s.listen_host = options.leafnodes.host;
+    s.listen_port = leaf_listener ? leaf_listener->port() : 0;
+    s.accept_account = kGlobalAccount;
+    s.accept_tls = leaf_tls;
+    s.accept_tls_timeout = options.leafnodes.tls_timeout;
+    return s;
+  }
+
+  net::Status ListenLeafNodes(const net::ConnectionOptions& copts) {
+    if (options.leafnodes.port < 0) return net::Status::Ok();
+    auto l = net::Listener::Listen(
+        loop,
+        net::Endpoint::Tcp(options.leafnodes.host, static_cast<uint16_t>(options.leafnodes.port)),
+        [this](net::ConnectionPtr conn) {
+          if (shutting_down) {
+            conn->Abort();
+            return;
+          }
+          auto leaf = std::make_unique<LeafConnection>(loop, *this, std::move(conn), next_cid++,
+                                                       MakeLeafSettings(kGlobalAccount),
+                                                       LoopDetectionSubject(kGlobalAccount));
+          LeafConnection* raw = leaf.get();
+          leafs.push_back(std::move(leaf));
+          raw->Start();
+        },
+        copts);
+    if (!l.ok()) return l.status();
+    leaf_listener = std::move(l).value();
+    spdlog::info("Listening for leafnode connections on {}:{}", options.leafnodes.host,
+                 leaf_listener->port());
+    return net::Status::Ok();
+  }
+
+  // As nats-server without a leafnodes authorization block: a leaf authenticates as one of the
+  // server's users (plain or bcrypt password, checked here) and is bound to its account;
+  // without users or a token, to the global account.
+  bool AuthorizeLeaf(const std::string& user, const std::string& password, std::string* account,
+                     bool* jetstream) override {
+    *account = kGlobalAccount;
+    if (auth_required()) {
+      const User* u = FindUser(user);
+      if (u == nullptr || !u->nkey.empty() || user.empty() ||
+          !PasswordMatches(u->password, password)) {
+        return false;
+      }
+      if (!u->account.empty()) *account = u->account;
+    }
+    *jetstream = options.jetstream.enabled && accounts.find(*account)->second->jetstream_enabled;
+    return true;
+  }
+  bool LeafAuthRequired() const override { return auth_required(); }
+
+  void LeafFinished(LeafConnection* leaf) override {
+    for (auto it = leafs.begin(); it != leafs.end(); ++it) {
+      if (it->get() != leaf) continue;
+      dead_leafs.push_back(std::move(*it));
+      leafs.erase(it);
+      break;
+    }
+    loop.Post([this, alive = std::weak_ptr<bool>(alive)] {
+      if (!alive.expired()) dead_leafs.clear();
+    });
+  }
+
+  void StartLeafNodes() {
+    for (const auto& r : options.leafnodes.remotes) {
+      std::string account = r.account.empty() ? kGlobalAccount : r.account;
+      leafs.push_back(std::make_unique<LeafConnection>(loop, *this, r, MakeLeafSettings(account),
+                                                       LoopDetectionSubject(account)));
+    }
+    for (auto& l : leafs) l->Start();
+  }
+
+  void LeafUp(LeafConnection* leaf) override {
+    auto c = std::make_unique<Client>();
+    c->cid = next_cid++;
+    c->leaf = leaf;
+    c->echo = false;  // never back to the leaf it came from
+    c->headers = true;
+    c->verbose = false;
+    c->connect_received = true;
+    c->account = accounts.find(leaf->account())->second.get();
+    c->name = leaf->remote_server();
+    c->start_unix_ms = c->last_activity_unix_ms = UnixMs();
+    leaf_clients[leaf] = std::move(c);
+  }
+
+  void LeafDown(LeafConnection* leaf) override {
+    auto it = leaf_clients.find(leaf);
+    if (it == leaf_clients.end()) return;
+    Client* c = it->second.get();
+    c->closed = true;
+    ++depth;
+    // RemoveSub withdraws what this leaf announced from the other leafs (hub side).
+    std::vector<Subscription*> subs;
+    for (auto& [key, s] : c->subs) subs.push_back(s.get());
+    for (Subscription* s : subs) RemoveSub(s);
+    dead_clients.push_back(std::move(it->second));
+    leaf_clients.erase(it);
+    --depth;
+    if (depth == 0) {
+      dead_subs.clear();
+      dead_clients.clear();
+    }
+  }
+
+  void LeafInterest(LeafConnection* leaf, std::string_view subject, std::string_view queue,
+                    uint32_t weight) override {
+    auto it = leaf_clients.find(leaf);
+    if (it == leaf_clients.end()) return;
+    Client* c = it->second.get();
+    std::string key(subject);
+    if (!queue.empty()) key.append(" ").append(queue);
+    auto found = c->subs.find(key);
+    if (weight == 0) {
+      if (found != c->subs.end()) {
+        ++depth;
+        RemoveSub(found->second.get());
+        --depth;
+        if (depth == 0) dead_subs.clear();
+      }
+      return;
+    }
+    if (found != c->subs.end()) return;  // a queue group's new weight: one member stands for it
+    if (!subject::IsValidSubscribeSubject(subject) ||
+        (!queue.empty() && !subject::IsValidQueueGroup(queue))) {
+      return;
+    }
+    auto sub = std::make_unique<Subscription>();
+    sub->client = c;
+    sub->subject = subject;
+    sub->queue = queue;
+    sub->sid = key;
+    if (!c->account->sublist
+             .Insert(sub->subject, reinterpret_cast<uintptr_t>(sub.get()), sub->queue)
+             .ok()) {
+      return;
+    }
+    if (leafs.size() > 1) NotifyLeafs(c->account, sub->subject, sub->queue, +1, c);
+    c->subs.emplace(key, std::move(sub));
+  }
+
+  void LeafMessage(LeafConnection* leaf, std::string_view subject, std::string_view reply,
+                   std::string_view queues, std::string_view headers,
+                   std::string_view payload) override {
+    auto it = leaf_clients.find(leaf);
+    if (it == leaf_clients.end()) return;
+    Client* c = it->second.get();
+    ++c->in_msgs;
+    c->in_bytes += headers.size() + payload.size();
+    ++stats.in_msgs;
+    stats.in_bytes += headers.size() + payload.size();
+    c->last_activity_unix_ms = UnixMs();
+    Account* acc = c->account;
+    std::string_view subj = subject;
+    std::string_view shown;
+    // A JetStream delivery from the far side: routed by its subject (the deliver subject),
+    // shown with the stored subject after the `@` of its reply.
+    if (reply.starts_with("$JS.ACK.")) {
+      auto at = reply.rfind('@');
+      if (at != std::string_view::npos && at + 1 < reply.size()) {
+        shown = reply.substr(at + 1);
+        reply = reply.substr(0, at);
+      }
+    }
+    std::string mapped_subject;
+    if (shown.empty()) {
+      if (!domain_api_prefix.empty()) subj = DomainStoreSubject(subj);
+      for (const auto& m : acc->mappings) {
+        auto outcome = m.Map(subj, options.cluster_name, percent, mapped);
+        if (outcome == subject::MapOutcome::kNoMatch) continue;
+        if (outcome == subject::MapOutcome::kDropped) return;
+        mapped_subject = mapped;
+        subj = mapped_subject;
         break;
       }
     }
-    return delivered;
+    ++depth;
+    leaf_queue_filter.assign(queues);
+    Deliver(c, acc, subj, reply, headers, payload, shown);
+    leaf_queue_filter.clear();
+    if (shown.empty()) {
+      if (acc->js) acc->js->Handle(subj, reply, headers, payload);
+      if (!acc->streams_out.empty() || !acc->services_in.empty() || !acc->responses.empty()) {
+        RouteAcrossAccounts(c, acc, subj, reply, headers, payload);
+      }
+    }
+    --depth;
+    if (depth == 0) {
+      dead_subs.clear();
+      dead_clients.clear();
+    }
+  }
+
+  void ForEachLocalInterest(
+      LeafConnection* leaf,
+      const std::function<void(std::string_view, std::string_view)>& each) override {
+    const std::string& account = leaf->account();
+    for (auto& [id, c] : clients) {
+      if (c->closed || c->account == nullptr || c->account->name != account) continue;
+      for (auto& [sid, sub] : c->subs) {
+        if (!sub->dead) each(sub->subject, sub->queue);
+      }
+    }
+    for (auto& [l, c] : leaf_clients) {
+      if (l == leaf || c->closed || c->account->name != account) continue;
+      if (leaf->solicited() && l->solicited()) continue;
+      for (auto& [key, sub] : c->subs) {
+        if (!sub->dead) each(sub->subject, sub->queue);
+      }
+    }
   }
 
   void SendMsg(Subscription* sub, std::string_view subj, std::string_view reply,
@@ -1304,6 +1651,24 @@ struct Server::Impl {
       return out;
     };
     check(js_accounts(a) == js_accounts(b), "jetstream of an account");
+    auto leaf_remotes = [](const Options& o) {
+      std::vector<std::pair<std::vector<std::string>, std::string>> out;
+      for (const auto& r : o.leafnodes.remotes) {
+        out.emplace_back(r.urls, r.account + "|" + r.tls_ca_file + "|" + r.tls_cert_file + "|" +
+                                     r.tls_key_file + "|" + (r.tls ? "tls" : ""));
+        for (const auto& d : r.deny_imports) out.back().second += "|i:" + d;
+        for (const auto& d : r.deny_exports) out.back().second += "|e:" + d;
+      }
+      return out;
+    };
+    check(leaf_remotes(a) == leaf_remotes(b) && a.leafnodes.reconnect == b.leafnodes.reconnect &&
+              a.leafnodes.host == b.leafnodes.host && a.leafnodes.port == b.leafnodes.port &&
+              a.leafnodes.tls == b.leafnodes.tls &&
+              a.leafnodes.tls_cert_file == b.leafnodes.tls_cert_file &&
+              a.leafnodes.tls_key_file == b.leafnodes.tls_key_file &&
+              a.leafnodes.tls_ca_file == b.leafnodes.tls_ca_file &&
+              a.leafnodes.tls_verify == b.leafnodes.tls_verify,
+          "leafnodes");
     return out;
   }
 
@@ -1487,6 +1852,8 @@ net::Status Server::Start() {
     return net::Status::Error(e.what());
   }
   impl_->listener = std::move(l).value();
+  if (auto st = impl_->ListenLeafNodes(copts); !st.ok()) return st;
+  impl_->StartLeafNodes();
   impl_->ping_timer =
       impl_->loop.Every(impl_->options.ping_interval, [this] { impl_->PingTick(); });
   return net::Status::Ok();
@@ -1501,11 +1868,18 @@ void Server::Shutdown() {
   impl_->listener.reset();
   impl_->ping_timer.Cancel();
   impl_->StopJetStream();
+  impl_->leaf_listener.reset();
+  std::vector<LeafConnection*> leafs;
+  for (auto& leaf : impl_->leafs) leafs.push_back(leaf.get());
+  for (LeafConnection* leaf : leafs) leaf->Stop();
   std::vector<Client*> all;
   for (auto& [id, c] : impl_->clients) all.push_back(c.get());
   for (Client* c : all) c->conn->Close();
 }
 
+uint16_t Server::leaf_port() const {
+  return impl_->leaf_listener ? impl_->leaf_listener->port() : 0;
+}
 uint16_t Server::port() const {
   return impl_->listener ? impl_->listener->port() : impl_->options.port;
 }
@@ -1579,6 +1953,35 @@ std::string Server::JetStreamStreamDetails(std::string_view account, bool with_c
   auto it = impl_->accounts.find(account);
   if (it == impl_->accounts.end() || !it->second->js) return "[]";
   return it->second->js->StreamDetailsJson(with_config);
+}
+
+std::vector<LeafInfo> Server::LeafNodes() const {
+  std::vector<LeafInfo> out;
+  for (const auto& leaf : impl_->leafs) {
+    auto it = impl_->leaf_clients.find(leaf.get());
+    if (it == impl_->leaf_clients.end()) continue;
+    const Client& c = *it->second;
+    LeafInfo i;
+    i.name = leaf->remote_server();
+    i.account = leaf->account();
+    std::string peer = leaf->peer_address();
+    auto colon = peer.rfind(':');
+    i.ip = peer.substr(0, colon);
+    if (i.ip.size() > 2 && i.ip.front() == '[') i.ip = i.ip.substr(1, i.ip.size() - 2);
+    if (colon != std::string::npos) i.port = std::atoi(peer.c_str() + colon + 1);
+    i.solicited = leaf->solicited();
+    i.domain = leaf->remote_domain();
+    i.in_msgs = c.in_msgs;
+    i.out_msgs = c.out_msgs;
+    i.in_bytes = c.in_bytes;
+    i.out_bytes = c.out_bytes;
+    for (const auto& [key, sub] : c.subs) {
+      if (!sub->dead) i.subscriptions.push_back(key);
+    }
+    std::sort(i.subscriptions.begin(), i.subscriptions.end());
+    out.push_back(std::move(i));
+  }
+  return out;
 }
 
 SublistInfo Server::Subscriptions() const {

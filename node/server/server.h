@@ -69,6 +69,18 @@ struct JetStreamAccountStats {
   uint64_t api_total = 0, api_errors = 0;
 };
 
+// One leaf-node connection that has finished its handshake, as /leafz shows it.
+struct LeafInfo {
+  std::string name;     // the far server's name
+  std::string account;  // the local account it is bound to
+  std::string ip;
+  int port = 0;
+  bool solicited = false;  // this node connected out (it is the spoke)
+  std::string domain;      // the far side's JetStream domain
+  uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
+  std::vector<std::string> subscriptions;  // the far side's interest ("subject [queue]")
+};
+
 struct SublistInfo {
   uint64_t subscriptions = 0, cache = 0, inserts = 0, removes = 0, matches = 0, hits = 0;
 };
@@ -109,6 +121,8 @@ class Server {
   void Reload(Options fresh);
 
   uint16_t port() const;
+  // The port accepting leaf-node connections (0: not listening).
+  uint16_t leaf_port() const;
   const std::string& server_id() const;
   const Options& options() const;
   int64_t start_unix_ms() const;
@@ -119,6 +133,7 @@ class Server {
   std::vector<ConnectionInfo> Connections() const;
   std::vector<AccountInfo> Accounts() const;
   SublistInfo Subscriptions() const;
+  std::vector<LeafInfo> LeafNodes() const;
   // One entry per account with a running JetStream engine (empty when JetStream is off).
   std::vector<JetStreamAccountStats> JetStream() const;
   // nats-server's JSZ stream_detail array of one account's streams ("[]" without JetStream).

@@ -187,6 +187,10 @@ void Session::HandleClientOp(const Op& op, TimePoint now) {
     case OpKind::kOk:
     case OpKind::kMsg:
     case OpKind::kHmsg:
+    case OpKind::kLeafSub:  // leaf-node ops: only Direction::kLeaf parses them
+    case OpKind::kLeafUnsub:
+    case OpKind::kLeafMsg:
+    case OpKind::kLeafHmsg:
       break;
   }
 }

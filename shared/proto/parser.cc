@@ -53,6 +53,45 @@ constexpr NameSpec kErr{"-ERR", OpKind::kErr, true, true};
 constexpr NameSpec kInfo{"INFO", OpKind::kInfo, false, true};
 constexpr NameSpec kMsg{"MSG", OpKind::kMsg, true, true};
 constexpr NameSpec kHmsg{"HMSG", OpKind::kHmsg, true, true};
+constexpr NameSpec kLeafSub{"LS+", OpKind::kLeafSub, true, true};
+constexpr NameSpec kLeafUnsub{"LS-", OpKind::kLeafUnsub, true, true};
+constexpr NameSpec kLeafMsg{"LMSG", OpKind::kLeafMsg, true, true};
+constexpr NameSpec kLeafHmsg{"HMSG", OpKind::kLeafHmsg, true, true};
+
+// The ops of a leaf-node connection (both sides speak the same set).
+const NameSpec* PickLeafName(const char* p, size_t n, bool* incomplete) {
+  *incomplete = false;
+  if (n == 0) {
+    *incomplete = true;
+    return nullptr;
+  }
+  const char c0 = p[0] & ~0x20;
+  if (p[0] == '+') return &kOk;
+  if (p[0] == '-') return &kErr;
+  if (c0 == 'C') return &kConnect;
+  if (c0 == 'I') return &kInfo;
+  if (c0 != 'P' && c0 != 'H' && c0 != 'L') return nullptr;
+  if (n < 2) {
+    *incomplete = true;
+    return nullptr;
+  }
+  const char c1 = p[1] & ~0x20;
+  if (c0 == 'P') {
+    if (c1 == 'I') return &kPing;
+    if (c1 == 'O') return &kPong;
+    return nullptr;
+  }
+  if (c0 == 'H') return c1 == 'M' ? &kLeafHmsg : nullptr;
+  if (c1 == 'M') return &kLeafMsg;
+  if (c1 != 'S') return nullptr;
+  if (n < 3) {
+    *incomplete = true;
+    return nullptr;
+  }
+  if (p[2] == '+') return &kLeafSub;
+  if (p[2] == '-') return &kLeafUnsub;
+  return nullptr;
+}
 
 // Picks the op a line can be from its first two bytes; nullptr when none (or more bytes needed,
 // reported through *incomplete).
@@ -109,7 +148,10 @@ const NameSpec* PickName(const char* p, size_t n, bool client_to_server, bool* i
 Head ScanHead(const char* p, size_t len, bool complete, Direction direction, uint32_t max_args,
               HeadInfo* info) {
   bool incomplete;
-  const NameSpec* spec = PickName(p, len, direction == Direction::kClientToServer, &incomplete);
+  const NameSpec* spec =
+      direction == Direction::kLeaf
+          ? PickLeafName(p, len, &incomplete)
+          : PickName(p, len, direction == Direction::kClientToServer, &incomplete);
   if (spec == nullptr) return incomplete && !complete ? Head::kIncomplete : Head::kUnknown;
   const size_t name_len = spec->upper.size();
   const size_t check = std::min(len, name_len);
@@ -197,6 +239,14 @@ std::string_view OpName(OpKind kind) {
       return "MSG";
     case OpKind::kHmsg:
       return "HMSG";
+    case OpKind::kLeafSub:
+      return "LS+";
+    case OpKind::kLeafUnsub:
+      return "LS-";
+    case OpKind::kLeafMsg:
+      return "LMSG";
+    case OpKind::kLeafHmsg:
+      return "HMSG";
   }
   return "?";
 }
@@ -280,6 +330,67 @@ constexpr std::string_view kReasonUnknown =
     "the line does not start with an operation this side of the connection may send";
 constexpr std::string_view kReasonTooLong =
     "the control line's arguments are longer than max_control_line";
+
+// The arguments of LMSG / leaf HMSG, as nats-server's processLeafMsgArgs and
+// processLeafHeaderMsgArgs: <subject> [<reply>] <sizes> with no queues, or <subject> `+` <reply>
+// <queue>... <sizes> / <subject> `|` <queue>... <sizes> with queues.
+ErrorKind ParseLeafMessage(bool with_headers, const char* a, const char* e, const Limits& limits,
+                           Op& op, size_t* payload_bytes, size_t* header_bytes,
+                           std::string_view* reason) {
+  const size_t sizes = with_headers ? 2 : 1;
+  std::string_view f[6];
+  const size_t n = Split(a, e, f);
+  if (n < 1 + sizes) {
+    *reason = with_headers ? "HMSG needs <subject> [reply or queues] <#hdr> <#total>"
+                           : "LMSG needs <subject> [reply or queues] <#bytes>";
+    return ErrorKind::kBadArguments;
+  }
+  op.subject = f[0];
+  // The size fields are the last `sizes` tokens: find them from the end of the line.
+  const char* end = e;
+  while (end > a && IsSpace(end[-1])) --end;
+  std::string_view tail[2];
+  const char* rest_end = end;
+  for (size_t i = 0; i < sizes; ++i) {
+    const char* t = rest_end;
+    while (t > a && !IsSpace(t[-1])) --t;
+    tail[sizes - 1 - i] = std::string_view(t, static_cast<size_t>(rest_end - t));
+    rest_end = t;
+    while (rest_end > a && IsSpace(rest_end[-1])) --rest_end;
+  }
+  if (n == 2 + sizes) {
+    op.reply = f[1];
+  } else if (n > 2 + sizes) {
+    if (f[1] != "+" && f[1] != "|") {
+      *reason = "leaf message with queues needs `+ <reply>` or `|` before them";
+      return ErrorKind::kBadArguments;
+    }
+    const char* q = f[1].data() + 1;
+    if (f[1] == "+") {
+      op.reply = f[2];
+      q = f[2].data() + f[2].size();
+    }
+    while (q < rest_end && IsSpace(*q)) ++q;
+    if (q < rest_end) op.queues = std::string_view(q, static_cast<size_t>(rest_end - q));
+  }
+  const int64_t total = Size(tail[sizes - 1]);
+  const int64_t hdr = with_headers ? Size(tail[0]) : 0;
+  if (total < 0 || hdr < 0) {
+    *reason = "leaf message size is not a number of 1 to 9 digits";
+    return ErrorKind::kBadArguments;
+  }
+  if (hdr > total) {
+    *reason = "header size is larger than total size";
+    return ErrorKind::kBadArguments;
+  }
+  if (static_cast<uint64_t>(total) > limits.max_payload) {
+    *reason = "message is larger than max_payload";
+    return ErrorKind::kMaxPayload;
+  }
+  *payload_bytes = static_cast<size_t>(total) + 2;
+  *header_bytes = static_cast<size_t>(hdr);
+  return ErrorKind::kNone;
+}
 
 // Parses a complete control line of `line_len` bytes (including its `\n`). On success fills the
 // op's argument views and *payload_bytes (declared size + 2 for `\r\n`, 0 for ops without one).
@@ -410,6 +521,38 @@ ErrorKind ParseLine(const char* p, size_t line_len, Direction direction, const L
       }
       return ErrorKind::kNone;
     }
+    case OpKind::kLeafSub: {
+      const size_t n = Split(a, e, f);
+      if (n != 1 && n != 3) {
+        *reason = "LS+ needs 1 or 3 arguments: <subject> [<queue> <weight>]";
+        return ErrorKind::kBadArguments;
+      }
+      op.subject = f[0];
+      if (n == 3) {
+        op.queue = f[1];
+        const int64_t w = Size(f[2]);
+        if (w <= 0) {
+          *reason = "LS+ queue weight is not a positive number of 1 to 9 digits";
+          return ErrorKind::kBadArguments;
+        }
+        op.weight = static_cast<uint32_t>(w);
+      }
+      return ErrorKind::kNone;
+    }
+    case OpKind::kLeafUnsub: {
+      const size_t n = Split(a, e, f);
+      if (n != 1 && n != 2) {
+        *reason = "LS- needs 1 or 2 arguments: <subject> [<queue>]";
+        return ErrorKind::kBadArguments;
+      }
+      op.subject = f[0];
+      if (n == 2) op.queue = f[1];
+      return ErrorKind::kNone;
+    }
+    case OpKind::kLeafMsg:
+    case OpKind::kLeafHmsg:
+      return ParseLeafMessage(head.kind == OpKind::kLeafHmsg, a, e, limits, op, payload_bytes,
+                              header_bytes, reason);
     case OpKind::kConnect:
     case OpKind::kInfo:
       op.text = TrimRight(std::string_view(a, static_cast<size_t>(e - a)));
@@ -533,7 +676,7 @@ enum class Fast : uint8_t {
 [[gnu::always_inline]] inline Fast FastMessage(const char* p, size_t n, Direction direction, const Limits& limits, Op& op,
                         size_t* total) {
   static_assert(std::endian::native == std::endian::little);
-  if (n < 8) return Fast::kNo;
+  if (n < 8 || direction == Direction::kLeaf) return Fast::kNo;
   uint32_t w;
   std::memcpy(&w, p, 4);
   w |= 0x20202020u;

@@ -17,8 +17,11 @@ namespace meridian::proto {
 //                    PING PONG, and +OK -ERR INFO, which nats-server also accepts from a client.
 //   kServerToClient: what a client (or a proxy's upstream side) reads: INFO MSG HMSG +OK -ERR
 //                    PING PONG.
+//   kLeaf:           either side of a leaf-node connection (nats-server's leafnode protocol):
+//                    INFO CONNECT PING PONG +OK -ERR, LS+ / LS- (interest), LMSG and its header
+//                    form HMSG (with the leaf arguments, OpKind::kLeafHmsg).
 // Any other op is `Unknown Protocol Operation` (e.g. MSG from a client, PUB from a server).
-enum class Direction : uint8_t { kClientToServer, kServerToClient };
+enum class Direction : uint8_t { kClientToServer, kServerToClient, kLeaf };
 
 enum class OpKind : uint8_t {
   kConnect,
@@ -33,6 +36,11 @@ enum class OpKind : uint8_t {
   kInfo,
   kMsg,
   kHmsg,
+  // Leaf-node connections (Direction::kLeaf) only:
+  kLeafSub,    // LS+ <subject> [<queue> <weight>]
+  kLeafUnsub,  // LS- <subject> [<queue>]
+  kLeafMsg,    // LMSG <subject> [<reply> | + <reply> <queue>... | `|` <queue>...] <#bytes>
+  kLeafHmsg,   // HMSG <subject> [<reply> | + <reply> <queue>... | `|` <queue>...] <#hdr> <#total>
 };
 
 // Upper-case wire name of an op ("HPUB", "+OK", "-ERR").
@@ -50,7 +58,11 @@ struct Op {
   std::string_view subject;  // PUB HPUB SUB MSG HMSG
   std::string_view reply;    // PUB HPUB MSG HMSG; empty when absent
   std::string_view sid;      // SUB UNSUB MSG HMSG (opaque token)
-  std::string_view queue;    // SUB; empty when absent
+  std::string_view queue;    // SUB LS+ LS-; empty when absent
+  // LMSG/HMSG on a leaf connection: the queue group names the message is meant for, separated
+  // by blanks (split them with SplitArgs); empty: none (plain subscribers only).
+  std::string_view queues;
+  uint32_t weight = 0;  // LS+ with a queue: the number of members behind it (at least 1)
   // CONNECT/INFO: the JSON text (not parsed here). -ERR: the text with one pair of enclosing
   // single quotes removed. Empty for other ops.
   std::string_view text;

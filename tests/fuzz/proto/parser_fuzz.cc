@@ -1,7 +1,7 @@
 // Differential fuzz target for the protocol parser: the same bytes fed whole and fed in
 // pseudo-random pieces must give identical ops and errors, and the ops' raw views must tile the
-// consumed input exactly. First byte: bit 0 = direction, bit 1 = headers allowed, the rest seeds
-// the piece sizes.
+// consumed input exactly. First byte: bit 0 = direction, bit 1 = headers allowed, bit 7 = a
+// leaf-node connection (overrides bit 0), the rest seeds the piece sizes.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -25,12 +25,13 @@ struct Outcome {
 
 std::string Describe(const Op& op) {
   std::string s(meridian::proto::OpName(op.kind));
-  for (std::string_view v :
-       {op.raw, op.subject, op.reply, op.sid, op.queue, op.text, op.headers, op.payload}) {
+  for (std::string_view v : {op.raw, op.subject, op.reply, op.sid, op.queue, op.queues, op.text,
+                             op.headers, op.payload}) {
     s += '|';
     s.append(v.data(), v.size());
   }
   s += '|' + std::to_string(op.has_max_msgs ? op.max_msgs : ~0ull);
+  s += '|' + std::to_string(op.weight);
   return s;
 }
 
@@ -77,7 +78,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   if (size < 1) return 0;
   const uint8_t mode = bytes[0];
   const std::string_view data(reinterpret_cast<const char*>(bytes + 1), size - 1);
-  const Direction d = (mode & 1) ? Direction::kServerToClient : Direction::kClientToServer;
+  const Direction d = (mode & 0x80) ? Direction::kLeaf
+                      : (mode & 1)  ? Direction::kServerToClient
+                                    : Direction::kClientToServer;
   const Limits limits{256, 512, (mode & 2) != 0};
   const Outcome whole = Run(d, limits, data, 0);
   const Outcome pieces = Run(d, limits, data, mode | 1u);

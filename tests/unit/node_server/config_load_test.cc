@@ -20,6 +20,27 @@ TEST(ConfigLoad, ReadsLimitsAndPorts) {
   EXPECT_EQ(o.write_deadline, std::chrono::seconds(2));
 }
 
+TEST(ConfigLoad, ReadsLeafNodeRemotes) {
+  Options o;
+  LoadConfigText(R"(
+[leafnodes]
+reconnect = "2s"
+[[leafnodes.remotes]]
+urls = ["nats-leaf://127.0.0.1:7422"]
+account = "APP"
+[[leafnodes.remotes]]
+url = "nats-leaf://u:p@hub:7000"
+)",
+                 "n.toml", o);
+  ASSERT_EQ(o.leafnodes.remotes.size(), 2u);
+  EXPECT_EQ(o.leafnodes.reconnect, std::chrono::seconds(2));
+  EXPECT_EQ(o.leafnodes.remotes[0].account, "APP");
+  EXPECT_EQ(o.leafnodes.remotes[1].urls, std::vector<std::string>{"nats-leaf://u:p@hub:7000"});
+  Options bad;
+  EXPECT_THROW(LoadConfigText("[[leafnodes.remotes]]\nurls = [\"ws://h:1\"]\n", "n.toml", bad),
+               config::ConfigError);
+}
+
 TEST(ConfigLoad, ReadsUsersAccountsPermissionsAndMappings) {
   Options o;
   LoadConfigText(R"(

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "config/reader.h"
+#include "server/leafnode.h"
 
 namespace meridian::server {
 namespace {
@@ -189,6 +190,69 @@ TEST(NatsConfigLoad, ClusterRoutesAndListenAreRefusedNamingKeyAndLine) {
   EXPECT_NE(ErrorOf("cluster: west\n").find("must be a block"), std::string::npos);
 }
 
+TEST(NatsConfigLoad, LeafNodeRemotes) {
+  Options o;
+  LoadNatsConfigText(
+      "accounts { APP: {} }\nleafnodes {\n  reconnect: \"250ms\"\n  remotes: [\n"
+      "    { url: \"nats-leaf://u:p@hub.example:7422\", account: APP }\n"
+      "    { urls: [\"nats-leaf://10.0.0.1:7000\", \"nats://10.0.0.2\"] }\n  ]\n}\n",
+      "n.conf", o);
+  ASSERT_EQ(o.leafnodes.remotes.size(), 2u);
+  EXPECT_EQ(o.leafnodes.reconnect, std::chrono::milliseconds(250));
+  EXPECT_EQ(o.leafnodes.remotes[0].account, "APP");
+  ASSERT_EQ(o.leafnodes.remotes[0].urls.size(), 1u);
+  ASSERT_EQ(o.leafnodes.remotes[1].urls.size(), 2u);
+  EXPECT_EQ(o.leafnodes.remotes[1].account, "");
+  LeafUrl u;
+  ASSERT_TRUE(ParseLeafUrl(o.leafnodes.remotes[0].urls[0], u, nullptr));
+  EXPECT_EQ(u.host, "hub.example");
+  EXPECT_EQ(u.port, 7422);
+  EXPECT_EQ(u.user, "u");
+  EXPECT_EQ(u.password, "p");
+  ASSERT_TRUE(ParseLeafUrl("nats://10.0.0.2", u, nullptr));
+  EXPECT_EQ(u.port, 7422);
+  EXPECT_TRUE(u.user.empty());
+}
+
+TEST(NatsConfigLoad, LeafNodeSettingsNotSupportedAreRefused) {
+  Options o;
+  LoadNatsConfigText("leafnodes {\n  listen: 127.0.0.1:7422\n}\n", "n.conf", o);
+  EXPECT_EQ(o.leafnodes.host, "127.0.0.1");
+  EXPECT_EQ(o.leafnodes.port, 7422);
+  std::string err = ErrorOf("leafnodes {\n  port: 7422\n  authorization { user: a }\n}\n");
+  EXPECT_NE(err.find("n.conf:3"), std::string::npos) << err;
+  EXPECT_NE(err.find("not supported yet"), std::string::npos) << err;
+  err = ErrorOf("leafnodes { remotes: [ { url: \"ws://h:1\" } ] }\n");
+  EXPECT_NE(err.find("WebSocket"), std::string::npos) << err;
+  Options t;
+  LoadNatsConfigText(
+      "leafnodes { port: 7422, tls { cert_file: c.pem, key_file: k.pem, verify: true },\n"
+      "  remotes: [ { url: \"tls://h:1\", tls { ca_file: ca.pem } } ] }\n",
+      "n.conf", t);
+  EXPECT_TRUE(t.leafnodes.tls);
+  EXPECT_EQ(t.leafnodes.tls_cert_file, "c.pem");
+  EXPECT_TRUE(t.leafnodes.tls_verify);
+  ASSERT_EQ(t.leafnodes.remotes.size(), 1u);
+  EXPECT_TRUE(t.leafnodes.remotes[0].tls);
+  EXPECT_EQ(t.leafnodes.remotes[0].tls_ca_file, "ca.pem");
+  Options d;
+  LoadNatsConfigText(
+      "leafnodes { remotes: [ { url: \"h:1\", deny_imports: \"a.>\", deny_exports: [b, c] } ] }\n",
+      "n.conf", d);
+  ASSERT_EQ(d.leafnodes.remotes.size(), 1u);
+  EXPECT_EQ(d.leafnodes.remotes[0].deny_imports, std::vector<std::string>{"a.>"});
+  EXPECT_EQ(d.leafnodes.remotes[0].deny_exports, (std::vector<std::string>{"b", "c"}));
+  err = ErrorOf("leafnodes { remotes: [ { url: \"h:1\", tls { insecure: true } } ] }\n");
+  EXPECT_NE(err.find("tls.insecure"), std::string::npos) << err;
+  err = ErrorOf("leafnodes { remotes: [ { url: \"nats-leaf://h:99999\" } ] }\n");
+  EXPECT_NE(err.find("port"), std::string::npos) << err;
+  err =
+      ErrorOf("leafnodes { remotes: [ { url: \"nats-leaf://h\", credentials: \"x.creds\" } ] }\n");
+  EXPECT_NE(err.find("credentials"), std::string::npos) << err;
+  err = ErrorOf("leafnodes { remotes: [ { account: A } ] }\n");
+  EXPECT_NE(err.find("needs url"), std::string::npos) << err;
+}
+
 TEST(NatsConfigLoad, TlsBlock) {
   Options o;
   LoadNatsConfigText(
@@ -244,7 +308,7 @@ TEST(NatsConfigLoad, UnsupportedSettingsAreRefusedNamingKeyAndLine) {
   EXPECT_NE(ErrorOf("tls { cert_file: a, key_file: b, cipher_suites: [] }\n").find("cipher_suites"),
             std::string::npos);
   EXPECT_NE(ErrorOf("gateway { name: x }\n").find("gateway"), std::string::npos);
-  EXPECT_NE(ErrorOf("leafnodes { port: 1 }\n").find("leaf"), std::string::npos);
+  EXPECT_NE(ErrorOf("leafnodes { tls: {} }\n").find("leaf"), std::string::npos);
   EXPECT_NE(ErrorOf("accounts { A: { exports: [{stream: a, latency: x}] } }\n")
                 .find("not supported yet"),
             std::string::npos);

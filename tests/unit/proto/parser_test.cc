@@ -608,3 +608,108 @@ TEST(OpNameTest, NamesOpsAsOnTheWire) {
 
 }  // namespace
 }  // namespace meridian::proto
+
+namespace meridian::proto {
+namespace {
+
+// Leaf-node connections: both sides speak LS+ / LS- / LMSG / HMSG (leaf form) besides
+// INFO CONNECT PING PONG +OK -ERR; client and server ops are unknown there.
+struct LeafSeen {
+  OpKind kind;
+  std::string subject, reply, queue, queues, headers, payload;
+  uint32_t weight;
+};
+
+std::vector<LeafSeen> ParseLeaf(const std::string& input, size_t piece, ErrorKind* error) {
+  Parser parser(Direction::kLeaf);
+  std::vector<LeafSeen> out;
+  *error = ErrorKind::kNone;
+  for (size_t pos = 0; pos < input.size(); pos += piece) {
+    std::string buffer = input.substr(pos, piece);
+    parser.Feed(buffer);
+    Op op;
+    Parser::Result r;
+    while ((r = parser.Next(op)) == Parser::Result::kOp) {
+      out.push_back({op.kind, std::string(op.subject), std::string(op.reply), std::string(op.queue),
+                     std::string(op.queues), std::string(op.headers), std::string(op.payload),
+                     op.weight});
+    }
+    if (r == Parser::Result::kError) {
+      *error = parser.error().kind;
+      return out;
+    }
+  }
+  return out;
+}
+
+TEST(LeafParserTest, InterestAndMessagesWholeAndInPieces) {
+  const std::string input =
+      "INFO {\"leafnode_urls\":[]}\r\nLS+ foo.>\r\nLS+ bar q 3\r\nLS- bar q\r\nls- foo.>\r\n"
+      "LMSG foo 5\r\nhello\r\nLMSG foo _INBOX.r 2\r\nhi\r\nLMSG foo + _INBOX.r q1  q2 2\r\nhi\r\n"
+      "LMSG foo | q1 0\r\n\r\nHMSG foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+      "HMSG foo + r q 12 12\r\nNATS/1.0\r\n\r\n\r\nPING\r\n";
+  for (size_t piece : {input.size(), size_t{1}, size_t{7}}) {
+    ErrorKind error;
+    auto ops = ParseLeaf(input, piece, &error);
+    ASSERT_EQ(error, ErrorKind::kNone) << piece;
+    ASSERT_EQ(ops.size(), 12u) << piece;
+    EXPECT_EQ(ops[0].kind, OpKind::kInfo);
+    EXPECT_EQ(ops[1].kind, OpKind::kLeafSub);
+    EXPECT_EQ(ops[1].subject, "foo.>");
+    EXPECT_EQ(ops[1].queue, "");
+    EXPECT_EQ(ops[2].queue, "q");
+    EXPECT_EQ(ops[2].weight, 3u);
+    EXPECT_EQ(ops[3].kind, OpKind::kLeafUnsub);
+    EXPECT_EQ(ops[3].queue, "q");
+    EXPECT_EQ(ops[4].kind, OpKind::kLeafUnsub);
+    EXPECT_EQ(ops[5].kind, OpKind::kLeafMsg);
+    EXPECT_EQ(ops[5].payload, "hello");
+    EXPECT_EQ(ops[5].reply, "");
+    EXPECT_EQ(ops[6].reply, "_INBOX.r");
+    EXPECT_EQ(ops[7].reply, "_INBOX.r");
+    EXPECT_EQ(ops[7].queues, "q1  q2");
+    EXPECT_EQ(ops[7].payload, "hi");
+    EXPECT_EQ(ops[8].reply, "");
+    EXPECT_EQ(ops[8].queues, "q1");
+    EXPECT_EQ(ops[8].payload, "");
+    EXPECT_EQ(ops[9].kind, OpKind::kLeafHmsg);
+    EXPECT_EQ(ops[9].headers, "NATS/1.0\r\n\r\n");
+    EXPECT_EQ(ops[9].payload, "hi");
+    EXPECT_EQ(ops[10].reply, "r");
+    EXPECT_EQ(ops[10].queues, "q");
+    EXPECT_EQ(ops[10].payload, "");
+    EXPECT_EQ(ops[11].kind, OpKind::kPing);
+  }
+  EXPECT_EQ(OpName(OpKind::kLeafSub), "LS+");
+  EXPECT_EQ(OpName(OpKind::kLeafHmsg), "HMSG");
+}
+
+TEST(LeafParserTest, RefusesClientOpsAndBadArguments) {
+  ErrorKind error;
+  ParseLeaf("PUB foo 1\r\nx\r\n", 100, &error);
+  EXPECT_EQ(error, ErrorKind::kUnknownOperation);
+  ParseLeaf("MSG foo 1 1\r\nx\r\n", 100, &error);
+  EXPECT_EQ(error, ErrorKind::kUnknownOperation);
+  ParseLeaf("SUB foo 1\r\n", 100, &error);
+  EXPECT_EQ(error, ErrorKind::kUnknownOperation);
+  ParseLeaf("LS* foo\r\n", 100, &error);
+  EXPECT_EQ(error, ErrorKind::kUnknownOperation);
+  ParseLeaf("LS+ foo q\r\n", 100, &error);  // a queue needs its weight
+  EXPECT_EQ(error, ErrorKind::kBadArguments);
+  ParseLeaf("LS+ foo q 0\r\n", 100, &error);
+  EXPECT_EQ(error, ErrorKind::kBadArguments);
+  ParseLeaf("LMSG foo x q 2\r\nhi\r\n", 100, &error);  // queues need `+ reply` or `|`
+  EXPECT_EQ(error, ErrorKind::kBadArguments);
+  ParseLeaf("HMSG foo 5 2\r\nhi\r\n", 100, &error);
+  EXPECT_EQ(error, ErrorKind::kBadArguments);
+  ParseLeaf("LMSG foo 2000000\r\n", 100, &error);
+  EXPECT_EQ(error, ErrorKind::kMaxPayload);
+  // Leaf ops are unknown on client connections.
+  Parser client(Direction::kClientToServer);
+  client.Feed("LS+ foo\r\n");
+  Op op;
+  EXPECT_EQ(client.Next(op), Parser::Result::kError);
+}
+
+}  // namespace
+}  // namespace meridian::proto
