@@ -1053,6 +1053,9 @@ struct Server::Impl : LeafHost {
     Subscription* raw = sub.get();
     acc->sublist.Insert(raw->subject, reinterpret_cast<uintptr_t>(raw), raw->queue);
     acc->internal_subs.emplace(raw, std::move(sub));
+    // The JetStream engine's deliver and reply subjects are interest like a client's: the far
+    // side of a leaf connection must send the deliveries and answers across.
+    if (!leafs.empty()) NotifyLeafs(acc, raw->subject, raw->queue, +1, nullptr);
     return raw;
   }
 
@@ -1061,6 +1064,7 @@ struct Server::Impl : LeafHost {
     if (it == acc->internal_subs.end() || sub->dead) return;
     sub->dead = true;
     acc->sublist.Remove(sub->subject, reinterpret_cast<uintptr_t>(sub), sub->queue);
+    if (!leafs.empty()) NotifyLeafs(acc, sub->subject, sub->queue, -1, nullptr);
     dead_subs.push_back(std::move(it->second));  // a match snapshot may still list it
     acc->internal_subs.erase(it);
     if (depth == 0) dead_subs.clear();
@@ -1236,13 +1240,16 @@ struct Server::Impl : LeafHost {
   std::string leaf_queue_filter;  // the queue names of the leaf message being routed
 
   // Tells the leaf connections of `acc` that `owner` (a client or a leaf stand-in) gained or
-  // lost a subscription. As nats-server: never back to the leaf it came from, and a
-  // solicited connection (spoke) only hears of clients and of accepted leafs.
+  // lost a subscription (`owner` null: an internal subscription of the server, such as the
+  // JetStream engine's). As nats-server: never back to the leaf it came from, and a
+  // solicited connection (spoke) only hears of clients, internal subscriptions and accepted
+  // leafs.
   void NotifyLeafs(Account* acc, std::string_view subject, std::string_view queue, int delta,
                    Client* owner) {
+    LeafConnection* from = owner != nullptr ? owner->leaf : nullptr;
     for (auto& l : leafs) {
-      if (l->account() != acc->name || l.get() == owner->leaf) continue;
-      if (owner->leaf != nullptr && l->solicited() && owner->leaf->solicited()) continue;
+      if (l->account() != acc->name || l.get() == from) continue;
+      if (from != nullptr && l->solicited() && from->solicited()) continue;
       l->LocalInterest(subject, queue, delta);
     }
   }
@@ -1470,6 +1477,11 @@ struct Server::Impl : LeafHost {
     for (auto& [id, c] : clients) {
       if (c->closed || c->account == nullptr || c->account->name != account) continue;
       for (auto& [sid, sub] : c->subs) {
+        if (!sub->dead) each(sub->subject, sub->queue);
+      }
+    }
+    if (auto a = accounts.find(account); a != accounts.end()) {
+      for (auto& [raw, sub] : a->second->internal_subs) {
         if (!sub->dead) each(sub->subject, sub->queue);
       }
     }

@@ -541,6 +541,127 @@ TEST_P(LeafNode, StockClientReachesTheNodesJetStreamThroughItsDomain) {
   EXPECT_TRUE(lds);
 }
 
+// A node stream sourcing (R) and mirroring (M) the stock side's stream O through the stock
+// JetStream domain, across the leaf connection (the node as the leaf and as the hub): the
+// engine's deliver and API reply subjects are announced as interest, the deliveries come
+// back as `<$JS.ACK reply>@<stored subject>`, and the node stores the stored subject. Every
+// message once, in order, with Nats-Stream-Source; lag 0; after kill -9 of the stock server
+// and more publishes, R and M resume with no gaps or duplicates.
+TEST_P(LeafNode, NodeStreamSourcesAndMirrorsAStockStreamAcrossTheLeaf) {
+  Start();
+  const std::string api = "$JS." + stock_domain() + ".API";
+  Nc stock = Connect(stock_port_);
+  auto created = Request(stock.get(), "$JS.API.STREAM.CREATE.O",
+                         R"({"name":"O","subjects":["o.>"],"storage":"file"})");
+  ASSERT_FALSE(created.contains("error")) << created.dump();
+  struct Origin {
+    uint64_t seq;
+    std::string subject, data;
+  };
+  std::vector<Origin> origin;
+  int counter = 0;
+  auto publish = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      ++counter;
+      std::string subject = "o." + std::to_string(counter);
+      std::string data = "m" + std::to_string(counter);
+      auto ack = Request(stock.get(), subject, data);
+      ASSERT_TRUE(ack.contains("seq")) << ack.dump();
+      origin.push_back({ack["seq"].get<uint64_t>(), subject, data});
+    }
+  };
+  publish(10);
+
+  Nc node = Connect(node_port_);
+  ASSERT_TRUE(WaitForRoute(node.get(), (api + ".STREAM.INFO.O").c_str()));
+  auto r = Request(node.get(), "$JS.API.STREAM.CREATE.R",
+                   R"({"name":"R","storage":"file","sources":[{"name":"O","external":)"
+                   R"({"api":")" + api + R"(","deliver":"deliver.hub.r"}}]})");
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  auto m = Request(node.get(), "$JS.API.STREAM.CREATE.M",
+                   R"({"name":"M","storage":"file","mirror":{"name":"O","external":)"
+                   R"({"api":")" + api + R"(","deliver":"deliver.hub.m"}}})");
+  ASSERT_FALSE(m.contains("error")) << m.dump();
+
+  auto info = [&](const std::string& stream) {
+    return Request(node.get(), "$JS.API.STREAM.INFO." + stream, "");
+  };
+  // Both caught up with the origin, lag 0.
+  auto caught_up = [&] {
+    auto ri = info("R");
+    auto mi = info("M");
+    if (!ri.contains("state") || !mi.contains("state")) return false;
+    if (ri["state"].value("messages", 0u) != origin.size()) return false;
+    if (mi["state"].value("last_seq", 0u) != origin.back().seq) return false;
+    if (!ri.contains("sources") || ri["sources"].empty()) return false;
+    if (ri["sources"][0].value("lag", 1u) != 0) return false;
+    return mi.contains("mirror") && mi["mirror"].value("lag", 1u) == 0;
+  };
+  auto check = [&] {
+    ASSERT_TRUE(WaitFor(caught_up, 60s))
+        << info("R").dump() << "\n"
+        << info("M").dump() << harness::WithLogTail("", *node_);
+    jsCtx* ctx = nullptr;
+    ASSERT_EQ(natsConnection_JetStream(&ctx, node.get(), nullptr), NATS_OK);
+    for (const char* stream : {"R", "M"}) {
+      const bool is_r = std::string(stream) == "R";
+      for (size_t i = 0; i < origin.size(); ++i) {
+        uint64_t seq = is_r ? i + 1 : origin[i].seq;
+        natsMsg* got = nullptr;
+        jsErrCode code = static_cast<jsErrCode>(0);
+        ASSERT_EQ(js_GetMsg(&got, ctx, stream, seq, nullptr, &code), NATS_OK)
+            << stream << " seq " << seq;
+        Msg hold(got);
+        EXPECT_STREQ(natsMsg_GetSubject(got), origin[i].subject.c_str()) << stream << " " << seq;
+        EXPECT_EQ(Data(got), origin[i].data) << stream << " " << seq;
+        const char* source = nullptr;
+        if (is_r) {
+          ASSERT_EQ(natsMsgHeader_Get(got, "Nats-Stream-Source", &source), NATS_OK);
+          std::string s(source);
+          EXPECT_TRUE(s.rfind("O:", 0) == 0) << s;
+          EXPECT_TRUE(s.ends_with(" " + std::to_string(origin[i].seq))) << s;
+        } else {
+          EXPECT_NE(natsMsgHeader_Get(got, "Nats-Stream-Source", &source), NATS_OK);
+        }
+      }
+      auto si = info(stream);
+      EXPECT_EQ(si["state"].value("messages", 0u), origin.size()) << si.dump();
+    }
+    jsCtx_Destroy(ctx);
+  };
+  check();
+  if (HasFatalFailure()) return;
+
+  // kill -9 of the stock server (O is on file storage), then more messages.
+  stock.reset();
+  stock_->Kill();
+  stock_->Restart();
+  harness::WaitForHealthz(*stock_, stock_http_);
+  ASSERT_TRUE(WaitFor([&] { return StockLeafCount() == 1; }))
+      << harness::WithLogTail("the leaf connection did not come back", *node_);
+  stock = Connect(stock_port_);
+  publish(10);
+  check();
+  if (HasFatalFailure()) return;
+
+  // The engine's deliver subjects are announced while R and M exist, withdrawn (LS-) when
+  // they are deleted.
+  auto announced = [&](const std::string& prefix) {
+    for (const auto& s : StockLeafSubs()) {
+      if (s.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(announced("deliver.hub.r.")) << nlohmann::json(StockLeafSubs()).dump();
+  EXPECT_TRUE(announced("deliver.hub.m.")) << nlohmann::json(StockLeafSubs()).dump();
+  for (const char* stream : {"R", "M"}) {
+    auto d = Request(node.get(), std::string("$JS.API.STREAM.DELETE.") + stream, "");
+    EXPECT_TRUE(d.value("success", false)) << d.dump();
+  }
+  EXPECT_TRUE(WaitFor([&] { return !announced("deliver.hub."); }))
+      << nlohmann::json(StockLeafSubs()).dump();
+}
+
 TEST(LeafNodeConfig, UnsupportedLeafSettingsAreRefusedWithASentence) {
   harness::TestRunDir dir_;
   auto conf = dir_.path() / "listen.conf";
