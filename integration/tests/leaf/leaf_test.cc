@@ -662,6 +662,99 @@ TEST_P(LeafNode, NodeStreamSourcesAndMirrorsAStockStreamAcrossTheLeaf) {
       << nlohmann::json(StockLeafSubs()).dump();
 }
 
+// The reverse: a stock stream R sourcing and a stock mirror M of the node's stream O through
+// the node's JetStream domain (the node's push consumers deliver across with `@<stored
+// subject>`; the stock side's flow-control replies and acks come back). Every message once,
+// in order; after kill -9 of the node and more publishes, no gaps or duplicates.
+TEST_P(LeafNode, StockStreamSourcesAndMirrorsANodeStreamAcrossTheLeaf) {
+  Start();
+  const std::string api = "$JS." + node_domain() + ".API";
+  Nc node = Connect(node_port_);
+  auto created = Request(node.get(), "$JS.API.STREAM.CREATE.O",
+                         R"({"name":"O","subjects":["o.>"],"storage":"file"})");
+  ASSERT_FALSE(created.contains("error")) << created.dump();
+  struct Origin {
+    uint64_t seq;
+    std::string subject, data;
+  };
+  std::vector<Origin> origin;
+  int counter = 0;
+  auto publish = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      ++counter;
+      std::string subject = "o." + std::to_string(counter);
+      std::string data = "m" + std::to_string(counter);
+      auto ack = Request(node.get(), subject, data);
+      ASSERT_TRUE(ack.contains("seq")) << ack.dump();
+      origin.push_back({ack["seq"].get<uint64_t>(), subject, data});
+    }
+  };
+  publish(10);
+
+  Nc stock = Connect(stock_port_);
+  ASSERT_TRUE(WaitForRoute(stock.get(), (api + ".STREAM.INFO.O").c_str()));
+  auto r = Request(stock.get(), "$JS.API.STREAM.CREATE.R",
+                   R"({"name":"R","storage":"file","sources":[{"name":"O","external":)"
+                   R"({"api":")" + api + R"(","deliver":"deliver.node.r"}}]})");
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  auto m = Request(stock.get(), "$JS.API.STREAM.CREATE.M",
+                   R"({"name":"M","storage":"file","mirror":{"name":"O","external":)"
+                   R"({"api":")" + api + R"(","deliver":"deliver.node.m"}}})");
+  ASSERT_FALSE(m.contains("error")) << m.dump();
+
+  auto info = [&](const std::string& stream) {
+    return Request(stock.get(), "$JS.API.STREAM.INFO." + stream, "");
+  };
+  auto caught_up = [&] {
+    auto ri = info("R");
+    auto mi = info("M");
+    if (!ri.contains("state") || !mi.contains("state")) return false;
+    if (ri["state"].value("messages", 0u) != origin.size()) return false;
+    return mi["state"].value("last_seq", 0u) == origin.back().seq &&
+           mi["state"].value("messages", 0u) == origin.size();
+  };
+  auto check = [&] {
+    ASSERT_TRUE(WaitFor(caught_up, 60s))
+        << info("R").dump() << "\n"
+        << info("M").dump() << harness::WithLogTail("", *node_) << stock_->LogTail();
+    jsCtx* ctx = nullptr;
+    ASSERT_EQ(natsConnection_JetStream(&ctx, stock.get(), nullptr), NATS_OK);
+    for (const char* stream : {"R", "M"}) {
+      const bool is_r = std::string(stream) == "R";
+      for (size_t i = 0; i < origin.size(); ++i) {
+        uint64_t seq = is_r ? i + 1 : origin[i].seq;
+        natsMsg* got = nullptr;
+        jsErrCode code = static_cast<jsErrCode>(0);
+        ASSERT_EQ(js_GetMsg(&got, ctx, stream, seq, nullptr, &code), NATS_OK)
+            << stream << " seq " << seq;
+        Msg hold(got);
+        EXPECT_STREQ(natsMsg_GetSubject(got), origin[i].subject.c_str()) << stream << " " << seq;
+        EXPECT_EQ(Data(got), origin[i].data) << stream << " " << seq;
+        if (is_r) {
+          const char* source = nullptr;
+          ASSERT_EQ(natsMsgHeader_Get(got, "Nats-Stream-Source", &source), NATS_OK);
+          EXPECT_TRUE(std::string(source).ends_with(" " + std::to_string(origin[i].seq)))
+              << source;
+        }
+      }
+    }
+    jsCtx_Destroy(ctx);
+  };
+  check();
+  if (HasFatalFailure()) return;
+
+  // kill -9 of the node (O is on file storage), then more messages.
+  node.reset();
+  node_->Kill();
+  node_->Restart();
+  harness::WaitForHealthz(*node_, node_http_);
+  ASSERT_TRUE(WaitFor([&] { return StockLeafCount() == 1; }))
+      << harness::WithLogTail("the leaf connection did not come back", *node_);
+  node = Connect(node_port_);
+  publish(10);
+  check();
+}
+
 TEST(LeafNodeConfig, UnsupportedLeafSettingsAreRefusedWithASentence) {
   harness::TestRunDir dir_;
   auto conf = dir_.path() / "listen.conf";
