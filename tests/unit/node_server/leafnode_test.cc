@@ -397,6 +397,72 @@ TEST_F(LeafNodeTest, ConsumerDeliveriesAnnounceTheirAckSubjectFirstAndAcksComeBa
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(LeafNodeTest, EngineSubscriptionsAreInterestAndLeafDeliveriesReachASource) {
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("leafnode_test_src_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  Options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.jetstream.enabled = true;
+  o.jetstream.store_dir = dir.string();
+  o.jetstream.domain = "leaf";
+  LeafRemoteOptions r;
+  r.urls = {"nats-leaf://127.0.0.1:" + std::to_string(hub_.port())};
+  o.leafnodes.remotes.push_back(r);
+  server_ = std::make_unique<Server>(loop_, std::move(o));
+  ASSERT_TRUE(server_->Start().ok());
+  ASSERT_TRUE(hub_.WaitFor("CONNECT "));
+  Finish();
+  hub_.Send("LS+ $JS.hub.API.>\r\n");
+  auto c = Client();
+  c->Send("SUB _INBOX.c.* 1\r\nPING\r\n");
+  c->Sync();
+  const std::string stream =
+      R"({"name":"R","storage":"memory","sources":[{"name":"O","external":)"
+      R"({"api":"$JS.hub.API","deliver":"dlv.hub"}}]})";
+  c->Send("PUB $JS.API.STREAM.CREATE.R _INBOX.c.1 " + std::to_string(stream.size()) + "\r\n" +
+          stream + "\r\n");
+  // The engine's deliver and reply subjects are announced before the create goes out.
+  ASSERT_TRUE(hub_.WaitFor("LMSG $JS.hub.API.CONSUMER.CREATE.O")) << hub_.received();
+  auto& got = hub_.received();
+  auto dl = got.find("LS+ dlv.hub.S.");
+  auto rl = got.find("LS+ $JSC.R.");
+  auto create = got.find("LMSG $JS.hub.API.CONSUMER.CREATE.O");
+  ASSERT_NE(dl, std::string::npos) << got;
+  ASSERT_NE(rl, std::string::npos) << got;
+  EXPECT_LT(dl, create);
+  EXPECT_LT(rl, create);
+  std::string deliver = got.substr(dl + 4, got.find("\r\n", dl) - dl - 4);
+  std::string line = got.substr(create, got.find("\r\n", create) - create);
+  auto r0 = line.find(" $JSC.R.");
+  ASSERT_NE(r0, std::string::npos) << line;
+  std::string reply = line.substr(r0 + 1, line.find(' ', r0 + 1) - r0 - 1);
+  const std::string answer = R"({"stream_name":"O","name":"c1","config":{}})";
+  hub_.Send("LMSG " + reply + " " + std::to_string(answer.size()) + "\r\n" + answer + "\r\n");
+  // A delivery as nats-server sends it across: the stored subject after the `@` of the reply.
+  hub_.Send("LMSG " + deliver + " $JS.ACK.O.c1.1.1.1.1700000000000000000.0@o.1 5\r\nhello\r\n");
+  bool stored = false;
+  for (int i = 0; i < 100 && !stored; ++i) {
+    c->received().clear();
+    c->Send("PUB $JS.API.STREAM.INFO.R _INBOX.c.2 0\r\n\r\n");
+    ASSERT_TRUE(c->WaitFor("\"messages\":"));
+    stored = c->received().find("\"messages\":1") != std::string::npos;
+  }
+  ASSERT_TRUE(stored) << c->received();
+  c->received().clear();
+  const std::string get = R"({"seq":1})";
+  c->Send("PUB $JS.API.STREAM.MSG.GET.R _INBOX.c.3 " + std::to_string(get.size()) + "\r\n" + get +
+          "\r\n");
+  ASSERT_TRUE(c->WaitFor("\"subject\":")) << c->received();
+  EXPECT_NE(c->received().find("\"subject\":\"o.1\""), std::string::npos) << c->received();
+  // Deleting the stream withdraws the deliver subject.
+  c->Send("PUB $JS.API.STREAM.DELETE.R _INBOX.c.4 0\r\n\r\n");
+  EXPECT_TRUE(hub_.WaitFor("LS- " + deliver + "\r\n")) << hub_.received();
+  server_.reset();
+  std::filesystem::remove_all(dir);
+}
+
 // The accepting side: a scripted leaf connects to the node's leaf port.
 class AcceptTest : public ::testing::Test {
  protected:
