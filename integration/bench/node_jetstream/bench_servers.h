@@ -1,12 +1,15 @@
-// The servers both JetStream benchmarks compare, started the same way: meridian-node with
+// The servers the JetStream benchmarks compare, started the same way: meridian-node with
 // fsync "always" or a 2 min sync interval, or the stock nats-server with -js; each with its
 // own store folder and log in the run dir, on free loopback ports, returned once healthy.
 #pragma once
+
+#include <nats/nats.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "harness/binaries.h"
@@ -16,6 +19,27 @@
 #include "harness/run_dir.h"
 
 namespace meridian::bench {
+
+// Throws with libnats' text unless `s` is NATS_OK.
+inline void Check(natsStatus s, const std::string& what) {
+  if (s != NATS_OK) {
+    throw std::runtime_error(what + ": " + natsStatus_GetText(s) + " " +
+                             nats_GetLastError(nullptr));
+  }
+}
+
+// A raw $JS.API request; the reply text (throws on a reply carrying "error").
+inline std::string Request(natsConnection* nc, const std::string& subject,
+                           const std::string& body) {
+  natsMsg* reply = nullptr;
+  Check(natsConnection_Request(&reply, nc, subject.c_str(), body.data(),
+                               static_cast<int>(body.size()), 30000),
+        "request " + subject);
+  std::string out(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
+  natsMsg_Destroy(reply);
+  if (out.find("\"error\"") != std::string::npos) throw std::runtime_error(subject + ": " + out);
+  return out;
+}
 
 // The kinds in the order the benchmarks print them.
 inline constexpr const char* kServerKinds[] = {"always", "interval", "nats-server"};

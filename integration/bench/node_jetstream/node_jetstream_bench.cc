@@ -30,17 +30,11 @@ namespace {
 
 using namespace meridian;
 using Clock = std::chrono::steady_clock;
+using bench::Check;
 
 constexpr int kSyncN = 1500;
 constexpr int kAsyncN = 40000;
 constexpr size_t kAckSyncN = 500;
-
-void Check(natsStatus s, const std::string& what) {
-  if (s != NATS_OK) {
-    throw std::runtime_error(what + ": " + natsStatus_GetText(s) + " " +
-                             nats_GetLastError(nullptr));
-  }
-}
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();

@@ -36,25 +36,8 @@ namespace {
 
 using namespace meridian;
 using Clock = std::chrono::steady_clock;
-
-void Check(natsStatus s, const std::string& what) {
-  if (s != NATS_OK) {
-    throw std::runtime_error(what + ": " + natsStatus_GetText(s) + " " +
-                             nats_GetLastError(nullptr));
-  }
-}
-
-// A raw $JS.API request; the reply text.
-std::string Request(natsConnection* nc, const std::string& subject, const std::string& body) {
-  natsMsg* reply = nullptr;
-  Check(natsConnection_Request(&reply, nc, subject.c_str(), body.data(),
-                               static_cast<int>(body.size()), 30000),
-        "request " + subject);
-  std::string out(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
-  natsMsg_Destroy(reply);
-  if (out.find("\"error\"") != std::string::npos) throw std::runtime_error(subject + ": " + out);
-  return out;
-}
+using bench::Check;
+using bench::Request;
 
 uint64_t StoredMsgs(jsCtx* js, const char* stream) {
   jsStreamInfo* si = nullptr;
