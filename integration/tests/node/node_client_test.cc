@@ -10,6 +10,7 @@
 
 #include "harness/gtest_support.h"
 #include "harness/http_client.h"
+#include "harness/libnats_ptr.h"
 #include "harness/node_script.h"
 #include "node_world.h"
 
@@ -18,18 +19,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct NcDeleter {
-  void operator()(natsConnection* c) const { natsConnection_Destroy(c); }
-};
-struct SubDeleter {
-  void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
-};
-struct MsgDeleter {
-  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
-};
-using Nc = std::unique_ptr<natsConnection, NcDeleter>;
-using Sub = std::unique_ptr<natsSubscription, SubDeleter>;
-using Msg = std::unique_ptr<natsMsg, MsgDeleter>;
+using harness::Msg;
+using harness::Nc;
+using harness::Sub;
 
 // Last asynchronous error text a connection reported (-ERR from the server).
 struct ErrorLog {

@@ -15,6 +15,7 @@
 
 #include "harness/binaries.h"
 #include "harness/gtest_support.h"
+#include "harness/libnats_ptr.h"
 #include "harness/ports.h"
 #include "node_world.h"
 
@@ -25,18 +26,9 @@ using nlohmann::json;
 
 constexpr const char* kName = "sys-it-1";
 
-struct NcDeleter {
-  void operator()(natsConnection* c) const { natsConnection_Destroy(c); }
-};
-struct MsgDeleter {
-  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
-};
-struct SubDeleter {
-  void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
-};
-using Nc = std::unique_ptr<natsConnection, NcDeleter>;
-using Msg = std::unique_ptr<natsMsg, MsgDeleter>;
-using Sub = std::unique_ptr<natsSubscription, SubDeleter>;
+using harness::Msg;
+using harness::Nc;
+using harness::Sub;
 
 std::string Data(natsMsg* m) {
   return std::string(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
