@@ -331,6 +331,24 @@ constexpr std::string_view kReasonUnknown =
 constexpr std::string_view kReasonTooLong =
     "the control line's arguments are longer than max_control_line";
 
+// The checks every message with headers shares once its sizes are numbers: the header block
+// fits in the total and the total in max_payload; then the bytes that follow the line.
+ErrorKind CheckHeaderedSizes(int64_t hdr, int64_t total, const Limits& limits,
+                             size_t* payload_bytes, size_t* header_bytes,
+                             std::string_view* reason) {
+  if (hdr > total) {
+    *reason = "header size is larger than total size";
+    return ErrorKind::kBadArguments;
+  }
+  if (static_cast<uint64_t>(total) > limits.max_payload) {
+    *reason = "message is larger than max_payload";
+    return ErrorKind::kMaxPayload;
+  }
+  *payload_bytes = static_cast<size_t>(total) + 2;
+  *header_bytes = static_cast<size_t>(hdr);
+  return ErrorKind::kNone;
+}
+
 // The arguments of LMSG / leaf HMSG, as nats-server's processLeafMsgArgs and
 // processLeafHeaderMsgArgs: <subject> [<reply>] <sizes> with no queues, or <subject> `+` <reply>
 // <queue>... <sizes> / <subject> `|` <queue>... <sizes> with queues.
@@ -379,17 +397,7 @@ ErrorKind ParseLeafMessage(bool with_headers, const char* a, const char* e, cons
     *reason = "leaf message size is not a number of 1 to 9 digits";
     return ErrorKind::kBadArguments;
   }
-  if (hdr > total) {
-    *reason = "header size is larger than total size";
-    return ErrorKind::kBadArguments;
-  }
-  if (static_cast<uint64_t>(total) > limits.max_payload) {
-    *reason = "message is larger than max_payload";
-    return ErrorKind::kMaxPayload;
-  }
-  *payload_bytes = static_cast<size_t>(total) + 2;
-  *header_bytes = static_cast<size_t>(hdr);
-  return ErrorKind::kNone;
+  return CheckHeaderedSizes(hdr, total, limits, payload_bytes, header_bytes, reason);
 }
 
 // Parses a complete control line of `line_len` bytes (including its `\n`). On success fills the
@@ -460,17 +468,7 @@ ErrorKind ParseLine(const char* p, size_t line_len, Direction direction, const L
         *reason = "header or total size is not a number of 1 to 9 digits";
         return ErrorKind::kBadArguments;
       }
-      if (hdr > total) {
-        *reason = "header size is larger than total size";
-        return ErrorKind::kBadArguments;
-      }
-      if (static_cast<uint64_t>(total) > limits.max_payload) {
-        *reason = "message is larger than max_payload";
-        return ErrorKind::kMaxPayload;
-      }
-      *payload_bytes = static_cast<size_t>(total) + 2;
-      *header_bytes = static_cast<size_t>(hdr);
-      return ErrorKind::kNone;
+      return CheckHeaderedSizes(hdr, total, limits, payload_bytes, header_bytes, reason);
     }
     case OpKind::kMsg: {
       const size_t n = Split(a, e, f);
