@@ -46,6 +46,8 @@ std::optional<PubAckView> ScanPubAckText(std::string_view s) {
   if (!Consume(s, R"({"stream":")") || !ConsumeString(s, v.stream)) return std::nullopt;
   if (Consume(s, R"(, "domain":")") && !ConsumeString(s, v.domain)) return std::nullopt;
   if (!Consume(s, R"(, "seq":)")) return std::nullopt;
+  // JSON numbers have no leading zeros and the server never writes one: "007" is not its text.
+  if (s.size() > 1 && s[0] == '0' && s[1] >= '0' && s[1] <= '9') return std::nullopt;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v.seq);
   if (ec != std::errc() || ptr == s.data()) return std::nullopt;
   s.remove_prefix(static_cast<size_t>(ptr - s.data()));

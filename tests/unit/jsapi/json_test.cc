@@ -353,7 +353,8 @@ TEST(PubAckText, ScanRefusesAnythingElse) {
       {R"({"error":{"code":400,"err_code":10060,"description":"expected stream does not match"},"stream":"ORDERS","seq":0})",
        R"({"stream":"ORDERS","seq":1})", R"({"stream":"OR\"D", "seq":1})",
        R"({"stream":"ORDERS", "seq":1} )", R"({"stream":"ORDERS", "seq":})",
-       R"({"stream":"ORDERS", "seq":99999999999999999999})", R"({"stream":"ORDERS")", ""}) {
+       R"({"stream":"ORDERS", "seq":99999999999999999999})", R"({"stream":"ORDERS", "seq":007})",
+       R"({"stream":"ORDERS")", ""}) {
     EXPECT_FALSE(ScanPubAckText(other).has_value()) << other;
   }
 }
