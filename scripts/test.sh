@@ -26,6 +26,8 @@ total_failed=0
 failed_stages=()
 timings=()
 declare -A stage_ok
+failure_excerpts=$(mktemp)
+trap 'rm -f "$failure_excerpts"' EXIT
 
 run_stage() {  # run_stage NAME COMMAND...
   local name=$1; shift
@@ -47,6 +49,12 @@ run_stage() {  # run_stage NAME COMMAND...
     total=$(sed -E 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
     total_passed=$((total_passed + total - failed))
     total_failed=$((total_failed + failed))
+  fi
+  if ((rc != 0)); then
+    # What failed, kept for the end of the output (CI shows its tail): assertion lines with a
+    # little context, sanitizer and fuzzer summaries, timeouts.
+    grep -E -B2 -A6 '(: Failure$|^\[  FAILED  \] [A-Za-z]|SUMMARY: |ERROR: |runtime error|\*\*\*Timeout|\(Failed\)|\(Subprocess aborted\)|Exception: )' \
+        "$log" | tail -n 150 >>"$failure_excerpts"
   fi
   rm -f "$log"
   if ((rc == 0)); then
@@ -78,6 +86,11 @@ if needs setup; then
   needs release && run_stage bench ctest --preset bench
 fi
 
+if [[ -s "$failure_excerpts" ]]; then
+  echo
+  echo "== Failure excerpts (the full output is above)"
+  cat "$failure_excerpts"
+fi
 echo
 echo "== Stage times"
 printf '   %s\n' "${timings[@]}"
