@@ -1,5 +1,6 @@
 #include "topology_world.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -155,9 +156,18 @@ std::vector<std::string> StreamNames(Conn& c) {
 }
 
 int64_t StreamState(Conn& c, const std::string& stream, const char* field) {
-  json r = c.Api("$JS.API.STREAM.INFO." + stream);
-  if (r.contains("error") || !r.contains("state")) return -1;
-  return r["state"].value(field, int64_t{-1});
+  // Right after a region heals, its streams may answer 10008 (leader being elected) or not
+  // at all for a few seconds: ask again for a while, so a value is compared, not -1.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (true) {
+    json r = c.Api("$JS.API.STREAM.INFO." + stream);
+    if (!r.contains("error") && r.contains("state")) return r["state"].value(field, int64_t{-1});
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "STREAM.INFO " << stream << " kept failing: " << r.dump();
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
 }
 
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
