@@ -154,7 +154,7 @@ std::string Coordinator::AnyReachable(const VirtualStream& vs) {
 }
 
 std::optional<json> Coordinator::Request(const std::string& region, const std::string& subject,
-                                         const std::string& body, std::string* error, bool change) {
+                                         const std::string& body, std::string* error, Ask ask) {
   natsclient::SyncClient* nc = Link(region);
   if (nc == nullptr) {
     *error = "region \"" + region + "\" is unreachable";
@@ -163,9 +163,8 @@ std::optional<json> Coordinator::Request(const std::string& region, const std::s
   const auto give_up = std::chrono::steady_clock::now() + options_.unavailable_retry;
   auto pause = std::chrono::milliseconds(100);
   for (;;) {
-    auto j = RequestOnce(nc, region, subject, body, error, change);
-    // A read is safe to ask again; a change is not retried here (its caller looks again).
-    if (!j || change || !TemporarilyUnavailable(*j) ||
+    auto j = RequestOnce(nc, region, subject, body, error, ask != Ask::kRead);
+    if (!j || ask == Ask::kChange || !TemporarilyUnavailable(*j) ||
         std::chrono::steady_clock::now() + pause > give_up) {
       return j;
     }
@@ -331,7 +330,7 @@ ApplyResult Coordinator::Apply(const PlanResult& plan, bool allow_delete) {
     std::string error;
     auto send = [&](const std::string& verb, const json& body) -> std::optional<json> {
       return Request(region, "$JS.API.STREAM." + verb + "." + p->desired.name,
-                     body.is_null() ? std::string() : body.dump(), &error, /*change=*/true);
+                     body.is_null() ? std::string() : body.dump(), &error, Ask::kChange);
     };
     if ((p->action == Action::kDelete || p->action == Action::kRecreate) && !allow_delete) {
       result.skipped.push_back(p->desired.name + ": " + ActionName(p->action) +
@@ -603,7 +602,8 @@ std::vector<TrimResult> Coordinator::Trim(bool dry_run) {
       if (tr.decision.purge_below > 0 && !dry_run) {
         std::string error;
         auto r = Request(o, "$JS.API.STREAM.PURGE." + tr.write_stream,
-                         json{{"seq", tr.decision.purge_below}}.dump(), &error, /*change=*/true);
+                         json{{"seq", tr.decision.purge_below}}.dump(), &error,
+                         Ask::kIdempotentChange);
         if (!r) {
           tr.error = error;
         } else if (r->contains("error")) {

@@ -114,12 +114,19 @@ class Coordinator {
   // One pass over every write stream; dry_run decides without purging.
   std::vector<TrimResult> Trim(bool dry_run = false);
 
+  // What a request does, which decides whether "temporarily unavailable" may be asked again.
+  enum class Ask {
+    kRead,              // asked again
+    kChange,            // never resent blindly: its caller looks again
+    kIdempotentChange,  // asking twice does what asking once does (purge below a sequence)
+  };
   // A JetStream API request through `region`'s connection: the parsed reply (which may hold
-  // "error"), or nullopt with *error set when there was no usable reply. Reads that meet
-  // "temporarily unavailable" are asked again for up to Options::unavailable_retry.
+  // "error"), or nullopt with *error set when there was no usable reply. Reads and idempotent
+  // changes that meet "temporarily unavailable" are asked again for up to
+  // Options::unavailable_retry.
   std::optional<nlohmann::json> Request(const std::string& region, const std::string& subject,
                                         const std::string& body, std::string* error,
-                                        bool change = false);
+                                        Ask ask = Ask::kRead);
 
  private:
   std::optional<nlohmann::json> RequestOnce(natsclient::SyncClient* nc, const std::string& region,
