@@ -248,8 +248,8 @@ TEST_F(SidecarTest, NatsJsCreatorOfAFilteredDurablePushConsumerGetsEveryMessageO
   ASSERT_TRUE(run.ok()) << run.Describe();
   const auto pos = run.output.find("RESULT ");
   ASSERT_NE(pos, std::string::npos) << run.output;
-  const json res = json::parse(
-      run.output.substr(pos + 7, run.output.find('\n', pos) - pos - 7), nullptr, false);
+  const json res =
+      json::parse(run.output.substr(pos + 7, run.output.find('\n', pos) - pos - 7), nullptr, false);
   ASSERT_TRUE(res.is_object()) << run.output;
 
   EXPECT_EQ(res["missing"], json::array()) << res.dump();
@@ -284,8 +284,8 @@ TEST_F(SidecarTest, NatsJsCreatorOfAFilteredDurablePushConsumerGetsEveryMessageO
   EXPECT_EQ(res["consumer"].value("ack_pending", -1), 0) << res.dump();
   EXPECT_EQ(res["consumer"].value("pending", -1), 0) << res.dump();
   // The restarted sidecar found the consumer by the app's deliver subject (registry refresh).
-  json varz = json::parse(harness::HttpGet("127.0.0.1", own.http_port(), "/varz").body, nullptr,
-                          false);
+  json varz =
+      json::parse(harness::HttpGet("127.0.0.1", own.http_port(), "/varz").body, nullptr, false);
   EXPECT_GE(varz["split_registry"].value("hits", 0), 1) << varz.dump();
   EXPECT_EQ(varz["split_registry"].value("list_refused", -1), 0) << varz.dump();
 }
