@@ -216,8 +216,8 @@ TEST_F(SidecarTest, NatsJsCreatorOfAFilteredDurablePushConsumerGetsEveryMessageO
         "rebind_client.mjs",
         {"--url", own.ClientUrl(), "--stream", "foo", "--filter", "foo.test", "--durable", durable,
          "--want", Join(want), "--phase1", Join(batches[0]), "--ready-dir", ready.string(),
-         "--ack-wait-ms", "2000", "--timeout-ms", "90000"},
-        TheWorld().run_dir->path() / "logs" / "js-restart.log", std::chrono::seconds(120));
+         "--ack-wait-ms", "2000", "--timeout-ms", "45000"},
+        TheWorld().run_dir->path() / "logs" / "js-restart.log", std::chrono::seconds(80));
   });
   struct Joiner {
     std::thread& t;
