@@ -425,6 +425,20 @@ void SplitConsumers::OnListReply(std::string_view payload, TimePoint now) {
   const VirtualStream& vs = rewriter_.topology().streams()[r.stream];
   auto j = ParseObject(payload);
   const bool ok = j && !j->contains("error");
+  if (!ok) {
+    std::string reason = "the reply is not a JSON object";
+    if (j) {
+      auto e = j->find("error");
+      const std::string* desc = e->is_object() ? StringField(*e, "description") : nullptr;
+      reason = desc != nullptr ? *desc : e->dump();
+      if (e->is_object()) {
+        if (auto code = e->find("err_code"); code != e->end() && code->is_number_integer()) {
+          reason += " (err_code " + std::to_string(code->get<std::int64_t>()) + ")";
+        }
+      }
+    }
+    ReportListRefused(vs.ReadStreamName(rewriter_.region()), reason, now);
+  }
   bool more = false;
   if (ok) {
     std::uint64_t n = 0;
@@ -464,17 +478,47 @@ void SplitConsumers::OnListReply(std::string_view payload, TimePoint now) {
   EndRefresh(true, now);
 }
 
-bool SplitConsumers::OnUpstreamError(std::string_view text) {
+bool SplitConsumers::OnUpstreamError(std::string_view text, TimePoint now) {
   // nats-server: -ERR 'Permissions Violation for Publish to "<subject>"'.
   constexpr std::string_view kRefused =
       "Permissions Violation for Publish to \"$JS.API.CONSUMER.LIST.";
   if (stats_.list_requests == 0 || text.find(kRefused) == std::string_view::npos) return false;
   refresh_refused_ = true;
+  std::string_view read_stream = text.substr(text.find(kRefused) + kRefused.size());
+  read_stream = read_stream.substr(0, read_stream.find('"'));
+  ReportListRefused(read_stream, text, now);
   if (refresh_) {
-    options_.registry->AbandonRefresh(refresh_->serial);  // another connection may run it
+    // Another connection may run it, after the registry's interval (its user may be refused
+    // as well: no burst of refused requests, one connection after another).
+    options_.registry->RefuseRefresh(refresh_->serial);
     refresh_.reset();
   }
   return true;
+}
+
+void SplitConsumers::ReportListRefused(std::string_view read_stream, std::string_view reason,
+                                       TimePoint now) {
+  ++stats_.list_refused;
+  std::uint64_t unreported = 0;
+  if (!options_.registry->NoteListRefused(now, &unreported)) return;
+  std::string line = "split registry refresh: region " + rewriter_.region();
+  for (const VirtualStream& vs : rewriter_.topology().streams()) {
+    if (vs.ReadStreamName(rewriter_.region()) == read_stream) {
+      line += ", virtual stream " + vs.name;
+      break;
+    }
+  }
+  line += ": CONSUMER.LIST of ";
+  line.append(read_stream);
+  line += " refused: ";
+  line.append(reason);
+  line += "; durable push consumers re-bound by their own deliver subject (after a sidecar"
+          " restart) are not found until a refresh on the connection of a user allowed to send"
+          " $JS.API.CONSUMER.LIST.> succeeds";
+  if (unreported > 0) {
+    line += " (" + std::to_string(unreported) + " more refusals since the last report)";
+  }
+  sink_.Warn(line);
 }
 
 void SplitConsumers::EndRefresh(bool completed, TimePoint now) {

@@ -41,6 +41,8 @@ class SplitSink {
   // when the client has no such subscription.
   virtual bool ToClient(std::string_view route, std::string_view subject, std::string_view reply,
                         std::string_view headers, std::string_view body) = 0;
+  // A line for the operator's log (level warn): something the client is not told about.
+  virtual void Warn(std::string_view line) { (void)line; }
 };
 
 struct SplitOptions {
@@ -83,6 +85,7 @@ struct SplitStats {
   std::uint64_t resumed = 0;        // creates resumed per origin (ResumePoint)
   std::uint64_t deliver_binds = 0;  // binds by the client's own deliver subject (registry)
   std::uint64_t list_requests = 0;  // CONSUMER.LIST pages asked for registry refreshes
+  std::uint64_t list_refused = 0;   // of those, refused (permissions violation or error reply)
 };
 
 class SplitConsumers {
@@ -128,9 +131,10 @@ class SplitConsumers {
   void OnClientUnsubscribe(std::string_view subject);
   // An -ERR from the upstream (text without quotes). True when it refuses a request this part
   // made on its own, a registry refresh's CONSUMER.LIST (the client's user may not publish
-  // there): the refresh ends, this connection runs no more of them, and the client never
-  // sees the -ERR (it did not send that request).
-  bool OnUpstreamError(std::string_view text);
+  // there): the refresh ends (counted as refused: the registry's back-off applies), this
+  // connection runs no more of them, and the client never sees the -ERR (it did not send that
+  // request). The refusal is counted and reported to the sink's Warn (rate-limited).
+  bool OnUpstreamError(std::string_view text, TimePoint now);
   // "<deliver_prefix><read stream>.<name>": what a client subscribes to bind to a split push
   // consumer from a connection that did not create it.
   std::string BindSubject(std::uint32_t stream, std::string_view name) const;
@@ -203,6 +207,8 @@ class SplitConsumers {
   void SendListPage();
   void OnListReply(std::string_view payload, TimePoint now);
   void EndRefresh(bool completed, TimePoint now);
+  // Counts a refused CONSUMER.LIST of `read_stream` and warns (rate-limited by the registry).
+  void ReportListRefused(std::string_view read_stream, std::string_view reason, TimePoint now);
   void RecheckPendingBinds(TimePoint now);
   Rewriter& rewriter_;
   SplitSink& sink_;

@@ -104,7 +104,7 @@ std::uint64_t SplitRegistry::TryStartRefresh(TimePoint now) {
     in_flight_ = false;
     ++stats_.refreshes_abandoned;
   }
-  if (ever_completed_ && now < last_counted_start_ + options_.min_refresh_interval) return 0;
+  if (ever_counted_ && now < last_counted_start_ + options_.min_refresh_interval) return 0;
   ++started_;
   in_flight_ = true;
   started_at_ = now;
@@ -127,7 +127,7 @@ void SplitRegistry::FinishRefresh(std::uint64_t serial) {
   if (!in_flight_ || serial != started_) return;
   in_flight_ = false;
   completed_ = serial;
-  ever_completed_ = true;
+  ever_counted_ = true;
   last_counted_start_ = started_at_;
   ++stats_.refreshes_completed;
 }
@@ -136,6 +136,27 @@ void SplitRegistry::AbandonRefresh(std::uint64_t serial) {
   if (!in_flight_ || serial != started_) return;
   in_flight_ = false;
   ++stats_.refreshes_abandoned;
+}
+
+void SplitRegistry::RefuseRefresh(std::uint64_t serial) {
+  if (!in_flight_ || serial != started_) return;
+  in_flight_ = false;
+  ever_counted_ = true;
+  last_counted_start_ = started_at_;
+  ++stats_.refreshes_refused;
+}
+
+bool SplitRegistry::NoteListRefused(TimePoint now, std::uint64_t* unreported) {
+  ++stats_.list_refused;
+  if (ever_reported_ && now < last_report_ + options_.refusal_report_interval) {
+    ++unreported_;
+    return false;
+  }
+  if (unreported != nullptr) *unreported = unreported_;
+  unreported_ = 0;
+  ever_reported_ = true;
+  last_report_ = now;
+  return true;
 }
 
 }  // namespace meridian::rewrite

@@ -33,15 +33,21 @@ struct SplitRegistryOptions {
   std::size_t max_per_subject = 8;  // consumers delivering to one subject
   std::chrono::nanoseconds min_refresh_interval = std::chrono::seconds(10);
   std::chrono::nanoseconds refresh_timeout = std::chrono::seconds(15);
+  // A refused CONSUMER.LIST is reported (logged) at most once per this interval.
+  std::chrono::nanoseconds refusal_report_interval = std::chrono::seconds(60);
 };
 
 struct SplitRegistryStats {
   std::uint64_t refreshes = 0;  // started
   std::uint64_t refreshes_completed = 0;
   std::uint64_t refreshes_abandoned = 0;  // the connection running it went away, or timed out
+  std::uint64_t refreshes_refused = 0;    // ended by a refused CONSUMER.LIST (see RefuseRefresh)
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
   std::uint64_t evicted = 0;
+  // CONSUMER.LIST requests of refreshes refused: the user of the connection running it may
+  // not send them (permissions violation), or the reply was an error.
+  std::uint64_t list_refused = 0;
 };
 
 class SplitRegistry {
@@ -85,6 +91,15 @@ class SplitRegistry {
   void FinishRefresh(std::uint64_t serial);
   // The connection running it went away (or its upstream changed): another may start at once.
   void AbandonRefresh(std::uint64_t serial);
+  // The refresh was refused (its connection's user may not send CONSUMER.LIST): it ends
+  // without completing, and counts for min_refresh_interval as a completed one does, so
+  // connections of such users retry at most once per interval, not one after another.
+  void RefuseRefresh(std::uint64_t serial);
+
+  // One CONSUMER.LIST refused (counted in list_refused). True when it should be reported
+  // now: the first, then at most one per refusal_report_interval; `unreported` gets how many
+  // refusals were not reported since the last report.
+  bool NoteListRefused(TimePoint now, std::uint64_t* unreported);
 
   const SplitRegistryStats& stats() const { return stats_; }
 
@@ -105,8 +120,11 @@ class SplitRegistry {
   std::uint64_t completed_ = 0;  // serial of the last refresh completed
   bool in_flight_ = false;
   TimePoint started_at_{};
-  bool ever_completed_ = false;
-  TimePoint last_counted_start_{};  // start of the last completed refresh: the rate limit
+  bool ever_counted_ = false;       // a refresh completed or was refused
+  TimePoint last_counted_start_{};  // start of the last one of those: the rate limit
+  bool ever_reported_ = false;
+  TimePoint last_report_{};
+  std::uint64_t unreported_ = 0;
 };
 
 }  // namespace meridian::rewrite

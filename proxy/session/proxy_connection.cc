@@ -144,6 +144,10 @@ rewrite::Rewriter* ProxyConnection::OnUpstreamInfo(const UpstreamInfo& info, std
   return env_.resolve ? env_.resolve(info, refusal) : nullptr;
 }
 
+void ProxyConnection::Log(const char* level, std::string_view line) {
+  if (env_.log) env_.log(level, "connection " + std::to_string(id_) + ": " + std::string(line));
+}
+
 void ProxyConnection::CloseSession(std::string_view why) {
   Finish(std::string(why));
 }

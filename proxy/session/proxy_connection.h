@@ -114,6 +114,7 @@ class ProxyConnection : public SessionHost, public std::enable_shared_from_this<
   rewrite::Rewriter* OnUpstreamInfo(const UpstreamInfo& info, std::string& refusal) override;
   void CloseSession(std::string_view why) override;
   void OnSessionRestored(std::chrono::nanoseconds gap) override;
+  void Log(const char* level, std::string_view line) override;
 
   ProxyConnection(ProxyEnvironment& env, net::ConnectionPtr client, std::uint64_t id,
                   InfoAdjustment info, ClosedHandler on_closed);

@@ -417,7 +417,7 @@ void Session::HandleUpstreamOp(const Op& op, TimePoint now) {
         break;
       }
       // A refusal of the split part's own request (registry refresh): not the client's.
-      if (split_ && split_->split().OnUpstreamError(op.text)) break;
+      if (split_ && split_->split().OnUpstreamError(op.text, now)) break;
       ForwardDown(op);
       break;
     case OpKind::kPing:

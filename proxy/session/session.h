@@ -65,6 +65,11 @@ class SessionHost {
   // After OnUpstreamLost, a new upstream took the session over: CONNECT replayed, every
   // subscription restored and confirmed by a PONG. `gap` runs from the loss to now.
   virtual void OnSessionRestored(std::chrono::nanoseconds gap) { (void)gap; }
+  // A line for the sidecar's log (level "info" or "warn") about this session.
+  virtual void Log(const char* level, std::string_view line) {
+    (void)level;
+    (void)line;
+  }
 };
 
 enum class UpstreamState : std::uint8_t {

@@ -94,6 +94,10 @@ void SplitGlue::UnsubscribeUpstream(std::string_view sid) {
   session_.EmitUp();
 }
 
+void SplitGlue::Warn(std::string_view line) {
+  session_.host_.Log("warn", line);
+}
+
 bool SplitGlue::ToClient(std::string_view route, std::string_view subject, std::string_view reply,
                          std::string_view headers, std::string_view body) {
   std::optional<std::string_view> sid = session_.subs_.SidFor(route);

@@ -43,6 +43,7 @@ class SplitGlue : public rewrite::SplitSink {
   void UnsubscribeUpstream(std::string_view sid) override;
   bool ToClient(std::string_view route, std::string_view subject, std::string_view reply,
                 std::string_view headers, std::string_view body) override;
+  void Warn(std::string_view line) override;
 
  private:
   Session& session_;

@@ -450,6 +450,8 @@ std::string Sidecar::VarzJson() const {
                            {"refreshes", rs.refreshes},
                            {"refreshes_completed", rs.refreshes_completed},
                            {"refreshes_abandoned", rs.refreshes_abandoned},
+                           {"refreshes_refused", rs.refreshes_refused},
+                           {"list_refused", rs.list_refused},
                            {"hits", rs.hits},
                            {"misses", rs.misses},
                            {"evicted", rs.evicted}};
@@ -492,6 +494,14 @@ std::string Sidecar::MetricsText() const {
             double(c.client_protocol_errors), {{"side", "client"}});
   m.Counter("meridian_sidecar_protocol_errors_total", "Connections closed for protocol errors",
             double(c.upstream_protocol_errors), {{"side", "upstream"}});
+  if (impl_->rewriter) {
+    const rewrite::SplitRegistryStats& rs = impl_->rewriter->split_registry().stats();
+    m.Counter("meridian_sidecar_split_registry_refreshes_total",
+              "Registry refreshes (CONSUMER.LIST of the read streams) started", double(rs.refreshes));
+    m.Counter("meridian_sidecar_split_registry_list_refused_total",
+              "CONSUMER.LIST requests of registry refreshes refused (permissions or error reply)",
+              double(rs.list_refused));
+  }
   if (impl_->failover) {
     Health h = health();
     std::size_t elsewhere = 0;

@@ -31,6 +31,7 @@ class RecordingSink : public SplitSink {
                    (queue.empty() ? "" : " " + std::string(queue)));
   }
   void UnsubscribeUpstream(std::string_view sid) override { unsubs.push_back(std::string(sid)); }
+  void Warn(std::string_view line) override { warnings.push_back(std::string(line)); }
   bool ToClient(std::string_view route, std::string_view subject, std::string_view reply,
                 std::string_view headers, std::string_view body) override {
     if (!listening.count(std::string(route))) return false;
@@ -39,7 +40,7 @@ class RecordingSink : public SplitSink {
     return true;
   }
   std::vector<Sent> up, down;
-  std::vector<std::string> subs, unsubs;
+  std::vector<std::string> subs, unsubs, warnings;
   std::set<std::string> listening = {"_INBOX.c", "_INBOX.p1", "_INBOX.p2", "_INBOX.push"};
 };
 
@@ -1047,9 +1048,9 @@ TEST_F(SplitRegistryBindTest, AListTheClientsUserMayNotSendIsNotTheClientsErrorN
   split_->OnClientSubscribe("_INBOX.a", "", now_);
   split_->Tick(now_);
   ASSERT_EQ(sink_.up.size(), 1u);
-  EXPECT_FALSE(split_->OnUpstreamError("Permissions Violation for Subscription to \"x\""));
+  EXPECT_FALSE(split_->OnUpstreamError("Permissions Violation for Subscription to \"x\"", now_));
   EXPECT_TRUE(split_->OnUpstreamError(
-      "Permissions Violation for Publish to \"$JS.API.CONSUMER.LIST.foo-read-west\""));
+      "Permissions Violation for Publish to \"$JS.API.CONSUMER.LIST.foo-read-west\"", now_));
   EXPECT_FALSE(rewriter_.split_registry().refresh_in_flight(now_));
   split_->Tick(now_ + 30s);
   EXPECT_EQ(sink_.up.size(), 1u);  // not on this connection again
@@ -1062,7 +1063,59 @@ TEST_F(SplitRegistryBindTest, AListTheClientsUserMayNotSendIsNotTheClientsErrorN
   RecordingSink third_sink;
   auto third = Other(third_sink, "9");
   EXPECT_FALSE(third->OnUpstreamError(
-      "Permissions Violation for Publish to \"$JS.API.CONSUMER.LIST.foo-read-west\""));
+      "Permissions Violation for Publish to \"$JS.API.CONSUMER.LIST.foo-read-west\"", now_));
+}
+
+// The refusal is the operator's to see: counted, and one warning naming region, virtual
+// stream, read stream and the server's reason; the registry backs off for its interval, so
+// connections of users who may not list retry once per interval, not one after another.
+TEST_F(SplitRegistryBindTest, ARefusedListIsCountedWarnedAboutAndBacksOffTheNextRefresh) {
+  split_->OnClientSubscribe("_INBOX.a", "", now_);
+  split_->Tick(now_);
+  ASSERT_EQ(sink_.up.size(), 1u);
+  const std::string err =
+      "Permissions Violation for Publish to \"$JS.API.CONSUMER.LIST.foo-read-west\"";
+  EXPECT_TRUE(split_->OnUpstreamError(err, now_));
+  ASSERT_EQ(sink_.warnings.size(), 1u);
+  const std::string& w = sink_.warnings[0];
+  for (const char* part : {"region west", "virtual stream foo", "foo-read-west", err.c_str()}) {
+    EXPECT_NE(w.find(part), std::string::npos) << part << " not in: " << w;
+  }
+  EXPECT_EQ(split_->stats().list_refused, 1u);
+  const SplitRegistryStats& rs = rewriter_.split_registry().stats();
+  EXPECT_EQ(rs.list_refused, 1u);
+  EXPECT_EQ(rs.refreshes_refused, 1u);
+
+  RecordingSink other_sink;
+  auto other = Other(other_sink, "8");
+  other->OnClientSubscribe("_INBOX.b", "", now_ + 1s);
+  other->Tick(now_ + 1s);
+  EXPECT_TRUE(other_sink.up.empty());  // backed off
+  other->Tick(now_ + 10s);
+  ASSERT_EQ(other_sink.up.size(), 1u);
+  // Refused again within the report interval: counted, not warned about again.
+  EXPECT_TRUE(other->OnUpstreamError(err, now_ + 10s));
+  EXPECT_TRUE(other_sink.warnings.empty());
+  EXPECT_EQ(rs.list_refused, 2u);
+  // A JSON error reply is a refusal too (the stream keeps what the registry had).
+  RecordingSink third_sink;
+  auto third = Other(third_sink, "9");
+  third->OnClientSubscribe("_INBOX.c", "", now_ + 80s);
+  third->Tick(now_ + 80s);
+  ASSERT_EQ(third_sink.up.size(), 1u);
+  third->OnUpstreamMessage("_MRDN_SR", third_sink.up[0].reply, "", "",
+                           R"({"type":"io.nats.jetstream.api.v1.consumer_list_response",)"
+                           R"("error":{"code":503,"err_code":10039,)"
+                           R"("description":"jetstream not enabled for account"}})",
+                           now_ + 80s);
+  ASSERT_EQ(third_sink.warnings.size(), 1u);
+  EXPECT_NE(third_sink.warnings[0].find("jetstream not enabled for account (err_code 10039)"),
+            std::string::npos)
+      << third_sink.warnings[0];
+  EXPECT_NE(third_sink.warnings[0].find("(1 more refusals since the last report)"),
+            std::string::npos)
+      << third_sink.warnings[0];
+  EXPECT_EQ(rs.list_refused, 3u);
 }
 
 }  // namespace

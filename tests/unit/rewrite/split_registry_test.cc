@@ -37,6 +37,36 @@ TEST(SplitRegistryTest, AnAbandonedOrTimedOutRefreshDoesNotHoldTheNextBack) {
   EXPECT_EQ(r.stats().refreshes_abandoned, 2u);
 }
 
+TEST(SplitRegistryTest, ARefusedRefreshHoldsTheNextBackForTheIntervalWithoutCompleting) {
+  SplitRegistry r;
+  const std::uint64_t first = r.TryStartRefresh(kT0);
+  r.RefuseRefresh(first);
+  EXPECT_FALSE(r.refresh_in_flight(kT0 + 1s));
+  EXPECT_EQ(r.completed(), 0u);                // misses waiting for it keep waiting
+  EXPECT_EQ(r.NeededFor(kT0 + 1s), 2u);
+  EXPECT_EQ(r.TryStartRefresh(kT0 + 9s), 0u);  // another user's connection: after 10 s
+  EXPECT_EQ(r.TryStartRefresh(kT0 + 10s), 2u);
+  r.RefuseRefresh(first);  // late: ignored
+  EXPECT_TRUE(r.refresh_in_flight(kT0 + 11s));
+  EXPECT_EQ(r.stats().refreshes_refused, 1u);
+  EXPECT_EQ(r.stats().refreshes_abandoned, 0u);
+}
+
+TEST(SplitRegistryTest, RefusedListsAreAllCountedAndReportedAtMostOncePerInterval) {
+  SplitRegistryOptions o;
+  o.refusal_report_interval = 60s;
+  SplitRegistry r(o);
+  std::uint64_t unreported = 99;
+  EXPECT_TRUE(r.NoteListRefused(kT0, &unreported));
+  EXPECT_EQ(unreported, 0u);
+  EXPECT_FALSE(r.NoteListRefused(kT0 + 1s, &unreported));
+  EXPECT_FALSE(r.NoteListRefused(kT0 + 59s, &unreported));
+  EXPECT_TRUE(r.NoteListRefused(kT0 + 60s, &unreported));
+  EXPECT_EQ(unreported, 2u);  // the two between the reports
+  EXPECT_FALSE(r.NoteListRefused(kT0 + 61s, &unreported));
+  EXPECT_EQ(r.stats().list_refused, 5u);
+}
+
 TEST(SplitRegistryTest, ARefreshDropsWhatItNoLongerListsButKeepsCreatesMadeMeanwhile) {
   SplitRegistry r;
   r.Add("_INBOX.old", 0, "Old");
