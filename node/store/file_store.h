@@ -65,7 +65,8 @@ class FileStore final : public IndexedStore {
   Status Compact();
   std::vector<SegmentInfo> Segments() const;
   uint64_t SyncCount() const;  // fdatasync rounds completed (group-commit evidence)
-  // Bytes cut off a torn tail during Open.
+  // Bytes of partly written records cut off a torn tail during Open (a zero-filled torn record,
+  // README.md rule 2, counts its whole length; reserved zeros alone count nothing).
   uint64_t TornBytesTruncated() const { return torn_bytes_; }
   // True when Open loaded the index from index.snap instead of scanning.
   bool OpenedFromSnapshot() const { return opened_from_snapshot_; }

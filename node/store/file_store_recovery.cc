@@ -8,6 +8,10 @@
 namespace meridian::store {
 namespace {
 
+// The smallest unit a disk writes whole (or not at all); file offsets of sector boundaries
+// are multiples of it (file system blocks are multiples of it too).
+constexpr uint64_t kSectorSize = 512;
+
 bool AllZero(const uint8_t* p, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     if (p[i] != 0) return false;
@@ -29,6 +33,20 @@ uint64_t FindNextRecord(const uint8_t* p, uint64_t size, uint64_t from) {
     if (ParseRecord(p + off, size - off, &h, &header_valid) == ParseOutcome::kOk) return off;
   }
   return size;
+}
+
+// A record whose header checksum passed but whose record checksum did not, written into space
+// the store had reserved when power was lost: at full length, but every byte from a sector
+// boundary inside it to its end is zero (sectors that never reached the disk read as the
+// reserve's zeros), and so is everything after it. A complete record damaged later (a flipped
+// bit) ends in its nonzero record checksum, so it never matches: it stays corruption.
+bool IsZeroFilledTornRecord(const uint8_t* p, uint64_t size, uint64_t off, uint64_t len) {
+  const uint64_t end = off + len;
+  if (end > size || !AllZero(p + end, size - end)) return false;
+  uint64_t zeros_from = end;  // start of the run of zeros that ends the record
+  while (zeros_from > off && p[zeros_from - 1] == 0) --zeros_from;
+  const uint64_t sector = (zeros_from + kSectorSize - 1) / kSectorSize * kSectorSize;
+  return sector > off && sector < end;
 }
 
 bool ParseSegmentName(const std::string& name, uint64_t* index) {
@@ -196,6 +214,15 @@ Status FileStore::ScanSegment(const std::shared_ptr<Segment>& segment, bool is_l
       }
       off += len;
       continue;
+    }
+    if (is_last && outcome == ParseOutcome::kBadChecksum &&
+        IsZeroFilledTornRecord(p, size, off, h.record_size())) {
+      // The last write before a power loss, at full length in reserved space, with its tail
+      // never reaching the disk (README.md, "Recovery rules", rule 2): never acknowledged.
+      torn_bytes_ += h.record_size();
+      if (Status st = io_->Truncate(segment->fd, off); !st.ok()) return st;
+      size = off;
+      break;
     }
     uint64_t next = FindNextRecord(p, size, off + 1);
     if (next == size && is_last &&
