@@ -49,6 +49,22 @@ bool IsZeroFilledTornRecord(const uint8_t* p, uint64_t size, uint64_t off, uint6
   return sector > off && sector < end;
 }
 
+// The same power loss with the sector boundary inside the record's header: the header checksum
+// fails, so the record's length is unknown, but every byte from that boundary to the end of the
+// file is zero and the bytes before it begin with the record magic. A complete record would
+// end in its nonzero record checksum somewhere past its header: there is none, so this record
+// never reached the disk whole and was never acknowledged.
+bool IsZeroFilledTornHeader(const uint8_t* p, uint64_t size, uint64_t off) {
+  uint64_t zeros_from = size;
+  while (zeros_from > off && p[zeros_from - 1] == 0) --zeros_from;
+  const uint64_t sector = (zeros_from + kSectorSize - 1) / kSectorSize * kSectorSize;
+  if (sector <= off || sector >= off + kRecordHeaderSize || sector > size) return false;
+  uint8_t magic[4];
+  for (int i = 0; i < 4; ++i) magic[i] = static_cast<uint8_t>(kRecordMagic >> (8 * i));
+  const uint64_t present = std::min<uint64_t>(sector - off, sizeof magic);
+  return std::equal(magic, magic + present, p + off);
+}
+
 bool ParseSegmentName(const std::string& name, uint64_t* index) {
   if (name.size() != 14 || name.substr(10) != ".seg") return false;
   uint64_t value = 0;
@@ -220,6 +236,15 @@ Status FileStore::ScanSegment(const std::shared_ptr<Segment>& segment, bool is_l
       // The last write before a power loss, at full length in reserved space, with its tail
       // never reaching the disk (README.md, "Recovery rules", rule 2): never acknowledged.
       torn_bytes_ += h.record_size();
+      if (Status st = io_->Truncate(segment->fd, off); !st.ok()) return st;
+      size = off;
+      break;
+    }
+    if (is_last && outcome == ParseOutcome::kBadHeader && IsZeroFilledTornHeader(p, size, off)) {
+      // As above, with the tear inside the header (rule 2).
+      uint64_t nonzero = size;
+      while (nonzero > off && p[nonzero - 1] == 0) --nonzero;
+      torn_bytes_ += nonzero - off;
       if (Status st = io_->Truncate(segment->fd, off); !st.ok()) return st;
       size = off;
       break;

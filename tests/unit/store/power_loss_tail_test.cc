@@ -244,5 +244,70 @@ TEST(PowerLossTail, ZeroFilledLastRecordOfASealedSegmentIsCorruption) {
   EXPECT_EQ(fs::file_size(segs[0]), data.size());
 }
 
+// Small messages until a record's header holds a sector boundary; returns that record, the
+// file's bytes and the boundary. Every message before it is numbered 1..n.
+struct HeaderTear {
+  std::string seg;
+  std::string data;
+  Span record;
+  uint64_t boundary = 0;
+  uint64_t seq = 0;  // the record's sequence
+};
+
+HeaderTear PopulateUntilAHeaderStraddlesASector(const std::string& dir) {
+  HeaderTear t;
+  {
+    auto store = OpenStore(dir);
+    for (int i = 1; i <= 100; ++i) {
+      uint64_t seq = 0;
+      EXPECT_TRUE(store->Append("s", "m-" + std::to_string(i), &seq).ok());
+    }
+    EXPECT_TRUE(store->Close().ok());
+  }
+  t.seg = SegmentFiles(dir).at(0);
+  t.data = ReadFile(t.seg);
+  auto records = Records(t.data);
+  for (size_t i = 0; i < records.size(); ++i) {
+    const uint64_t b = (records[i].offset / kSector + 1) * kSector;
+    if (b > records[i].offset + 4 && b < records[i].offset + kRecordHeaderSize) {
+      t.record = records[i];
+      t.boundary = b;
+      t.seq = i + 1;
+      return t;
+    }
+  }
+  ADD_FAILURE() << "no header straddles a sector boundary";
+  return t;
+}
+
+TEST(PowerLossTail, LastRecordTornInsideItsHeaderAtASectorBoundaryIsTruncatedAsTorn) {
+  TempDir dir;
+  HeaderTear t = PopulateUntilAHeaderStraddlesASector(dir.path());
+  ASSERT_GT(t.seq, 1u);
+  // The power loss came while this record was the last one written: nothing after it.
+  WriteFile(t.seg, t.data.substr(0, t.boundary) + kReserve);
+  auto store = OpenStore(dir.path());
+  EXPECT_TRUE(store->Corruption().empty());
+  EXPECT_EQ(store->State().msgs, t.seq - 1);
+  EXPECT_EQ(store->TornBytesTruncated(), t.boundary - t.record.offset);
+  uint64_t seq = 0;
+  ASSERT_TRUE(store->Append("s", "after", &seq).ok());
+  EXPECT_EQ(seq, t.seq) << "never acknowledged: its sequence is reused";
+}
+
+TEST(PowerLossTail, LastRecordHeaderZeroFromAnUnalignedOffsetIsCorruption) {
+  TempDir dir;
+  HeaderTear t = PopulateUntilAHeaderStraddlesASector(dir.path());
+  ASSERT_GT(t.seq, 1u);
+  std::string data = t.data.substr(0, t.boundary + 1);  // one byte past the boundary survives
+  ASSERT_NE(data.back(), '\0');
+  WriteFile(t.seg, data + kReserve);
+  auto store = OpenStore(dir.path());
+  auto reports = store->Corruption();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].offset, t.record.offset);
+  EXPECT_EQ(store->TornBytesTruncated(), 0u);
+}
+
 }  // namespace
 }  // namespace meridian::store
