@@ -5,7 +5,8 @@
 // highest-generation valid log record when that one is newer. Records are appended (one
 // fdatasync of a small write into reserved space) to make an AckSync durable before its
 // ack-ack; the JSON snapshot is still written now and then (Tick, log past a size threshold,
-// Close), after which the log is written again from offset 0. Byte layout: node/jetstream/README.md.
+// Close), after which the log is written again from offset 0. Byte layout:
+// node/jetstream/README.md.
 #pragma once
 
 #include <cstdint>
@@ -26,19 +27,19 @@ struct AckLogImage {
   bool operator==(const AckLogImage&) const = default;
 };
 
-inline constexpr size_t kAckLogHeader = 16;            // magic, body length, generation
-inline constexpr size_t kAckLogMaxBody = 64u << 20;    // a longer length is invalid
+inline constexpr size_t kAckLogHeader = 16;          // magic, body length, generation
+inline constexpr size_t kAckLogMaxBody = 64u << 20;  // a longer length is invalid
 inline constexpr char kAckLogMagic[4] = {'M', 'A', 'K', '1'};
 
 // Appends one record (header, body, CRC) to `out`.
 void EncodeAckLogRecord(uint64_t gen, const AckLogImage& image, std::string* out);
 
 struct AckLogScan {
-  bool found = false;       // at least one valid record
-  uint64_t gen = 0;         // the highest generation among the valid records
-  AckLogImage image;        // that record's image
-  uint64_t valid_end = 0;   // end of the valid records from offset 0 (where to append next)
-  uint64_t records = 0;     // valid records
+  bool found = false;      // at least one valid record
+  uint64_t gen = 0;        // the highest generation among the valid records
+  AckLogImage image;       // that record's image
+  uint64_t valid_end = 0;  // end of the valid records from offset 0 (where to append next)
+  uint64_t records = 0;    // valid records
 };
 
 // Reads records from offset 0 until the first invalid one (cut short, bad magic, bad CRC,

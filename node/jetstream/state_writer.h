@@ -46,7 +46,7 @@ class StateWriter {
   // Queues an append of `record` to the log `path` (in directory `dir`): written after the end
   // of the log's valid records (found by ScanAckLog when the writer first opens it; 0 after a
   // rewind), then fdatasync'ed (the directory is fsynced once when the writer first opens
-  // it). Space is reserved ahead with fallocate. Returns its ticket.
+  // it). Space is reserved ahead by writing zeros (see Append). Returns its ticket.
   uint64_t QueueAppend(uint64_t key, const std::string& path, const std::string& dir,
                        std::string record);
   // The next append to log `path` starts at offset 0 (the caller has just made a state file
@@ -75,8 +75,8 @@ class StateWriter {
     int fd = -1;
     bool positioned = false;  // `end` known (after a scan or a rewind)
     uint64_t end = 0;         // where the next record goes
-    uint64_t reserved = 0;    // file length reserved with fallocate
-    bool reserve = true;      // false once fallocate was refused
+    uint64_t reserved = 0;    // file length reserved (zeros written and synced)
+    bool reserve = true;      // false once reserving failed
   };
   void Run();
   bool Append(const Item& item);  // on the writer thread, without mu_

@@ -2,11 +2,12 @@
 // invalid tails, reserved zeros, rewritten logs), and recovery through the engine from the
 // files a crash leaves at each step: an AckSync'ed ack is never forgotten, whatever mix of
 // state file and log records is on disk.
+#include "jetstream/ack_log.h"
+
 #include <fstream>
 #include <iterator>
 
 #include "harness.h"
-#include "jetstream/ack_log.h"
 
 namespace meridian::jetstream::testing {
 namespace {
