@@ -700,30 +700,63 @@ std::string Consumer::StateJson() const {
   }
   j["pending"] = pending;
   j["initial"] = initial_;
+  j["gen"] = state_gen;
   return j.dump();
 }
 
-bool Consumer::LoadState(std::string_view text) {
+AckLogImage Consumer::Image() const {
+  AckLogImage img;
+  img.next_sseq = next_sseq_;
+  img.dseq = dseq_;
+  img.delivered_sseq = delivered_sseq_;
+  img.ack_floor_sseq = ack_floor_sseq_;
+  img.ack_floor_dseq = ack_floor_dseq_;
+  img.pending.reserve(pending_.size());
+  for (const auto& [seq, p] : pending_) {
+    auto dc = deliveries_.find(seq);
+    img.pending.push_back({seq, p.dseq, dc == deliveries_.end() ? 1 : dc->second});
+  }
+  img.initial.assign(initial_.begin(), initial_.end());
+  return img;
+}
+
+bool Consumer::LoadState(std::string_view text, const AckLogScan* log) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object()) return false;
+  AckLogImage img;
   try {
-    next_sseq_ = j.at("next_sseq").get<uint64_t>();
-    dseq_ = j.at("dseq").get<uint64_t>();
-    delivered_sseq_ = j.at("delivered_sseq").get<uint64_t>();
-    ack_floor_sseq_ = j.at("ack_floor_sseq").get<uint64_t>();
-    ack_floor_dseq_ = j.at("ack_floor_dseq").get<uint64_t>();
-    int64_t now = stream_->engine->Now();
+    state_gen = j.value("gen", uint64_t{0});
+    img.next_sseq = j.at("next_sseq").get<uint64_t>();
+    img.dseq = j.at("dseq").get<uint64_t>();
+    img.delivered_sseq = j.at("delivered_sseq").get<uint64_t>();
+    img.ack_floor_sseq = j.at("ack_floor_sseq").get<uint64_t>();
+    img.ack_floor_dseq = j.at("ack_floor_dseq").get<uint64_t>();
     for (const auto& e : j.at("pending")) {
-      uint64_t seq = e.at(0).get<uint64_t>();
-      uint64_t dc = e.at(2).get<uint64_t>();
-      pending_[seq] = PendingAck{e.at(1).get<uint64_t>(), SatAdd(now, AckWaitFor(dc))};
-      deliveries_[seq] = dc;
-      if (dc > 1) redelivered_.insert(seq);
+      img.pending.push_back(
+          {e.at(0).get<uint64_t>(), e.at(1).get<uint64_t>(), e.at(2).get<uint64_t>()});
     }
-    for (const auto& s : j.at("initial")) initial_.insert(s.get<uint64_t>());
+    for (const auto& s : j.at("initial")) img.initial.push_back(s.get<uint64_t>());
   } catch (const nlohmann::json::exception&) {
     return false;
   }
+  // An ack log record newer than the file (an AckSync made durable after the file was last
+  // written) holds the whole state as of that record.
+  if (log && log->found && log->gen > state_gen) {
+    img = log->image;
+    state_gen = log->gen;
+  }
+  next_sseq_ = img.next_sseq;
+  dseq_ = img.dseq;
+  delivered_sseq_ = img.delivered_sseq;
+  ack_floor_sseq_ = img.ack_floor_sseq;
+  ack_floor_dseq_ = img.ack_floor_dseq;
+  const int64_t now = stream_->engine->Now();
+  for (const auto& e : img.pending) {
+    pending_[e.sseq] = PendingAck{e.dseq, SatAdd(now, AckWaitFor(e.count))};
+    deliveries_[e.sseq] = e.count;
+    if (e.count > 1) redelivered_.insert(e.sseq);
+  }
+  initial_.insert(img.initial.begin(), img.initial.end());
   // The state may be durable further than the stream: a message delivered before the store
   // had synced it can be lost in a power loss (it was never acknowledged to its publisher), and
   // the stream then gives its sequence to the next message. Nothing at or below the stream's

@@ -1321,16 +1321,38 @@ std::string EngineImpl::ConsumerPath(const Stream& s, const std::string& name) c
   return (fs::path(s.dir) / "consumers" / (name + ".json")).string();
 }
 
+std::string EngineImpl::ConsumerLogPath(const Stream& s, const std::string& name) const {
+  return (fs::path(s.dir) / "consumers" / (name + ".acklog")).string();
+}
+
 bool EngineImpl::SaveConsumer(Stream& s, Consumer& c) {
   c.clear_dirty();
   if (c.persisted()) {
     const std::string path = ConsumerPath(s, c.name());
-    state_writer->Forget(path);  // a queued older snapshot must not land after this one
+    const std::string log = ConsumerLogPath(s, c.name());
+    // A queued older snapshot or log record must not land after this one (an in-flight one
+    // ends first); what they would have made durable, this write does.
+    state_writer->Forget(path);
+    state_writer->Forget(log);
+    if (c.state_gen == 0) {
+      // A new consumer: a log some earlier consumer of this name left behind must not count.
+      std::error_code ec;
+      if (fs::remove(log, ec)) (void)io().SyncDirectory(fs::path(log).parent_path().string());
+    }
+    ++c.state_gen;
     if (!store::WriteFileAtomic(io(), path, fs::path(path).parent_path().string(), c.StateJson())
              .ok()) {
       c.mark_dirty();
+      // A dropped queued write will never report: its ack-acks wait for the next write.
+      c.write_ticket = 0;
+      c.ackack_next.insert(c.ackack_next.begin(), c.ackack_writing.begin(),
+                           c.ackack_writing.end());
+      c.ackack_writing.clear();
       return false;
     }
+    // The file supersedes every record of the log: the log is written again from 0.
+    state_writer->RewindLog(log);
+    c.log_bytes = 0;
   }
   // Everything acked so far is durable now (a write in flight before is ignored when it ends).
   c.write_ticket = 0;
@@ -1352,8 +1374,20 @@ void EngineImpl::SaveConsumerAsync(Stream& s, Consumer& c) {
   c.ackack_writing = std::move(c.ackack_next);
   c.ackack_next.clear();
   const std::string path = ConsumerPath(s, c.name());
-  c.write_ticket =
-      state_writer->Queue(c.id, path, fs::path(path).parent_path().string(), c.StateJson());
+  const std::string dir = fs::path(path).parent_path().string();
+  const std::string log = ConsumerLogPath(s, c.name());
+  ++c.state_gen;
+  if (!c.ackack_writing.empty() && c.log_bytes < kAckLogCompactBytes) {
+    // AckSync: one small append and one fdatasync; the record holds the whole state, so the
+    // consumer is clean afterwards (a failed append marks it dirty again).
+    std::string record;
+    EncodeAckLogRecord(c.state_gen, c.Image(), &record);
+    c.log_bytes += record.size();
+    c.write_ticket = state_writer->QueueAppend(c.id, log, dir, std::move(record));
+    return;
+  }
+  c.log_bytes = 0;
+  c.write_ticket = state_writer->Queue(c.id, path, dir, c.StateJson(), log);
 }
 
 void EngineImpl::CompleteStateWrites() {
@@ -1388,9 +1422,16 @@ void EngineImpl::CompleteStateWrites() {
 void EngineImpl::DeleteConsumerFile(Stream& s, const std::string& name) {
   if (s.dir.empty()) return;
   const std::string path = ConsumerPath(s, name);
+  const std::string log = ConsumerLogPath(s, name);
   state_writer->Forget(path);  // a queued or in-flight write must not re-create it
+  state_writer->Forget(log);
+  // The log first: a log left behind by a crash between the two removals could otherwise
+  // hold generations newer than the file of a new consumer of the same name.
   std::error_code ec;
-  if (fs::remove(path, ec)) (void)io().SyncDirectory(fs::path(path).parent_path().string());
+  bool removed = fs::remove(log, ec);
+  if (removed) (void)io().SyncDirectory(fs::path(path).parent_path().string());
+  removed = fs::remove(path, ec);
+  if (removed) (void)io().SyncDirectory(fs::path(path).parent_path().string());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1453,7 +1494,13 @@ std::unique_ptr<Engine> Engine::Open(const EngineOptions& options, Outbound* out
         if (!ccfg || !cj["name"].is_string()) continue;
         auto c = std::make_unique<Consumer>(s.get(), cj["name"].get<std::string>(), ccfg.value(),
                                             cj.value("created_ns", int64_t{0}));
-        if (!c->LoadState(*text)) continue;
+        // The consumer's ack log, when there is one: its newest valid record wins over the
+        // file when newer (a torn or invalid tail ends the scan; the writer overwrites it).
+        AckLogScan log;
+        fs::path log_path = ce.path();
+        log_path.replace_extension(".acklog");
+        if (auto log_text = ReadFile(log_path)) log = ScanAckLog(*log_text);
+        if (!c->LoadState(*text, &log)) continue;
         s->consumers[c->name()] = std::move(c);
       }
       impl->streams[cfg->name] = std::move(s);

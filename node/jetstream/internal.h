@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "jetstream/engine.h"
+#include "jetstream/ack_log.h"
 #include "jetstream/state_writer.h"
 #include "jsapi/consumer.h"
 #include "jsapi/error.h"
@@ -97,7 +98,16 @@ class Consumer {
 
   // Persistence (durable consumers of file streams): JSON with config and state.
   std::string StateJson() const;
-  bool LoadState(std::string_view json);
+  // `log`: the newest valid record of the consumer's ack log (ack_log.h), applied instead of
+  // the JSON's state when its generation is higher than the JSON's.
+  bool LoadState(std::string_view json, const AckLogScan* log = nullptr);
+  // The delivery/ack state as an ack log image (what StateJson holds besides the config).
+  AckLogImage Image() const;
+  // Generation of the newest state image handed out (JSON "gen" or log record).
+  uint64_t state_gen = 0;
+  // Bytes appended to the ack log since the last state file write (a state file write is
+  // due past kAckLogCompactBytes).
+  uint64_t log_bytes = 0;
   bool dirty() const { return dirty_; }
   void clear_dirty() { dirty_ = false; }
   void mark_dirty() { dirty_ = true; }
@@ -328,12 +338,16 @@ class EngineImpl {
   // next one is queued when it finishes, see CompleteStateWrites); ack-acks waiting in
   // `ackack_next` are sent once that snapshot is durable.
   bool SaveConsumer(Stream& s, Consumer& c);
+  // An AckSync (ack-acks waiting) appends a state image to the consumer's ack log instead,
+  // until kAckLogCompactBytes were appended since the last file write.
   void SaveConsumerAsync(Stream& s, Consumer& c);
+  static constexpr uint64_t kAckLogCompactBytes = 1u << 20;
   // Collects finished state writes: sends the ack-acks they made durable, queues the next
   // write of a consumer whose acks still wait.
   void CompleteStateWrites();
   void DeleteConsumerFile(Stream& s, const std::string& name);
   std::string ConsumerPath(const Stream& s, const std::string& name) const;
+  std::string ConsumerLogPath(const Stream& s, const std::string& name) const;  // .acklog
   store::FileIo& io() const;
   std::unique_ptr<StateWriter> state_writer;
   uint64_t next_consumer_id = 1;

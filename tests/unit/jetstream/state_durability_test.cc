@@ -10,6 +10,7 @@
 #include <set>
 
 #include "harness.h"
+#include "jetstream/ack_log.h"
 #include "store/file_io.h"
 #include "tracking_file_io.h"
 
@@ -28,6 +29,13 @@ class RecordingIo : public TrackingFileIo {
   bool Durable(const std::string& path) {
     std::lock_guard<std::mutex> l(mu_);
     return renamed_.count(path) > 0 && dirs_unsynced_.count(fs::path(path).parent_path()) == 0;
+  }
+  // True when `path` exists, has no write that was not fdatasync'ed after it, and its
+  // directory was fsynced since the writer first touched it.
+  bool Synced(const std::string& path) {
+    std::lock_guard<std::mutex> l(mu_);
+    return fs::exists(path) && dirty_.count(path) == 0 &&
+           dir_syncs_[fs::path(path).parent_path()] > 0;
   }
   int DirSyncs(const std::string& dir) {
     std::lock_guard<std::mutex> l(mu_);
@@ -183,9 +191,18 @@ TEST_F(StateDurabilityTest, AckAckIsSentOnlyOnceTheAckIsDurableAndTheLoopNeverWa
   auto sent = TakeAfterStateWrites(1);
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].subject, "_INBOX.ackack");
-  // What the ack-ack promises is on disk, durably.
-  EXPECT_TRUE(io_.Durable(ConsumerFile("S", "C")));
-  EXPECT_GE(ReadJson(ConsumerFile("S", "C"))["ack_floor_sseq"].get<uint64_t>(), 1u);
+  // What the ack-ack promises is on disk, durably: a record of the consumer's ack log
+  // (fdatasync'ed), newer than the state file, holding the ack.
+  const std::string log = StreamDir("S") + "/consumers/C.acklog";
+  EXPECT_TRUE(io_.Synced(log));
+  std::ifstream in(log, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  AckLogScan scan = ScanAckLog(data);
+  ASSERT_TRUE(scan.found);
+  EXPECT_GT(scan.gen, ReadJson(ConsumerFile("S", "C")).value("gen", uint64_t{0}));
+  EXPECT_GE(scan.image.ack_floor_sseq, 1u);
+  ASSERT_FALSE(scan.image.pending.empty());
+  EXPECT_NE(scan.image.pending.front().sseq, 1u);
   EXPECT_EQ(io_.violations, 0);
 }
 
@@ -233,6 +250,7 @@ TEST_F(StateDurabilityTest, ADeletedConsumerIsNotRecreatedByAQueuedWrite) {
   EXPECT_EQ(sent[0].subject, "_INBOX.a");
   engine_.reset();  // drains the writer
   EXPECT_FALSE(fs::exists(ConsumerFile("S", "B")));
+  EXPECT_FALSE(fs::exists(StreamDir("S") + "/consumers/B.acklog"));
   EXPECT_TRUE(fs::exists(ConsumerFile("S", "A")));
 }
 
