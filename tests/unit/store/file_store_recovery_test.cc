@@ -11,7 +11,9 @@
 namespace meridian::store {
 namespace {
 
+using testing::ReadFile;
 using testing::TempDir;
+using testing::WriteFile;
 namespace fs = std::filesystem;
 
 std::unique_ptr<FileStore> OpenStore(const std::string& dir, uint64_t segment_bytes = 1 << 20,
@@ -36,16 +38,6 @@ void AppendN(Store& store, int n, std::string_view subject = "s") {
     uint64_t next = store.State().last_seq + 1;
     ASSERT_TRUE(store.Append(subject, Payload(next), &seq).ok());
   }
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
 }
 
 // Offset of each record in a segment's bytes.

@@ -15,7 +15,9 @@
 namespace meridian::store {
 namespace {
 
+using testing::ReadFile;
 using testing::TempDir;
+using testing::WriteFile;
 namespace fs = std::filesystem;
 
 constexpr uint64_t kSector = 512;
@@ -29,16 +31,6 @@ std::unique_ptr<FileStore> OpenStore(const std::string& dir, uint64_t segment_re
   Status st = FileStore::Open(options, &store);
   EXPECT_TRUE(st.ok()) << st.message();
   return store;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
 }
 
 struct Span {

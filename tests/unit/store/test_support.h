@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "store/file_io.h"
@@ -27,6 +29,17 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A whole file's bytes, and a file replaced by bytes (for damaging segments by hand).
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+inline void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
 
 // Forwards to the real file system; counts fdatasync calls; fails chosen calls.
 class FaultyFileIo : public FileIo {
