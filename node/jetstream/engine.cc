@@ -1576,11 +1576,13 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
     return fail(errors::kStreamMessageExceedsMaximum.Make());
   }
   if (cfg.discard == jsapi::DiscardPolicy::kNew) {
-    uint64_t size = store::StoredSize(stored_subject, headers, payload);
+    // nats-server 2.9.10 (filestore/memstore storeRawMsg): headers + payload against the room
+    // left, refused at max_bytes already; the stored message may still push out old ones.
+    uint64_t size = headers.size() + payload.size();
     if (cfg.max_msgs > 0 && state().msgs >= static_cast<uint64_t>(cfg.max_msgs)) {
       return fail(errors::kStreamStoreFailed.Make("maximum messages exceeded"));
     }
-    if (cfg.max_bytes > 0 && state().bytes + size > static_cast<uint64_t>(cfg.max_bytes)) {
+    if (cfg.max_bytes > 0 && state().bytes + size >= static_cast<uint64_t>(cfg.max_bytes)) {
       return fail(errors::kStreamStoreFailed.Make("maximum bytes exceeded"));
     }
     if (cfg.discard_new_per_subject && cfg.max_msgs_per_subject > 0 &&

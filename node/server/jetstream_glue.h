@@ -30,6 +30,10 @@ class Engine;
 
 namespace meridian::server {
 
+// The directory JetStream keeps its accounts in: <store_dir>/jetstream, store_dir defaulting
+// to $TMPDIR/nats (nats-server's layout; VARZ/JSZ report this path as config.store_dir).
+std::string JetStreamStoreDir(const JetStreamOptions& options);
+
 class AccountJetStream {
  public:
   // Publishes into the account: routed by `subject`, shown as `shown` when not empty.
