@@ -426,9 +426,20 @@ struct LeafConnection::Impl {
           Fail(err);
           return;
         }
-        // A literal subject we may not publish to the hub is not worth registering.
+        // A literal subject we may not send to the other side (its $LDS., $GR. and _GR_.
+        // aside): as nats-server 2.9.10 (processLeafSub/leafPermViolation), the hub answers
+        // -ERR 'Permissions Violation for Subscription to "<subject>"' and closes; a spoke
+        // ignores it (the hub told it its permissions).
         if (!subject::HasWildcard(op.subject) && !op.subject.starts_with(kLoopDetectionPrefix) &&
+            !op.subject.starts_with("$GR.") && !op.subject.starts_with("_GR_.") &&
             !CanPublish(perms.publish, op.subject)) {
+          if (!solicited) {
+            spdlog::error(
+                "Leafnode connection from {}: Subscription Violation on \"{}\" - Check "
+                "other side configuration",
+                conn ? conn->peer_address() : std::string(), op.subject);
+            Fail("Permissions Violation for Subscription to \"" + std::string(op.subject) + "\"");
+          }
           return;
         }
         host.LeafInterest(self, op.subject, op.queue, op.queue.empty() ? 1 : op.weight);
