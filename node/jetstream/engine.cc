@@ -763,7 +763,10 @@ Reply Api::StreamDelete(std::string_view name, std::string_view body) {
   if (!IsEmptyBody(body)) return Err(type, errors::kNotEmptyRequest.Make());
   auto it = e_.streams.find(std::string(name));
   if (it == e_.streams.end()) return Err(type, errors::kStreamNotFound.Make());
-  for (auto& [n, c] : it->second->consumers) c->Deleting();
+  for (auto& [n, c] : it->second->consumers) {
+    c->Deleting();
+    if (e_.options.consumer_deleted) e_.options.consumer_deleted(it->first, n);
+  }
   it->second->CancelExternal();
   (void)it->second->store->Close();
   std::string dir = it->second->dir;
@@ -1200,6 +1203,7 @@ Reply Api::ConsumerDelete(std::string_view sname, std::string_view cname, std::s
   it->second->Deleting();
   s->consumers.erase(it);
   e_.DeleteConsumerFile(*s, std::string(cname));
+  if (e_.options.consumer_deleted) e_.options.consumer_deleted(s->config.name, std::string(cname));
   jsapi::SuccessResponse r;
   r.success = true;
   return Ok(r, type);
@@ -1779,6 +1783,7 @@ void Engine::Tick() {
       if (!c.Tick(now)) {
         c.Deleting();
         impl_->DeleteConsumerFile(*s, c.name());
+        if (impl_->options.consumer_deleted) impl_->options.consumer_deleted(n, c.name());
         it = s->consumers.erase(it);
         continue;
       }

@@ -119,6 +119,9 @@ AccountJetStream::AccountJetStream(net::Loop& loop, const JetStreamOptions& opti
   // The PubAcks of a lone sync publish are then sent from the loop thread right after its
   // fdatasync, without waking the sync thread and being woken back (see KickSyncs).
   eo.kick_syncs = options.sync_always;
+  eo.consumer_deleted = [this](const std::string& stream, const std::string& consumer) {
+    if (consumer_deleted_) consumer_deleted_(stream, consumer);
+  };
   eo.warn = [account](const std::string& text) {
     spdlog::warn("JetStream account {}: {}", account, text);
   };

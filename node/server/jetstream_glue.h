@@ -71,6 +71,11 @@ class AccountJetStream {
   void Tick();
   // Writes consumer state and closes the stores; later messages are ignored.
   void Close();
+  // Called on the loop thread when a consumer goes away (deleted, expired, or with its
+  // stream): the server withdraws the ack interest it announced for it over leaf connections.
+  using ConsumerDeletedFn =
+      std::function<void(const std::string& stream, const std::string& consumer)>;
+  void SetConsumerDeleted(ConsumerDeletedFn fn) { consumer_deleted_ = std::move(fn); }
 
   JetStreamAccountStats Stats() const;
   // The JSZ stream_detail array of this account's streams ("[]" once closed).
@@ -117,6 +122,7 @@ class AccountJetStream {
   std::unique_ptr<jetstream::Engine> engine_;
   std::string reply_body_;
   bool closed_ = false;
+  ConsumerDeletedFn consumer_deleted_;
 };
 
 }  // namespace meridian::server

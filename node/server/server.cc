@@ -1613,6 +1613,13 @@ struct Server::Impl : LeafHost {
             return AddInternalSub(acc, s, std::move(fn));
           },
           [this, acc](void* sub) { RemoveInternalSub(acc, static_cast<Subscription*>(sub)); });
+      // As nats-server, whose consumer's ack subscription leaves the Sublist: the leafs this
+      // consumer's deliveries went to get LS- for its `$JS.ACK.<stream>.<consumer>.>`.
+      acc->js->SetConsumerDeleted([this, acc](const std::string& s, const std::string& c) {
+        for (auto& leaf : leafs) {
+          if (leaf->account() == acc->name) leaf->WithdrawReplies(s, c);
+        }
+      });
     }
     js_timer = loop.Every(std::chrono::milliseconds(100), [this] {
       for (auto& [n, a] : accounts) {

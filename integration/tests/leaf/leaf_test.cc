@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -536,6 +537,41 @@ TEST_P(LeafNode, StockClientReachesTheNodesJetStreamThroughItsDomain) {
   bool lds = false;
   for (const auto& s : StockLeafSubs()) lds = lds || s.rfind("$LDS.", 0) == 0;
   EXPECT_TRUE(lds);
+  // The consumer's ack interest, announced with its first delivery, is withdrawn (LS-) when
+  // the consumer is deleted, as the stock server does for its own consumers (below).
+  // (The stock server announces `$JS.ACK.<stream>.<consumer>.*.*.*.*.*`, the node `...>`.)
+  auto has = [](const std::vector<std::string>& subs, const std::string& prefix) {
+    return std::any_of(subs.begin(), subs.end(),
+                       [&](const std::string& s) { return s.rfind(prefix, 0) == 0; });
+  };
+  const std::string node_ack = "$JS.ACK.NODES." + name + ".";
+  EXPECT_TRUE(WaitFor([&] { return has(StockLeafSubs(), node_ack); }));
+  auto deleted = Request(node.get(), "$JS.API.CONSUMER.DELETE.NODES." + name, "");
+  ASSERT_EQ(deleted.value("success", false), true) << deleted.dump();
+  EXPECT_TRUE(WaitFor([&] { return !has(StockLeafSubs(), node_ack); }))
+      << nlohmann::json(StockLeafSubs()).dump();
+  // The same with the stock server's consumer delivering to a node client.
+  auto stk = Request(stock.get(), "$JS.API.STREAM.CREATE.STK",
+                     R"({"name":"STK","subjects":["stk.>"],"storage":"memory"})");
+  ASSERT_FALSE(stk.contains("error")) << stk.dump();
+  auto stk_ack = Request(stock.get(), "stk.1", "stored on the stock server");
+  ASSERT_EQ(stk_ack.value("seq", 0), 1) << stk_ack.dump();
+  Sub node_deliveries = Subscribe(node.get(), "dlv.node");
+  ASSERT_TRUE(WaitForRoute(stock.get(), "dlv.node"));
+  auto stock_consumer = Request(stock.get(), "$JS.API.CONSUMER.CREATE.STK",
+                                R"({"stream_name":"STK","config":{"deliver_subject":"dlv.node",)"
+                                R"("ack_policy":"explicit","deliver_policy":"all"}})");
+  ASSERT_FALSE(stock_consumer.contains("error")) << stock_consumer.dump();
+  Msg sm = Next(node_deliveries.get());
+  ASSERT_TRUE(sm);
+  const std::string stock_name = stock_consumer.value("name", "");
+  const std::string stock_ack = "$JS.ACK.STK." + stock_name + ".";
+  EXPECT_TRUE(WaitFor([&] { return has(NodeLeafSubs(), stock_ack); }))
+      << nlohmann::json(NodeLeafSubs()).dump();
+  auto stock_deleted = Request(stock.get(), "$JS.API.CONSUMER.DELETE.STK." + stock_name, "");
+  ASSERT_EQ(stock_deleted.value("success", false), true) << stock_deleted.dump();
+  EXPECT_TRUE(WaitFor([&] { return !has(NodeLeafSubs(), stock_ack); }))
+      << nlohmann::json(NodeLeafSubs()).dump();
 }
 
 // A node stream sourcing (R) and mirroring (M) the stock side's stream O through the stock
