@@ -763,7 +763,10 @@ Reply Api::StreamDelete(std::string_view name, std::string_view body) {
   if (!IsEmptyBody(body)) return Err(type, errors::kNotEmptyRequest.Make());
   auto it = e_.streams.find(std::string(name));
   if (it == e_.streams.end()) return Err(type, errors::kStreamNotFound.Make());
-  for (auto& [n, c] : it->second->consumers) c->Deleting();
+  for (auto& [n, c] : it->second->consumers) {
+    c->Deleting();
+    if (e_.options.consumer_deleted) e_.options.consumer_deleted(it->first, n);
+  }
   it->second->CancelExternal();
   (void)it->second->store->Close();
   std::string dir = it->second->dir;
@@ -1200,6 +1203,7 @@ Reply Api::ConsumerDelete(std::string_view sname, std::string_view cname, std::s
   it->second->Deleting();
   s->consumers.erase(it);
   e_.DeleteConsumerFile(*s, std::string(cname));
+  if (e_.options.consumer_deleted) e_.options.consumer_deleted(s->config.name, std::string(cname));
   jsapi::SuccessResponse r;
   r.success = true;
   return Ok(r, type);
@@ -1623,11 +1627,13 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
     return fail(errors::kStreamMessageExceedsMaximum.Make());
   }
   if (cfg.discard == jsapi::DiscardPolicy::kNew) {
-    uint64_t size = store::StoredSize(stored_subject, headers, payload);
+    // nats-server 2.9.10 (filestore/memstore storeRawMsg): headers + payload against the room
+    // left, refused at max_bytes already; the stored message may still push out old ones.
+    uint64_t size = headers.size() + payload.size();
     if (cfg.max_msgs > 0 && state().msgs >= static_cast<uint64_t>(cfg.max_msgs)) {
       return fail(errors::kStreamStoreFailed.Make("maximum messages exceeded"));
     }
-    if (cfg.max_bytes > 0 && state().bytes + size > static_cast<uint64_t>(cfg.max_bytes)) {
+    if (cfg.max_bytes > 0 && state().bytes + size >= static_cast<uint64_t>(cfg.max_bytes)) {
       return fail(errors::kStreamStoreFailed.Make("maximum bytes exceeded"));
     }
     if (cfg.discard_new_per_subject && cfg.max_msgs_per_subject > 0 &&
@@ -1824,6 +1830,7 @@ void Engine::Tick() {
       if (!c.Tick(now)) {
         c.Deleting();
         impl_->DeleteConsumerFile(*s, c.name());
+        if (impl_->options.consumer_deleted) impl_->options.consumer_deleted(n, c.name());
         it = s->consumers.erase(it);
         continue;
       }

@@ -97,6 +97,10 @@ struct EngineOptions {
   // runs before KickSyncs returns: no hand-off to the sync thread and back), several are
   // group-committed by the sync threads as before. False: every append wakes its sync thread.
   bool kick_syncs = false;
+  // Called (on the engine's thread) when a consumer goes away: deleted, expired (inactive
+  // threshold) or deleted with its stream. The server withdraws what it announced for the
+  // consumer's acks over leaf connections. Empty: nothing is told.
+  std::function<void(const std::string& stream, const std::string& consumer)> consumer_deleted;
 };
 
 class EngineImpl;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "http/server.h"
+#include "server/jetstream_glue.h"
 #include "server/server.h"
 #include "subject/subject.h"
 
@@ -38,7 +39,8 @@ std::string Uptime(int64_t ms) {
 // left out (Go's omitempty).
 Json JetStreamConfig(const server::JetStreamOptions& js, bool with_store_dir) {
   Json c = {{"max_memory", js.max_memory}, {"max_storage", js.max_file}};
-  if (with_store_dir && !js.store_dir.empty()) c["store_dir"] = js.store_dir;
+  // As nats-server: the directory the accounts are in, <store_dir>/jetstream.
+  if (with_store_dir) c["store_dir"] = server::JetStreamStoreDir(js);
   if (js.sync_always) {
     c["sync_always"] = true;
   } else {

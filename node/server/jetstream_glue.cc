@@ -90,14 +90,18 @@ std::string DefaultStoreDir() {
 
 }  // namespace
 
+std::string JetStreamStoreDir(const JetStreamOptions& options) {
+  std::string root = options.store_dir.empty() ? DefaultStoreDir() : options.store_dir;
+  return (fs::path(root) / "jetstream").string();
+}
+
 AccountJetStream::AccountJetStream(net::Loop& loop, const JetStreamOptions& options,
                                    const std::string& account, const std::string& server_name,
                                    SendFn send, InterestFn interest, SubscribeFn subscribe,
                                    UnsubscribeFn unsubscribe)
     : loop_(loop), send_(std::move(send)), acks_(std::make_shared<AckQueue>()) {
   acks_->owner = this;
-  std::string root = options.store_dir.empty() ? DefaultStoreDir() : options.store_dir;
-  directory_ = (fs::path(root) / "jetstream" / account).string();
+  directory_ = (fs::path(JetStreamStoreDir(options)) / account).string();
   api_prefix_ = "$JS.API.";
   if (!options.domain.empty()) domain_prefix_ = "$JS." + options.domain + ".API.";
   std::weak_ptr<AckQueue> weak_q = acks_;
@@ -115,6 +119,9 @@ AccountJetStream::AccountJetStream(net::Loop& loop, const JetStreamOptions& opti
   // The PubAcks of a lone sync publish are then sent from the loop thread right after its
   // fdatasync, without waking the sync thread and being woken back (see KickSyncs).
   eo.kick_syncs = options.sync_always;
+  eo.consumer_deleted = [this](const std::string& stream, const std::string& consumer) {
+    if (consumer_deleted_) consumer_deleted_(stream, consumer);
+  };
   eo.warn = [account](const std::string& text) {
     spdlog::warn("JetStream account {}: {}", account, text);
   };

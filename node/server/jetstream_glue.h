@@ -30,6 +30,10 @@ class Engine;
 
 namespace meridian::server {
 
+// The directory JetStream keeps its accounts in: <store_dir>/jetstream, store_dir defaulting
+// to $TMPDIR/nats (nats-server's layout; VARZ/JSZ report this path as config.store_dir).
+std::string JetStreamStoreDir(const JetStreamOptions& options);
+
 class AccountJetStream {
  public:
   // Publishes into the account: routed by `subject`, shown as `shown` when not empty.
@@ -67,6 +71,11 @@ class AccountJetStream {
   void Tick();
   // Writes consumer state and closes the stores; later messages are ignored.
   void Close();
+  // Called on the loop thread when a consumer goes away (deleted, expired, or with its
+  // stream): the server withdraws the ack interest it announced for it over leaf connections.
+  using ConsumerDeletedFn =
+      std::function<void(const std::string& stream, const std::string& consumer)>;
+  void SetConsumerDeleted(ConsumerDeletedFn fn) { consumer_deleted_ = std::move(fn); }
 
   JetStreamAccountStats Stats() const;
   // The JSZ stream_detail array of this account's streams ("[]" once closed).
@@ -113,6 +122,7 @@ class AccountJetStream {
   std::unique_ptr<jetstream::Engine> engine_;
   std::string reply_body_;
   bool closed_ = false;
+  ConsumerDeletedFn consumer_deleted_;
 };
 
 }  // namespace meridian::server

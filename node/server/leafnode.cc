@@ -426,9 +426,20 @@ struct LeafConnection::Impl {
           Fail(err);
           return;
         }
-        // A literal subject we may not publish to the hub is not worth registering.
+        // A literal subject we may not send to the other side (its $LDS., $GR. and _GR_.
+        // aside): as nats-server 2.9.10 (processLeafSub/leafPermViolation), the hub answers
+        // -ERR 'Permissions Violation for Subscription to "<subject>"' and closes; a spoke
+        // ignores it (the hub told it its permissions).
         if (!subject::HasWildcard(op.subject) && !op.subject.starts_with(kLoopDetectionPrefix) &&
+            !op.subject.starts_with("$GR.") && !op.subject.starts_with("_GR_.") &&
             !CanPublish(perms.publish, op.subject)) {
+          if (!solicited) {
+            spdlog::error(
+                "Leafnode connection from {}: Subscription Violation on \"{}\" - Check "
+                "other side configuration",
+                conn ? conn->peer_address() : std::string(), op.subject);
+            Fail("Permissions Violation for Subscription to \"" + std::string(op.subject) + "\"");
+          }
           return;
         }
         host.LeafInterest(self, op.subject, op.queue, op.queue.empty() ? 1 : op.weight);
@@ -608,7 +619,8 @@ struct LeafConnection::Impl {
   // its way back. nats-server's consumers hold `$JS.ACK.<stream>.<consumer>.>` in the Sublist
   // and so announce it; this node's JetStream engine is not in the Sublist, so the first
   // delivery of each consumer across the connection announces it (ahead of the message, on the
-  // same connection). Kept until the connection ends.
+  // same connection). Withdrawn (LS-) when the consumer goes away (WithdrawReplies), as
+  // nats-server's consumer removes its ack subscription.
   void AnnounceReplies(std::string_view reply) {
     size_t dots = 0, end = 0;
     for (size_t i = 0; i < reply.size(); ++i) {
@@ -625,6 +637,20 @@ struct LeafConnection::Impl {
     std::string out;
     AppendSub(out, key, 1);
     conn->Write(out);
+  }
+
+  void WithdrawReplies(std::string_view stream, std::string_view consumer) {
+    if (!is_up || !conn) return;
+    std::string out;
+    for (const char* prefix : {"$JS.ACK.", "$JS.FC."}) {
+      std::string key = std::string(prefix).append(stream).append(".").append(consumer);
+      key += ".>";
+      auto it = smap.find(key);
+      if (it == smap.end()) continue;
+      smap.erase(it);
+      AppendSub(out, key, 0);
+    }
+    if (!out.empty()) conn->Write(out);
   }
 
   void LocalInterest(std::string_view subject, std::string_view queue, int delta) {
@@ -746,6 +772,9 @@ void LeafConnection::LocalInterest(std::string_view subject, std::string_view qu
 }
 bool LeafConnection::CanSend(std::string_view subject) const {
   return impl_->is_up && CanPublish(impl_->perms.publish, subject);
+}
+void LeafConnection::WithdrawReplies(std::string_view stream, std::string_view consumer) {
+  impl_->WithdrawReplies(stream, consumer);
 }
 void LeafConnection::Send(std::string_view subject, std::string_view reply, std::string_view queues,
                           std::string_view headers, std::string_view payload) {

@@ -121,6 +121,9 @@ class LeafConnection {
   void LocalInterest(std::string_view subject, std::string_view queue, int delta);
   // Whether a message on `subject` may go to the hub (export permissions and JetStream denies).
   bool CanSend(std::string_view subject) const;
+  // A consumer went away: LS- for the `$JS.ACK.<stream>.<consumer>.>` (and `$JS.FC.` same
+  // form) interest its deliveries announced on this connection, if they did.
+  void WithdrawReplies(std::string_view stream, std::string_view consumer);
   // Sends LMSG/HMSG (`queues`: blank-separated group names the hub should deliver it to).
   void Send(std::string_view subject, std::string_view reply, std::string_view queues,
             std::string_view headers, std::string_view payload);

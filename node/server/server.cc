@@ -252,7 +252,14 @@ struct Server::Impl : LeafHost {
       }
       if (ac.jetstream) a->jetstream_enabled = true;
     }
-    if (options.jetstream.enabled) global->jetstream_enabled = true;
+    // As nats-server: $G has JetStream only in the pre-accounts set-up, i.e. when no account
+    // other than $G and the system account is configured (globalAccountOnly); otherwise only
+    // the accounts configured with jetstream have it (JSZ then does not count $G).
+    bool global_only = true;
+    for (const auto& ac : options.accounts) {
+      if (ac.name != kGlobalAccount && ac.name != options.system_account) global_only = false;
+    }
+    if (options.jetstream.enabled && global_only) global->jetstream_enabled = true;
     CheckImports(options.accounts);
     ResolveImports(options.accounts, accounts);
     for (const auto& u : options.users) has_nkey_users = has_nkey_users || !u.nkey.empty();
@@ -1606,6 +1613,13 @@ struct Server::Impl : LeafHost {
             return AddInternalSub(acc, s, std::move(fn));
           },
           [this, acc](void* sub) { RemoveInternalSub(acc, static_cast<Subscription*>(sub)); });
+      // As nats-server, whose consumer's ack subscription leaves the Sublist: the leafs this
+      // consumer's deliveries went to get LS- for its `$JS.ACK.<stream>.<consumer>.>`.
+      acc->js->SetConsumerDeleted([this, acc](const std::string& s, const std::string& c) {
+        for (auto& leaf : leafs) {
+          if (leaf->account() == acc->name) leaf->WithdrawReplies(s, c);
+        }
+      });
     }
     js_timer = loop.Every(std::chrono::milliseconds(100), [this] {
       for (auto& [n, a] : accounts) {

@@ -58,6 +58,9 @@ class FileStore final : public IndexedStore {
   Status Sync() override;
   void KickSync(bool inline_if_alone) override;
   Status Close() override;
+  uint64_t MessageSize(size_t subject, size_t headers, size_t payload) const override {
+    return FileStoreMsgSize(subject, headers, payload);
+  }
   void BeginBatch() override;
   Status EndBatch() override;
 

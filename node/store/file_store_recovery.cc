@@ -213,6 +213,7 @@ Status FileStore::ScanSegment(const std::shared_ptr<Segment>& segment, bool is_l
           entry.timestamp_ns = h.timestamp_ns;
           entry.offset = off;
           entry.length = static_cast<uint32_t>(len);
+          entry.headers = h.headers_len != 0 ? 1 : 0;
           entry.segment = static_cast<uint32_t>(segment->index);
           IndexMessage(entry,
                        std::string_view(data.data() + off + kRecordHeaderSize, h.subject_len));

@@ -10,7 +10,7 @@ namespace meridian::store {
 namespace {
 
 constexpr char kSnapshotMagic[8] = {'M', 'E', 'R', 'I', 'D', 'I', 'D', 'X'};
-constexpr uint32_t kSnapshotVersion = 1;
+constexpr uint32_t kSnapshotVersion = 2;  // 2: an entry's headers flag
 
 class Writer {
  public:
@@ -118,6 +118,7 @@ Status FileStore::WriteIndexSnapshot() {
     w.U32(e.length);
     w.U32(e.segment);
     w.U8(e.state);
+    w.U8(e.headers);
     w.Str(SubjectOf(e));
   }
   w.U32(static_cast<uint32_t>(corruption_.size()));
@@ -195,6 +196,7 @@ bool FileStore::LoadIndexSnapshot(const std::vector<uint64_t>& indexes) {
     e.length = r.U32();
     e.segment = r.U32();
     e.state = r.U8();
+    e.headers = r.U8() != 0 ? 1 : 0;
     std::string subject = r.Str();
     auto it = segments.find(e.segment);
     if (!r.ok() || e.seq <= previous || it == segments.end() ||

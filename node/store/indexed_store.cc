@@ -12,6 +12,16 @@ uint64_t StoredSize(std::string_view subject, std::string_view headers, std::str
   return kRecordOverhead + subject.size() + headers.size() + payload.size();
 }
 
+uint64_t FileStoreMsgSize(size_t subject, size_t headers, size_t payload) {
+  // nats-server's record: length(4) + seq(8) + ts(8) + subject length(2) + subject
+  // [+ headers length(4) + headers] + payload + hash(8).
+  return (headers == 0 ? 30 : 34) + subject + headers + payload;
+}
+
+uint64_t MemoryStoreMsgSize(size_t subject, size_t headers, size_t payload) {
+  return 16 + subject + headers + payload;  // nats-server: 8 each for seq and timestamp
+}
+
 Status Store::WaitDurable(uint64_t seq) {
   std::mutex mu;
   std::condition_variable cv;
@@ -70,7 +80,7 @@ void IndexedStore::IndexMessage(Entry entry, std::string_view subject) {
   info.last_stale = false;
   ++info.msgs;
   ++msgs_;
-  bytes_ += entry.length;
+  bytes_ += Counted(entry);
   last_seq_ = std::max(last_seq_, entry.seq);
   last_ts_ = entry.timestamp_ns;
   entries_.push_back(entry);
@@ -99,7 +109,7 @@ void IndexedStore::RemoveEntry(Entry& entry) {
   if (entry.state == kRemoved) return;
   entry.state = kRemoved;
   --msgs_;
-  bytes_ -= entry.length;
+  bytes_ -= Counted(entry);
   SubjectInfo& info = subjects_[entry.subject_id];
   if (--info.msgs == 0) {
     subject_ids_.erase(info.subject);
@@ -232,8 +242,7 @@ Status IndexedStore::Append(std::string_view subject, std::string_view headers,
                       std::to_string(last_seq_) + "; sequences only grow");
   }
   if (limits_.discard == DiscardPolicy::kNew) {
-    if (Status st = CheckDiscardNewLocked(subject, StoredSize(subject, headers, payload));
-        !st.ok()) {
+    if (Status st = CheckDiscardNewLocked(subject, headers.size() + payload.size()); !st.ok()) {
       return st;
     }
   }
@@ -241,6 +250,7 @@ Status IndexedStore::Append(std::string_view subject, std::string_view headers,
   Entry entry;
   entry.seq = next;
   entry.timestamp_ns = ts;
+  entry.headers = headers.empty() ? 0 : 1;
   if (Status st = WriteMessage(next, ts, subject, headers, payload, &entry); !st.ok()) return st;
   IndexMessage(entry, subject);
   *seq = next;
@@ -250,19 +260,20 @@ Status IndexedStore::Append(std::string_view subject, std::string_view headers,
   return Status::Ok();
 }
 
-Status IndexedStore::CheckDiscardNew(std::string_view subject, uint64_t stored_size) const {
+Status IndexedStore::CheckDiscardNew(std::string_view subject, uint64_t message_size) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return CheckDiscardNewLocked(subject, stored_size);
+  return CheckDiscardNewLocked(subject, message_size);
 }
 
-Status IndexedStore::CheckDiscardNewLocked(std::string_view subject, uint64_t stored_size) const {
+Status IndexedStore::CheckDiscardNewLocked(std::string_view subject, uint64_t message_size) const {
   (void)subject;
   if (limits_.max_msgs != 0 && msgs_ + 1 > limits_.max_msgs) {
     return Status(StatusCode::kLimitReached, "maximum messages exceeded (" +
                                                  std::to_string(limits_.max_msgs) +
                                                  "); the stream discards new messages when full");
   }
-  if (limits_.max_bytes != 0 && bytes_ + stored_size > limits_.max_bytes) {
+  // nats-server 2.9.10's test: headers + payload only, and refused at max_bytes already.
+  if (limits_.max_bytes != 0 && bytes_ + message_size >= limits_.max_bytes) {
     return Status(StatusCode::kLimitReached, "maximum bytes exceeded (" +
                                                  std::to_string(limits_.max_bytes) +
                                                  "); the stream discards new messages when full");
@@ -301,6 +312,15 @@ Status IndexedStore::EnforceLimits(bool include_count_limits, bool every_subject
     while (const Entry* first = first_live()) {
       bool over = (limits_.max_msgs != 0 && msgs_ > limits_.max_msgs) ||
                   (limits_.max_bytes != 0 && bytes_ > limits_.max_bytes);
+      if (!over) break;
+      floor = first->seq + 1;
+      RemoveBelow(floor);
+    }
+  } else if (limits_.max_bytes != 0) {
+    // Discard new: a message that passed CheckDiscardNew (headers + payload below the room
+    // left) can still take bytes over max_bytes; nats-server then removes the oldest.
+    while (const Entry* first = first_live()) {
+      bool over = bytes_ > limits_.max_bytes;
       if (!over) break;
       floor = first->seq + 1;
       RemoveBelow(floor);

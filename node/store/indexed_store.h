@@ -31,7 +31,7 @@ class IndexedStore : public Store {
   Status Remove(uint64_t seq) override;
   Status Purge(const PurgeRequest& request, uint64_t* purged) override;
   Status ExpireOld() override;
-  Status CheckDiscardNew(std::string_view subject, uint64_t stored_size) const override;
+  Status CheckDiscardNew(std::string_view subject, uint64_t message_size) const override;
   void SetLimits(const RetentionLimits& limits) override;
   StoreState State() const override;
   std::vector<SubjectState> SubjectsState(std::string_view filter) const override;
@@ -55,6 +55,7 @@ class IndexedStore : public Store {
     uint32_t segment = 0;
     uint32_t subject_id = kNoSubject;
     uint8_t state = kLive;
+    uint8_t headers = 0;  // 1 when the message has a header block (counted by MessageSize)
   };
   struct Marker {
     RecordType type;
@@ -80,6 +81,11 @@ class IndexedStore : public Store {
   virtual void ReleaseEntry(const Entry& entry) = 0;
   // After removals: a chance to drop or compact storage.
   virtual void AfterRemoval() {}
+  // What an entry counts in bytes_: MessageSize() from its record length (40 + lengths).
+  uint64_t Counted(const Entry& entry) const {
+    uint64_t overhead = entry.headers ? MessageSize(0, 1, 0) - 1 : MessageSize(0, 0, 0);
+    return overhead + entry.length - kRecordOverhead;
+  }
 
   // --- used by implementations (mu_ held) ---
   // Adds a live entry at the end (recovery and Append). Sequences must increase.
@@ -132,7 +138,7 @@ class IndexedStore : public Store {
   uint64_t SubjectFirst(uint32_t id) const;
   uint64_t SubjectLast(uint32_t id) const;
   const CorruptRange* CorruptRangeAtOrAfter(uint64_t seq) const;
-  Status CheckDiscardNewLocked(std::string_view subject, uint64_t stored_size) const;
+  Status CheckDiscardNewLocked(std::string_view subject, uint64_t message_size) const;
   Status ReadLive(const Entry& entry, Message* out) const;
   // Fills `matches` (one slot per subject id) for `filter`; returns false for match-all.
   bool MatchSubjects(std::string_view filter, std::vector<char>* matches) const;

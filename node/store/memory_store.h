@@ -18,6 +18,9 @@ class MemoryStore final : public IndexedStore {
   void WhenDurable(uint64_t seq, DurableCallback callback) override;
   Status Sync() override;
   Status Close() override;
+  uint64_t MessageSize(size_t subject, size_t headers, size_t payload) const override {
+    return MemoryStoreMsgSize(subject, headers, payload);
+  }
 
  private:
   struct Body {

@@ -20,7 +20,7 @@ enum class DiscardPolicy { kOld, kNew };
 // Retention limits; zero means "no limit".
 struct RetentionLimits {
   uint64_t max_msgs = 0;
-  uint64_t max_bytes = 0;  // counted as StoredSize() of each message
+  uint64_t max_bytes = 0;  // counted as Store::MessageSize() of each message
   int64_t max_age_ns = 0;
   uint64_t max_msgs_per_subject = 0;
   DiscardPolicy discard = DiscardPolicy::kOld;
@@ -34,8 +34,16 @@ struct Message {
   std::string payload;
 };
 
-// The bytes a message counts against max_bytes: its record size on disk (40 + lengths).
+// The size of a message's record in a FileStore segment (40 + lengths); also what a
+// MemoryStore entry's length holds. Not what max_bytes and StoreState::bytes count.
 uint64_t StoredSize(std::string_view subject, std::string_view headers, std::string_view payload);
+
+// What a message counts in StoreState::bytes and against max_bytes: nats-server 2.9.10's
+// formulas, so that stream info and JSZ show the same figures. File store: 30 + subject +
+// payload, or 34 + subject + headers + payload with headers (fileStoreMsgSize); memory store:
+// 16 + subject + headers + payload (memStoreMsgSize).
+uint64_t FileStoreMsgSize(size_t subject, size_t headers, size_t payload);
+uint64_t MemoryStoreMsgSize(size_t subject, size_t headers, size_t payload);
 
 struct AppendOptions {
   // 0 = the next sequence. Otherwise it must be above the last sequence; the skipped ones
@@ -144,7 +152,12 @@ class Store {
   // from a timer when appends are rare.
   virtual Status ExpireOld() = 0;
   // kLimitReached with a sentence when discard-new limits would refuse this message.
-  virtual Status CheckDiscardNew(std::string_view subject, uint64_t stored_size) const = 0;
+  // `message_size` is its headers + payload: as nats-server 2.9.10, discard new refuses when
+  // bytes + headers + payload >= max_bytes (record overhead not included); a message that
+  // passes and still takes bytes over max_bytes makes the oldest ones go, as discard old.
+  virtual Status CheckDiscardNew(std::string_view subject, uint64_t message_size) const = 0;
+  // What this store counts for such a message in bytes (FileStoreMsgSize/MemoryStoreMsgSize).
+  virtual uint64_t MessageSize(size_t subject, size_t headers, size_t payload) const = 0;
   virtual void SetLimits(const RetentionLimits& limits) = 0;
 
   virtual StoreState State() const = 0;

@@ -3,9 +3,15 @@
 // leafnodes { listen }) and the node as the hub (a stock nats-server leaf connects to the
 // node's leafnodes { listen }). The hub side has JetStream domain "hub", the leaf side "leaf";
 // libnats clients on both sides check what crosses.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <nats/nats.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -531,6 +537,41 @@ TEST_P(LeafNode, StockClientReachesTheNodesJetStreamThroughItsDomain) {
   bool lds = false;
   for (const auto& s : StockLeafSubs()) lds = lds || s.rfind("$LDS.", 0) == 0;
   EXPECT_TRUE(lds);
+  // The consumer's ack interest, announced with its first delivery, is withdrawn (LS-) when
+  // the consumer is deleted, as the stock server does for its own consumers (below).
+  // (The stock server announces `$JS.ACK.<stream>.<consumer>.*.*.*.*.*`, the node `...>`.)
+  auto has = [](const std::vector<std::string>& subs, const std::string& prefix) {
+    return std::any_of(subs.begin(), subs.end(),
+                       [&](const std::string& s) { return s.rfind(prefix, 0) == 0; });
+  };
+  const std::string node_ack = "$JS.ACK.NODES." + name + ".";
+  EXPECT_TRUE(WaitFor([&] { return has(StockLeafSubs(), node_ack); }));
+  auto deleted = Request(node.get(), "$JS.API.CONSUMER.DELETE.NODES." + name, "");
+  ASSERT_EQ(deleted.value("success", false), true) << deleted.dump();
+  EXPECT_TRUE(WaitFor([&] { return !has(StockLeafSubs(), node_ack); }))
+      << nlohmann::json(StockLeafSubs()).dump();
+  // The same with the stock server's consumer delivering to a node client.
+  auto stk = Request(stock.get(), "$JS.API.STREAM.CREATE.STK",
+                     R"({"name":"STK","subjects":["stk.>"],"storage":"memory"})");
+  ASSERT_FALSE(stk.contains("error")) << stk.dump();
+  auto stk_ack = Request(stock.get(), "stk.1", "stored on the stock server");
+  ASSERT_EQ(stk_ack.value("seq", 0), 1) << stk_ack.dump();
+  Sub node_deliveries = Subscribe(node.get(), "dlv.node");
+  ASSERT_TRUE(WaitForRoute(stock.get(), "dlv.node"));
+  auto stock_consumer = Request(stock.get(), "$JS.API.CONSUMER.CREATE.STK",
+                                R"({"stream_name":"STK","config":{"deliver_subject":"dlv.node",)"
+                                R"("ack_policy":"explicit","deliver_policy":"all"}})");
+  ASSERT_FALSE(stock_consumer.contains("error")) << stock_consumer.dump();
+  Msg sm = Next(node_deliveries.get());
+  ASSERT_TRUE(sm);
+  const std::string stock_name = stock_consumer.value("name", "");
+  const std::string stock_ack = "$JS.ACK.STK." + stock_name + ".";
+  EXPECT_TRUE(WaitFor([&] { return has(NodeLeafSubs(), stock_ack); }))
+      << nlohmann::json(NodeLeafSubs()).dump();
+  auto stock_deleted = Request(stock.get(), "$JS.API.CONSUMER.DELETE.STK." + stock_name, "");
+  ASSERT_EQ(stock_deleted.value("success", false), true) << stock_deleted.dump();
+  EXPECT_TRUE(WaitFor([&] { return !has(NodeLeafSubs(), stock_ack); }))
+      << nlohmann::json(NodeLeafSubs()).dump();
 }
 
 // A node stream sourcing (R) and mirroring (M) the stock side's stream O through the stock
@@ -968,6 +1009,100 @@ TEST_F(LeafTls, StockLeafToANodeHubWithTls) {
       << node->LogTail() << stock->LogTail();
   Check(node_port, stock_port);
 }
+
+// A leaf connection spoken by hand (the stock and the node hub are given the same one).
+class RawLeaf {
+ public:
+  explicit RawLeaf(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~RawLeaf() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  void Send(const std::string& text) {
+    ASSERT_EQ(write(fd_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  }
+  // Reads until `want` has arrived `times` times (true), or the far side closed / 20 s passed.
+  bool ReadUntil(const std::string& want, int times = 1) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (Count(want) < times) {
+      if (closed_ || std::chrono::steady_clock::now() > deadline) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 200) <= 0) continue;
+      char buf[4096];
+      ssize_t n = read(fd_, buf, sizeof buf);
+      if (n <= 0) {
+        closed_ = true;
+      } else {
+        in_.append(buf, static_cast<size_t>(n));
+      }
+    }
+    return true;
+  }
+  // Waits for the far side to close (true) for up to 20 s.
+  bool ReadUntilClosed() {
+    ReadUntil(std::string(1, '\0'));  // never sent: reads until closed or the deadline
+    return closed_;
+  }
+  const std::string& received() const { return in_; }
+
+ private:
+  int Count(const std::string& want) const {
+    int n = 0;
+    for (size_t at = in_.find(want); at != std::string::npos; at = in_.find(want, at + 1)) ++n;
+    return n;
+  }
+  int fd_ = -1;
+  bool closed_ = false;
+  std::string in_;
+};
+
+// As nats-server 2.9.10 (processLeafSub): a leaf's LS+ for a literal subject the hub may not
+// send it (its CONNECT deny_pub) gets -ERR 'Permissions Violation for Subscription to "..."'
+// and the connection is closed; a wildcard over such subjects, and allowed subjects, are fine.
+class LeafSubPermissions : public LeafAuth, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(LeafSubPermissions, LiteralSubjectTheHubMayNotSendClosesTheLeaf) {
+  const bool node_hub = GetParam();
+  uint16_t leaf_port = harness::FreeLoopbackPort(), http = harness::FreeLoopbackPort();
+  auto hub = Run(node_hub ? harness::OurBinary("meridian-node").string()
+                          : harness::NatsServerBinary().string(),
+                 "hub",
+                 "port: " + std::to_string(harness::FreeLoopbackPort()) +
+                     "\nhttp: \"127.0.0.1:" + std::to_string(http) +
+                     "\"\nleafnodes { listen: \"127.0.0.1:" + std::to_string(leaf_port) + "\" }\n",
+                 http);
+  RawLeaf leaf(leaf_port);
+  ASSERT_TRUE(leaf.ok());
+  ASSERT_TRUE(leaf.ReadUntil("\r\n")) << leaf.received();  // INFO
+  leaf.Send(R"(CONNECT {"name":"rawleaf","deny_pub":["secret.>"]})"
+            "\r\nPING\r\n");
+  ASSERT_TRUE(leaf.ReadUntil("PONG\r\n")) << leaf.received() << hub->LogTail();
+  ASSERT_TRUE(WaitFor([&] { return Leafz(http).value("leafnodes", 0) == 1; }));
+  leaf.Send("LS+ secret.*\r\nLS+ open.x\r\nPING\r\n");  // allowed: the connection stays
+  ASSERT_TRUE(leaf.ReadUntil("PONG\r\n", 2)) << leaf.received();
+  EXPECT_EQ(leaf.received().find("-ERR"), std::string::npos) << leaf.received();
+  leaf.Send("LS+ secret.x\r\n");
+  EXPECT_TRUE(leaf.ReadUntilClosed()) << leaf.received();
+  EXPECT_NE(leaf.received().find("-ERR 'Permissions Violation for Subscription to \"secret.x\"'"),
+            std::string::npos)
+      << leaf.received();
+  EXPECT_TRUE(WaitFor([&] { return Leafz(http).value("leafnodes", 0) == 0; }));
+}
+
+INSTANTIATE_TEST_SUITE_P(Hubs, LeafSubPermissions, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "NodeHub" : "StockHub");
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Roles, LeafNode, ::testing::Values(Role::kNodeIsLeaf, Role::kNodeIsHub),
                          [](const ::testing::TestParamInfo<Role>& info) {

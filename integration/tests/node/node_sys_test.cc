@@ -211,6 +211,85 @@ TEST_P(SysRequests, JszAndTheCliReportCountAStreamAnAccountCreated) {
   EXPECT_NE(table.out.find(kName), std::string::npos) << table.out;
 }
 
+// The figures monitoring shows for the same set-up: VARZ/JSZ config.store_dir is the store
+// directory + "/jetstream"; JSZ counts only the accounts with JetStream (APP, not $G once
+// accounts are configured); a stream's bytes are nats-server 2.9.10's per-message sizes (file:
+// 30 + subject + payload, 34 + subject + headers + payload with headers; memory: 16 + subject
+// + headers + payload), and discard new with max_bytes refuses and trims as the stock server.
+TEST_P(SysRequests, StoreDirAccountsAndStreamBytesAreTheStockFigures) {
+  Nc sys = Connect("sys");
+  Nc app = Connect("app");
+  json ping = Ask(sys.get(), "$SYS.REQ.SERVER.PING");
+  const std::string id = ping["server"]["id"].get<std::string>();
+  json varz = Ask(sys.get(), "$SYS.REQ.SERVER." + id + ".VARZ");
+  const std::string want_dir = (dir_.path() / "js" / "jetstream").string();
+  EXPECT_EQ(varz["data"]["jetstream"]["config"]["store_dir"], want_dir) << varz;
+  json jsz = Ask(sys.get(), "$SYS.REQ.SERVER.PING.JSZ", R"({"accounts":true})");
+  EXPECT_EQ(jsz["data"]["config"]["store_dir"], want_dir) << jsz;
+  EXPECT_EQ(jsz["data"]["accounts"], 1) << jsz;
+  ASSERT_EQ(jsz["data"]["account_details"].size(), 1u) << jsz;
+  EXPECT_EQ(jsz["data"]["account_details"][0]["name"], "APP") << jsz;
+
+  const std::string hdr = "NATS/1.0\r\nX: y\r\n\r\n";  // what libnats sends for one header
+  for (const char* storage : {"file", "memory"}) {
+    const bool file = std::string(storage) == "file";
+    const std::string name = std::string("B") + storage;  // subjects "B<storage>.a"
+    json created =
+        Ask(app.get(), "$JS.API.STREAM.CREATE." + name,
+            json{{"name", name}, {"subjects", {name + ".>"}}, {"storage", storage}}.dump());
+    ASSERT_FALSE(created.contains("error")) << created;
+    const std::string subject = name + ".a";
+    json ack = Ask(app.get(), subject, "0123456789");
+    ASSERT_EQ(ack["stream"], name) << ack;
+    uint64_t plain = (file ? 30 : 16) + subject.size() + 10;
+    json info = Ask(app.get(), "$JS.API.STREAM.INFO." + name);
+    EXPECT_EQ(info["state"]["bytes"], plain) << info;
+    natsMsg* m = nullptr;
+    ASSERT_EQ(natsMsg_Create(&m, subject.c_str(), nullptr, "0123456789", 10), NATS_OK);
+    Msg owned(m);
+    ASSERT_EQ(natsMsgHeader_Set(m, "X", "y"), NATS_OK);
+    natsMsg* reply = nullptr;
+    ASSERT_EQ(natsConnection_RequestMsg(&reply, app.get(), m, 10000), NATS_OK);
+    Msg reply_owned(reply);
+    uint64_t with_headers = (file ? 34 : 16) + subject.size() + hdr.size() + 10;
+    info = Ask(app.get(), "$JS.API.STREAM.INFO." + name);
+    EXPECT_EQ(info["state"]["messages"], 2) << info;
+    EXPECT_EQ(info["state"]["bytes"], plain + with_headers) << info;
+  }
+  json all = Ask(sys.get(), "$SYS.REQ.SERVER.PING.JSZ");
+  EXPECT_EQ(all["data"]["bytes"],
+            all["data"]["memory"].get<uint64_t>() + all["data"]["storage"].get<uint64_t>())
+      << all;
+
+  // Discard new, max_bytes 100, 10-byte payloads on "Dnew.a" (file: 46 bytes each). The
+  // second passes the stock check (46 + 10 < 100) and takes bytes to 92; the third (92 + 10 >=
+  // 100) is refused. With 50-byte payloads (86 each) the first pushes nothing out, and a
+  // second (86 + 50 >= 100) is refused too.
+  json created = Ask(app.get(), "$JS.API.STREAM.CREATE.Dnew",
+                     R"({"name":"Dnew","subjects":["Dnew.>"],"storage":"file",)"
+                     R"("discard":"new","max_bytes":100})");
+  ASSERT_FALSE(created.contains("error")) << created;
+  EXPECT_EQ(Ask(app.get(), "Dnew.a", "0123456789")["seq"], 1);
+  EXPECT_EQ(Ask(app.get(), "Dnew.a", "0123456789")["seq"], 2);
+  json refused = Ask(app.get(), "Dnew.a", "0123456789");
+  EXPECT_TRUE(refused.contains("error")) << refused;
+  json info = Ask(app.get(), "$JS.API.STREAM.INFO.Dnew");
+  EXPECT_EQ(info["state"]["messages"], 2) << info;
+  EXPECT_EQ(info["state"]["bytes"], 92) << info;
+  // Discard new where a record passes the check yet goes over: the oldest is removed.
+  created = Ask(app.get(), "$JS.API.STREAM.CREATE.Dtrim",
+                R"({"name":"Dtrim","subjects":["Dtrim.>"],"storage":"memory",)"
+                R"("discard":"new","max_bytes":60})");
+  ASSERT_FALSE(created.contains("error")) << created;
+  EXPECT_EQ(Ask(app.get(), "Dtrim.a", "0123456789")["seq"], 1);  // 33 bytes
+  json trimmed = Ask(app.get(), "Dtrim.a", "0123456789");        // 33 + 10 < 60: 66 > 60
+  EXPECT_EQ(trimmed["seq"], 2) << trimmed;
+  info = Ask(app.get(), "$JS.API.STREAM.INFO.Dtrim");
+  EXPECT_EQ(info["state"]["messages"], 1) << info;
+  EXPECT_EQ(info["state"]["first_seq"], 2) << info;
+  EXPECT_EQ(info["state"]["bytes"], 33) << info;
+}
+
 TEST_P(SysRequests, OtherAccountsGetNoRespondersExceptTheirOwnConnz) {
   Nc sys = Connect("sys");
   Nc app = Connect("app");

@@ -303,6 +303,18 @@ TEST_F(ConsumerTest, DeletingAConsumerEndsWaitingRequestsWith409) {
   EXPECT_EQ(out_.Take().at(0).headers, "NATS/1.0 409 Consumer Deleted\r\n\r\n");
 }
 
+// EngineOptions::consumer_deleted (the server withdraws a consumer's ack interest over leaf
+// connections with it): told for CONSUMER.DELETE and for each consumer of a deleted stream.
+TEST_F(ConsumerTest, ConsumerDeletedIsToldForDeletesAndStreamDeletes) {
+  Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}});
+  Create("D", {{"durable_name", "D"}, {"ack_policy", "explicit"}});
+  EXPECT_TRUE(consumers_deleted_.empty());
+  EXPECT_EQ(Api("$JS.API.CONSUMER.DELETE.S.C")["success"], true);
+  EXPECT_EQ(consumers_deleted_, std::vector<std::string>{"S C"});
+  EXPECT_EQ(Api("$JS.API.STREAM.DELETE.S")["success"], true);
+  EXPECT_EQ(consumers_deleted_, (std::vector<std::string>{"S C", "S D"}));
+}
+
 TEST_F(ConsumerTest, AckWaitExpiryRedeliversWithIncreasedCount) {
   Pub("s.a", "x");
   Create("C", {{"durable_name", "C"}, {"ack_policy", "explicit"}, {"ack_wait", 1'000'000'000}});

@@ -71,6 +71,9 @@ class EngineTest : public ::testing::Test {
     o.store_dir = dir_;
     o.server_name = "n1";
     o.clock = [this] { return now_; };
+    o.consumer_deleted = [this](const std::string& s, const std::string& c) {
+      consumers_deleted_.push_back(s + " " + c);
+    };
     std::string error;
     engine_ = Engine::Open(o, &out_, &error);
     ASSERT_TRUE(engine_) << error;
@@ -123,6 +126,7 @@ class EngineTest : public ::testing::Test {
   std::string dir_;
   int64_t now_ = 1'795'000'000'000'000'000;
   RecordingOutbound out_;
+  std::vector<std::string> consumers_deleted_;  // "<stream> <consumer>" (consumer_deleted)
   std::unique_ptr<Engine> engine_;
   std::string last_reply_;
 };

@@ -202,8 +202,9 @@ TYPED_TEST(StoreConformance, MaxMsgsDiscardsTheOldest) {
 }
 
 TYPED_TEST(StoreConformance, MaxBytesDiscardsTheOldest) {
+  this->Open();
   RetentionLimits limits;
-  limits.max_bytes = 3 * StoredSize("a", "", "0123456789");
+  limits.max_bytes = 3 * this->store_->MessageSize(1, 0, 10);
   this->Open(limits);
   for (int i = 0; i < 5; ++i) this->Put("a", "0123456789");
   StoreState s = this->store_->State();
@@ -258,6 +259,44 @@ TYPED_TEST(StoreConformance, LoweringLimitsAppliesThemToWhatIsStored) {
   this->store_->SetLimits(limits);
   EXPECT_EQ(this->store_->State().msgs, 3u);
   EXPECT_EQ(this->store_->State().first_seq, 6u);
+}
+
+// nats-server 2.9.10's figures for one message: file 30 + subject + payload (34 + subject +
+// headers + payload with headers), memory 16 + subject + headers + payload.
+TYPED_TEST(StoreConformance, BytesCountNatsServerMessageSizes) {
+  this->Open();
+  bool file = this->store_->MessageSize(1, 0, 10) == 41;
+  EXPECT_EQ(this->store_->MessageSize(1, 0, 10), file ? 41u : 27u);
+  EXPECT_EQ(this->store_->MessageSize(1, 18, 10), file ? 63u : 45u);
+  uint64_t seq = 0;
+  ASSERT_TRUE(this->store_->Append("a", "0123456789", &seq).ok());
+  ASSERT_TRUE(this->store_->Append("b", "NATS/1.0\r\nX: y\r\n\r\n", "0123456789", {}, &seq).ok());
+  uint64_t want = this->store_->MessageSize(1, 0, 10) + this->store_->MessageSize(1, 18, 10);
+  EXPECT_EQ(this->store_->State().bytes, want);
+  ASSERT_TRUE(this->store_->Remove(1).ok());
+  EXPECT_EQ(this->store_->State().bytes, this->store_->MessageSize(1, 18, 10));
+}
+
+// As nats-server 2.9.10: discard new refuses when bytes + headers + payload >= max_bytes; a
+// message that passes yet takes bytes over the limit makes the oldest go.
+TYPED_TEST(StoreConformance, DiscardNewMaxBytesAsNatsServer) {
+  this->Open();
+  uint64_t one = this->store_->MessageSize(1, 0, 10);
+  RetentionLimits limits;
+  limits.max_bytes = one + 10;  // room for one record; a second's payload reaches max_bytes
+  limits.discard = DiscardPolicy::kNew;
+  this->Open(limits);
+  uint64_t seq = 0;
+  ASSERT_TRUE(this->store_->Append("a", "0123456789", &seq).ok());
+  EXPECT_EQ(this->store_->CheckDiscardNew("a", 10).code(), StatusCode::kLimitReached);
+  EXPECT_TRUE(this->store_->CheckDiscardNew("a", 9).ok());
+  EXPECT_EQ(this->store_->Append("a", "0123456789", &seq).code(), StatusCode::kLimitReached);
+  // 9 bytes pass the check, and the record pushes the stream over: the first one goes.
+  ASSERT_TRUE(this->store_->Append("a", "012345678", &seq).ok());
+  StoreState s = this->store_->State();
+  EXPECT_EQ(s.msgs, 1u);
+  EXPECT_EQ(s.first_seq, 2u);
+  EXPECT_EQ(s.bytes, this->store_->MessageSize(1, 0, 9));
 }
 
 TYPED_TEST(StoreConformance, DiscardNewRefusesOnceFull) {
