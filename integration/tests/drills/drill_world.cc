@@ -438,8 +438,9 @@ StreamContents DrillWorld::ReadStream(const std::string& region, const std::stri
     const std::string id = sidecar_it::DataOf(m);
     ++out.count_of_id[id];
     out.seqs_of_id[id].push_back(seq);
-    if (!out.source_of_id.count(id))
-      out.source_of_id[id] = sidecar_it::HeaderOf(m, "Nats-Stream-Source");
+    const std::string source = sidecar_it::HeaderOf(m, "Nats-Stream-Source");
+    if (!out.source_of_id.count(id)) out.source_of_id[id] = source;
+    out.sources_of_id[id].insert(source);
   }
   if (created.contains("name")) {
     sidecar_it::Request(
@@ -793,11 +794,27 @@ Verdict DrillWorld::Check(const std::map<std::string, std::set<std::string>>& al
     const std::set<std::string> empty;
     const std::set<std::string>& allowed =
         allowed_it == allowed_missing.end() ? empty : allowed_it->second;
-    std::vector<std::string> missing, dup_acked, dup_unacked, unknown, should_be_lost;
+    std::vector<std::string> missing, dup_acked, dup_unacked, unknown, should_be_lost, resourced;
     size_t acked_present = 0, unacked_present = 0;
     for (const auto& [id, n] : c.count_of_id) {
       if (!all.count(id)) {
         unknown.push_back(id);
+        continue;
+      }
+      // Copies that all name the same origin message: the sidecar published it once (one
+      // write-stream sequence) and the server sourced it twice, as stock nats-server 2.9.10
+      // does after a region's servers are SIGKILLed (FINDINGS.md 5). Counted and reported,
+      // not a failure of Meridian; any other duplicate is.
+      const auto src = c.sources_of_id.find(id);
+      if (n > 1 && src != c.sources_of_id.end() && src->second.size() == 1 &&
+          !src->second.begin()->empty()) {
+        resourced.push_back(id + " x" + std::to_string(n) + " [" + *src->second.begin() + "]");
+        if (acked.count(id)) {
+          ++acked_present;
+        } else {
+          ++unacked_present;
+        }
+        if (allowed.count(id)) should_be_lost.push_back(id);
         continue;
       }
       if (acked.count(id)) {
@@ -864,6 +881,12 @@ Verdict DrillWorld::Check(const std::map<std::string, std::set<std::string>>& al
       << acked_present << " acked + " << unacked_present << " unacked present";
     if (!allowed.empty()) s << ", " << allowed.size() << " lost by design";
     s << ", " << agreeing << "/" << replicas.size() << " other replicas hold the same";
+    if (!resourced.empty()) {
+      s << ", " << resourced.size() << " sourced twice by the server (FINDINGS.md 5)";
+      Log(where + ": the server sourced " + std::to_string(resourced.size()) +
+          " origin messages twice (stock nats-server 2.9.10, FINDINGS.md 5): " +
+          Examples(resourced));
+    }
     last_read_[region] = std::move(c);
   }
   v.summary = s.str();

@@ -78,6 +78,9 @@ struct StreamContents {
   // The Nats-Stream-Source header of each id's (first) copy: "<origin stream> <origin seq> ..."
   // in 2.9.10; empty for a write stream.
   std::map<std::string, std::string> source_of_id;
+  // Every distinct Nats-Stream-Source header among an id's copies: one header for two copies
+  // means the server sourced the same origin message twice (FINDINGS.md 5).
+  std::map<std::string, std::set<std::string>> sources_of_id;
   uint64_t redelivered = 0;  // deliveries of a sequence already seen (not counted twice)
   uint64_t foreign = 0;      // deliveries not of the reading consumer (ignored)
   uint64_t messages = 0;
