@@ -48,6 +48,19 @@ json Api(natsConnection* nc, const std::string& subject, const json& body) {
   return json::parse(DataOf(reply.get()), nullptr, false);
 }
 
+// A stream create, asked again while the super-cluster is still forming: right after start the
+// meta leader may not know every region's JetStream peer yet ("no suitable peers for
+// placement", 10005) or be elected (10008).
+json CreateStream(natsConnection* nc, const std::string& name, const json& config) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (true) {
+    json r = Api(nc, "$JS.API.STREAM.CREATE." + name, config);
+    const int code = r.contains("error") ? r["error"].value("err_code", 0) : 0;
+    if ((code != 10005 && code != 10008) || std::chrono::steady_clock::now() > deadline) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
 std::string ReadFile(const std::filesystem::path& p) {
   std::ifstream in(p);
   std::stringstream ss;
@@ -87,11 +100,11 @@ TEST(SidecarPermsTest, RefusedRegistryRefreshIsCountedAndLoggedAndTheAppKeepsWor
   std::map<std::string, Connection> direct;
   for (const auto& r : kRegions) direct[r] = Connect(cluster.ClientUrls(r), "perms-direct-" + r);
   for (const auto& r : kRegions) {
-    json w = Api(direct[r].get(), "$JS.API.STREAM.CREATE.foo-write-" + r,
-                 {{"name", "foo-write-" + r},
-                  {"subjects", {"foo." + r + ".>"}},
-                  {"storage", "file"},
-                  {"placement", {{"cluster", r}}}});
+    json w = CreateStream(direct[r].get(), "foo-write-" + r,
+                          {{"name", "foo-write-" + r},
+                           {"subjects", {"foo." + r + ".>"}},
+                           {"storage", "file"},
+                           {"placement", {{"cluster", r}}}});
     ASSERT_FALSE(w.contains("error")) << w.dump();
   }
   for (const auto& r : kRegions) {
@@ -99,12 +112,12 @@ TEST(SidecarPermsTest, RefusedRegistryRefreshIsCountedAndLoggedAndTheAppKeepsWor
     for (const auto& o : kRegions) {
       sources.push_back({{"name", "foo-write-" + o}, {"filter_subject", "foo." + o + ".>"}});
     }
-    json rd = Api(direct[r].get(), "$JS.API.STREAM.CREATE.foo-read-" + r,
-                  {{"name", "foo-read-" + r},
-                   {"storage", "file"},
-                   {"allow_direct", true},
-                   {"placement", {{"cluster", r}}},
-                   {"sources", sources}});
+    json rd = CreateStream(direct[r].get(), "foo-read-" + r,
+                           {{"name", "foo-read-" + r},
+                            {"storage", "file"},
+                            {"allow_direct", true},
+                            {"placement", {{"cluster", r}}},
+                            {"sources", sources}});
     ASSERT_FALSE(rd.contains("error")) << rd.dump();
   }
   harness::SidecarSpec spec;
@@ -112,7 +125,8 @@ TEST(SidecarPermsTest, RefusedRegistryRefreshIsCountedAndLoggedAndTheAppKeepsWor
   spec.region = "east";
   spec.upstream_urls = {cluster.ServersIn("east")[0]->ClientUrl()};
   spec.streams = {{"foo", {"foo.>"}, kRegions}};
-  for (const auto& r : kRegions) spec.regions.push_back({r, {cluster.ServersIn(r)[0]->ClientUrl()}});
+  for (const auto& r : kRegions)
+    spec.regions.push_back({r, {cluster.ServersIn(r)[0]->ClientUrl()}});
   harness::SidecarProcess sidecar(run_dir.path(), spec);
   sidecar.Start();
 
@@ -128,9 +142,10 @@ TEST(SidecarPermsTest, RefusedRegistryRefreshIsCountedAndLoggedAndTheAppKeepsWor
   std::thread app([&] {
     run = harness::RunNodeScript(
         "rebind_client.mjs",
-        {"--url", url, "--user", "nolist", "--pass", "nolist", "--stream", "foo", "--filter",
-         "foo.test", "--durable", "nolist", "--want", Join(want), "--ready-dir", ready.string(),
-         "--core", "perms.echo", "--ack-wait-ms", "1500", "--timeout-ms", "60000"},
+        {"--url",         url,        "--user",       "nolist",       "--pass",    "nolist",
+         "--stream",      "foo",      "--filter",     "foo.test",     "--durable", "nolist",
+         "--want",        Join(want), "--ready-dir",  ready.string(), "--core",    "perms.echo",
+         "--ack-wait-ms", "1500",     "--timeout-ms", "60000"},
         run_dir.path() / "logs" / "app.log", 90s);
   });
   struct Joiner {
@@ -170,8 +185,8 @@ TEST(SidecarPermsTest, RefusedRegistryRefreshIsCountedAndLoggedAndTheAppKeepsWor
   ASSERT_TRUE(run.ok()) << run.Describe();
   const auto pos = run.output.find("RESULT ");
   ASSERT_NE(pos, std::string::npos) << run.output;
-  const json res = json::parse(run.output.substr(pos + 7, run.output.find('\n', pos) - pos - 7),
-                               nullptr, false);
+  const json res =
+      json::parse(run.output.substr(pos + 7, run.output.find('\n', pos) - pos - 7), nullptr, false);
   ASSERT_TRUE(res.is_object()) << run.output;
   EXPECT_EQ(res["missing"], json::array()) << res.dump();
   EXPECT_EQ(res["errors"], json::array()) << "the refusal reached the app: " << res.dump();
