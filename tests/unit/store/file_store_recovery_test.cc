@@ -43,16 +43,7 @@ void AppendN(Store& store, int n, std::string_view subject = "s") {
 // Offset of each record in a segment's bytes.
 std::vector<uint64_t> RecordOffsets(const std::string& data) {
   std::vector<uint64_t> offsets;
-  for (uint64_t off = kSegmentHeaderSize; off < data.size();) {
-    RecordHeader h;
-    bool valid = false;
-    if (ParseRecord(reinterpret_cast<const uint8_t*>(data.data()) + off, data.size() - off, &h,
-                    &valid) != ParseOutcome::kOk) {
-      break;
-    }
-    offsets.push_back(off);
-    off += h.record_size();
-  }
+  for (const testing::RecordSpan& r : testing::RecordSpans(data)) offsets.push_back(r.offset);
   return offsets;
 }
 

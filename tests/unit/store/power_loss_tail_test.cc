@@ -33,25 +33,9 @@ std::unique_ptr<FileStore> OpenStore(const std::string& dir, uint64_t segment_re
   return store;
 }
 
-struct Span {
-  uint64_t offset = 0;
-  uint64_t end = 0;
-};
+using Span = testing::RecordSpan;
 
-std::vector<Span> Records(const std::string& data) {
-  std::vector<Span> spans;
-  for (uint64_t off = kSegmentHeaderSize; off < data.size();) {
-    RecordHeader h;
-    bool valid = false;
-    if (ParseRecord(reinterpret_cast<const uint8_t*>(data.data()) + off, data.size() - off, &h,
-                    &valid) != ParseOutcome::kOk) {
-      break;
-    }
-    spans.push_back({off, off + h.record_size()});
-    off += h.record_size();
-  }
-  return spans;
-}
+std::vector<Span> Records(const std::string& data) { return testing::RecordSpans(data); }
 
 std::vector<std::string> SegmentFiles(const std::string& dir) {
   std::vector<std::string> segs;

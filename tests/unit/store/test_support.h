@@ -8,8 +8,10 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "store/file_io.h"
+#include "store/record_format.h"
 
 namespace meridian::store::testing {
 
@@ -39,6 +41,27 @@ inline std::string ReadFile(const std::string& path) {
 inline void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+// Where each intact record of a segment's bytes starts and ends, up to the first bad one.
+struct RecordSpan {
+  uint64_t offset = 0;
+  uint64_t end = 0;
+};
+
+inline std::vector<RecordSpan> RecordSpans(const std::string& data) {
+  std::vector<RecordSpan> spans;
+  for (uint64_t off = kSegmentHeaderSize; off < data.size();) {
+    RecordHeader h;
+    bool valid = false;
+    if (ParseRecord(reinterpret_cast<const uint8_t*>(data.data()) + off, data.size() - off, &h,
+                    &valid) != ParseOutcome::kOk) {
+      break;
+    }
+    spans.push_back({off, off + h.record_size()});
+    off += h.record_size();
+  }
+  return spans;
 }
 
 // Forwards to the real file system; counts fdatasync calls; fails chosen calls.
