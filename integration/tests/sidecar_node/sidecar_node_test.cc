@@ -24,6 +24,7 @@
 #include "harness/http_client.h"
 #include "harness/node_script.h"
 #include "harness/sidecar_process.h"
+#include "js_restart.h"
 #include "libnats_util.h"
 
 namespace meridian::sidecar_it {
@@ -1056,6 +1057,22 @@ TEST_F(SidecarOverNode, CreatorOfADurablePushConsumerKeepsReceivingAcrossASideca
     EXPECT_EQ(others.count(m.payload), 0u) << "foo.other delivered: " << m.payload;
   }
   js_DeleteConsumer(js.get(), "foo", durable.c_str(), nullptr, &err);
+}
+
+// The same check as the suite over stock servers (js_restart.h): a nats.js app's filtered
+// durable push consumer, created with its own _INBOX, keeps delivering every message once
+// across a restart of its sidecar, the consumer re-bound by deliver subject from the node's
+// CONSUMER.LIST.
+TEST_F(SidecarOverNode, NatsJsCreatorOfAFilteredDurablePushConsumerGetsEveryMessageOnceAcrossARestart) {
+  JsRestartWorld world;
+  world.run_dir = W().run_dir->path();
+  world.sidecar = W().sidecars.at("central")->spec();
+  world.sidecar.name = "sidecar-central-js-restart";
+  world.regions = kRegions;
+  world.connect = [](const std::string& region, const std::string& name) {
+    return ConnectSidecar(region, name);
+  };
+  CheckNatsJsFilteredDurableAcrossSidecarRestart(world);
 }
 
 // Never poison a read stream (what stalls a 2.9.10 source: a stored Nats-Expected-* header,
