@@ -1,13 +1,13 @@
 #include "js_restart.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-#include <unistd.h>
 
 #include "consumers.h"
 #include "harness/http_client.h"

@@ -1063,7 +1063,8 @@ TEST_F(SidecarOverNode, CreatorOfADurablePushConsumerKeepsReceivingAcrossASideca
 // durable push consumer, created with its own _INBOX, keeps delivering every message once
 // across a restart of its sidecar, the consumer re-bound by deliver subject from the node's
 // CONSUMER.LIST.
-TEST_F(SidecarOverNode, NatsJsCreatorOfAFilteredDurablePushConsumerGetsEveryMessageOnceAcrossARestart) {
+TEST_F(SidecarOverNode,
+       NatsJsCreatorOfAFilteredDurablePushConsumerGetsEveryMessageOnceAcrossARestart) {
   JsRestartWorld world;
   world.run_dir = W().run_dir->path();
   world.sidecar = W().sidecars.at("central")->spec();
