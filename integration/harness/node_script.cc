@@ -1,5 +1,6 @@
 #include "harness/node_script.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -10,6 +11,18 @@ namespace meridian::harness {
 
 std::string NodeScriptResult::Describe() const {
   return (timed_out ? std::string("timed out") : status.Describe()) + "; output:\n" + output;
+}
+
+std::string NodeScriptResult::ResultLine() const {
+  constexpr std::string_view kTag = "RESULT ";
+  for (std::size_t at = 0; at < output.size();) {
+    const std::size_t end = std::min(output.find('\n', at), output.size());
+    if (std::string_view(output).substr(at, end - at).starts_with(kTag)) {
+      return output.substr(at + kTag.size(), end - at - kTag.size());
+    }
+    at = end + 1;
+  }
+  return {};
 }
 
 NodeScriptResult RunNodeScript(const std::string& script, const std::vector<std::string>& args,
@@ -44,6 +57,28 @@ NodeScriptResult RunNodeScript(const std::string& script, const std::vector<std:
   out << in.rdbuf();
   result.output = out.str();
   return result;
+}
+
+BackgroundNodeScript::BackgroundNodeScript(std::string script, std::vector<std::string> args,
+                                           std::filesystem::path log_path,
+                                           std::chrono::milliseconds timeout)
+    : thread_([this, script = std::move(script), args = std::move(args),
+               log_path = std::move(log_path), timeout] {
+        try {
+          result_ = RunNodeScript(script, args, log_path, timeout);
+        } catch (const std::exception& e) {
+          result_.output = std::string("could not run the script: ") + e.what();
+          result_.status = {};
+        }
+      }) {}
+
+BackgroundNodeScript::~BackgroundNodeScript() {
+  if (thread_.joinable()) thread_.join();
+}
+
+const NodeScriptResult& BackgroundNodeScript::Wait() {
+  if (thread_.joinable()) thread_.join();
+  return result_;
 }
 
 }  // namespace meridian::harness

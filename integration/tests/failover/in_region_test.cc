@@ -109,21 +109,12 @@ TEST_F(FailoverTest, KilledUpstreamServerDisconnectsNeitherLibnatsNorNatsJsClien
   core_all.insert(core_all.end(), after.begin(), after.end());
   js_all.insert(js_all.end(), js_after.begin(), js_after.end());
   const auto ready = w.run_dir->path() / "fo-js.ready";
-  harness::NodeScriptResult js_result;
-  std::thread js_thread([&] {
-    js_result = harness::RunNodeScript(
-        "failover_client.mjs",
-        {"--url", w.sidecar->ClientUrl(), "--ready", ready.string(), "--plain", "fo.js.plain",
-         "--queue", "fo.js.q", "--stream", "foo", "--durable", "fo-js-pull", "--want-core",
-         Joined(core_all), "--want-js", Joined(js_all), "--timeout-ms", "90000"},
-        w.run_dir->path() / "logs" / "failover_client.log", 120s);
-  });
-  struct Joiner {
-    std::thread& t;
-    ~Joiner() {
-      if (t.joinable()) t.join();
-    }
-  } joiner{js_thread};
+  harness::BackgroundNodeScript js_app(
+      "failover_client.mjs",
+      {"--url", w.sidecar->ClientUrl(), "--ready", ready.string(), "--plain", "fo.js.plain",
+       "--queue", "fo.js.q", "--stream", "foo", "--durable", "fo-js-pull", "--want-core",
+       Joined(core_all), "--want-js", Joined(js_all), "--timeout-ms", "90000"},
+      w.run_dir->path() / "logs" / "failover_client.log", 120s);
   ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(ready); }, 60s))
       << "the nats.js client did not get ready";
 
@@ -224,13 +215,9 @@ TEST_F(FailoverTest, KilledUpstreamServerDisconnectsNeitherLibnatsNorNatsJsClien
   EXPECT_EQ(c.disconnects(), 0) << "libnats saw its connection drop";
   EXPECT_EQ(natsConnection_Status(nc), NATS_CONN_STATUS_CONNECTED);
 
-  js_thread.join();
+  const harness::NodeScriptResult& js_result = js_app.Wait();
   ASSERT_TRUE(js_result.ok()) << js_result.Describe();
-  json r;
-  std::istringstream lines(js_result.output);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("RESULT ", 0) == 0) r = json::parse(line.substr(7));
-  }
+  const json r = json::parse(js_result.ResultLine(), nullptr, false);
   ASSERT_TRUE(r.is_object()) << js_result.Describe();
   EXPECT_TRUE(r["missing_core"].empty()) << r.dump();
   EXPECT_TRUE(r["missing_js"].empty()) << r.dump();

@@ -26,10 +26,9 @@ json RunClient(const std::string& region, const std::vector<std::string>& args,
                                       ("js-" + UniqueToken(args.empty() ? "x" : args[0]) + ".log"),
                                   timeout);
   EXPECT_TRUE(r.ok()) << "nats.js client " << args[0] << " in " << region << ": " << r.Describe();
-  const auto pos = r.output.find("RESULT ");
-  if (pos == std::string::npos) return json();
-  const auto end = r.output.find('\n', pos);
-  return json::parse(r.output.substr(pos + 7, end - pos - 7), nullptr, false);
+  const std::string result = r.ResultLine();
+  if (result.empty()) return json();
+  return json::parse(result, nullptr, false);
 }
 
 std::string Join(const std::set<std::string>& s) {

@@ -61,21 +61,12 @@ void CheckNatsJsFilteredDurableAcrossSidecarRestart(const JsRestartWorld& world)
   };
   const auto ready = world.run_dir / ("js-restart-" + std::to_string(::getpid()));
   std::filesystem::create_directories(ready);
-  harness::NodeScriptResult run;
-  std::thread app([&] {
-    run = harness::RunNodeScript(
-        "rebind_client.mjs",
-        {"--url", own.ClientUrl(), "--stream", "foo", "--filter", "foo.test", "--durable", durable,
-         "--want", Join(want), "--phase1", Join(batches[0]), "--ready-dir", ready.string(),
-         "--ack-wait-ms", "2000", "--timeout-ms", "45000"},
-        world.run_dir / "logs" / "js-restart.log", std::chrono::seconds(80));
-  });
-  struct Joiner {
-    std::thread& t;
-    ~Joiner() {
-      if (t.joinable()) t.join();
-    }
-  } joiner{app};
+  harness::BackgroundNodeScript app(
+      "rebind_client.mjs",
+      {"--url", own.ClientUrl(), "--stream", "foo", "--filter", "foo.test", "--durable", durable,
+       "--want", Join(want), "--phase1", Join(batches[0]), "--ready-dir", ready.string(),
+       "--ack-wait-ms", "2000", "--timeout-ms", "45000"},
+      world.run_dir / "logs" / "js-restart.log", std::chrono::seconds(80));
   const bool subscribed = WaitForFile(ready / "subscribed", std::chrono::seconds(60));
   EXPECT_TRUE(subscribed) << "the nats.js app did not subscribe";
   if (subscribed) {
@@ -88,12 +79,9 @@ void CheckNatsJsFilteredDurableAcrossSidecarRestart(const JsRestartWorld& world)
     own.Start();
     publish(2);  // after the restart, whether or not the app has reconnected yet
   }
-  app.join();
+  const harness::NodeScriptResult& run = app.Wait();
   ASSERT_TRUE(run.ok()) << run.Describe();
-  const auto pos = run.output.find("RESULT ");
-  ASSERT_NE(pos, std::string::npos) << run.output;
-  const json res =
-      json::parse(run.output.substr(pos + 7, run.output.find('\n', pos) - pos - 7), nullptr, false);
+  const json res = json::parse(run.ResultLine(), nullptr, false);
   ASSERT_TRUE(res.is_object()) << run.output;
 
   EXPECT_EQ(res["missing"], json::array()) << res.dump();

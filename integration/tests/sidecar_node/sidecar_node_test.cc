@@ -628,10 +628,9 @@ json RunJsClient(const std::string& region, const std::vector<std::string>& args
                                   W().run_dir->path() / ("js-" + UniqueToken(args[0]) + ".log"),
                                   std::chrono::seconds(30));
   EXPECT_TRUE(r.ok()) << "nats.js " << args[0] << " in " << region << ": " << r.Describe();
-  const auto pos = r.output.find("RESULT ");
-  if (pos == std::string::npos) return json();
-  const auto end = r.output.find('\n', pos);
-  return json::parse(r.output.substr(pos + 7, end - pos - 7), nullptr, false);
+  const std::string result = r.ResultLine();
+  if (result.empty()) return json();
+  return json::parse(result, nullptr, false);
 }
 
 TEST_F(SidecarOverNode, NatsJsPublishFilteredPullOrderedAndLastThroughTheSidecar) {

@@ -138,22 +138,13 @@ TEST(SidecarPermsTest, RefusedRegistryRefreshIsCountedAndLoggedAndTheAppKeepsWor
   const auto ready = run_dir.path() / "app";
   std::filesystem::create_directories(ready);
   const std::string url = "nats://127.0.0.1:" + std::to_string(sidecar.client_port());
-  harness::NodeScriptResult run;
-  std::thread app([&] {
-    run = harness::RunNodeScript(
-        "rebind_client.mjs",
-        {"--url",         url,        "--user",       "nolist",       "--pass",    "nolist",
-         "--stream",      "foo",      "--filter",     "foo.test",     "--durable", "nolist",
-         "--want",        Join(want), "--ready-dir",  ready.string(), "--core",    "perms.echo",
-         "--ack-wait-ms", "1500",     "--timeout-ms", "60000"},
-        run_dir.path() / "logs" / "app.log", 90s);
-  });
-  struct Joiner {
-    std::thread& t;
-    ~Joiner() {
-      if (t.joinable()) t.join();
-    }
-  } joiner{app};
+  harness::BackgroundNodeScript app(
+      "rebind_client.mjs",
+      {"--url",         url,        "--user",       "nolist",       "--pass",    "nolist",
+       "--stream",      "foo",      "--filter",     "foo.test",     "--durable", "nolist",
+       "--want",        Join(want), "--ready-dir",  ready.string(), "--core",    "perms.echo",
+       "--ack-wait-ms", "1500",     "--timeout-ms", "60000"},
+      run_dir.path() / "logs" / "app.log", 90s);
   const bool subscribed =
       WaitFor([&] { return std::filesystem::exists(ready / "subscribed"); }, 60s);
   EXPECT_TRUE(subscribed) << "the nats.js app did not subscribe";
@@ -181,12 +172,9 @@ TEST(SidecarPermsTest, RefusedRegistryRefreshIsCountedAndLoggedAndTheAppKeepsWor
                 "foo-write-" + r);
     }
   }
-  app.join();
+  const harness::NodeScriptResult& run = app.Wait();
   ASSERT_TRUE(run.ok()) << run.Describe();
-  const auto pos = run.output.find("RESULT ");
-  ASSERT_NE(pos, std::string::npos) << run.output;
-  const json res =
-      json::parse(run.output.substr(pos + 7, run.output.find('\n', pos) - pos - 7), nullptr, false);
+  const json res = json::parse(run.ResultLine(), nullptr, false);
   ASSERT_TRUE(res.is_object()) << run.output;
   EXPECT_EQ(res["missing"], json::array()) << res.dump();
   EXPECT_EQ(res["errors"], json::array()) << "the refusal reached the app: " << res.dump();
