@@ -74,6 +74,10 @@ class RegionFailover {
   // The rewriter for a session served from `region`; nullptr and `refusal` set when the
   // topology cannot serve it there (a virtual stream that does not list the region).
   rewrite::Rewriter* RewriterFor(const std::string& region, std::string& refusal);
+  // The rewriters made so far by RewriterFor (regions sessions were served from), by region.
+  const std::map<std::string, std::unique_ptr<rewrite::Rewriter>>& rewriters() const {
+    return rewriters_;
+  }
   // Where a session is served from while the home region is down (or back without
   // JetStream): the first region of Order(home) whose JetStream is ready, else the first
   // whose servers answer, or "" (none, or failover off).

@@ -53,6 +53,43 @@ std::string HostOf(const std::string& address) {
   return host;
 }
 
+using Json = nlohmann::json;
+
+void Add(rewrite::RewriteStats& to, const rewrite::RewriteStats& r) {
+  to.publishes_rewritten += r.publishes_rewritten;
+  to.publishes_refused += r.publishes_refused;
+  to.api_forwarded += r.api_forwarded;
+  to.api_answered += r.api_answered;
+  to.api_fanouts += r.api_fanouts;
+  to.acks_rewritten += r.acks_rewritten;
+  to.deliveries_rewritten += r.deliveries_rewritten;
+  to.replies_rewritten += r.replies_rewritten;
+  to.replies_unparseable += r.replies_unparseable;
+}
+
+void Add(rewrite::SplitRegistryStats& to, const rewrite::SplitRegistryStats& r) {
+  to.refreshes += r.refreshes;
+  to.refreshes_completed += r.refreshes_completed;
+  to.refreshes_abandoned += r.refreshes_abandoned;
+  to.refreshes_refused += r.refreshes_refused;
+  to.hits += r.hits;
+  to.misses += r.misses;
+  to.evicted += r.evicted;
+  to.list_refused += r.list_refused;
+}
+
+Json RegistryJson(std::size_t entries, const rewrite::SplitRegistryStats& rs) {
+  return {{"entries", entries},
+          {"refreshes", rs.refreshes},
+          {"refreshes_completed", rs.refreshes_completed},
+          {"refreshes_abandoned", rs.refreshes_abandoned},
+          {"refreshes_refused", rs.refreshes_refused},
+          {"list_refused", rs.list_refused},
+          {"hits", rs.hits},
+          {"misses", rs.misses},
+          {"evicted", rs.evicted}};
+}
+
 }  // namespace
 
 struct Sidecar::Impl {
@@ -99,6 +136,16 @@ struct Sidecar::Impl {
     }
     WatchHomeJetStream();
     return true;
+  }
+
+  // The rewriters sessions were served with: the home region's, then any failover region's.
+  std::vector<std::pair<std::string, const rewrite::Rewriter*>> Rewriters() const {
+    std::vector<std::pair<std::string, const rewrite::Rewriter*>> out;
+    if (rewriter) out.emplace_back(region, rewriter.get());
+    if (failover) {
+      for (const auto& [name, rw] : failover->rewriters()) out.emplace_back(name, rw.get());
+    }
+    return out;
   }
 
   // The home probe asks JetStream about the region's write streams once the region is known.
@@ -152,14 +199,14 @@ struct Sidecar::Impl {
     if (client->peer_address().rfind("unix:", 0) != 0)
       info.client_ip = HostOf(client->peer_address());
     const std::uint64_t id = next_id++;
-    auto conn = session::ProxyConnection::Start(
-        env, std::move(client), id, std::move(info), [this](std::uint64_t done) {
-          // Erased later: we may be inside its call.
-          loop.Post([this, done] {
-            connections.erase(done);
-            ++closed_since_trim;
-          });
-        });
+    auto conn = session::ProxyConnection::Start(env, std::move(client), id, std::move(info),
+                                                [this](std::uint64_t done) {
+                                                  // Erased later: we may be inside its call.
+                                                  loop.Post([this, done] {
+                                                    connections.erase(done);
+                                                    ++closed_since_trim;
+                                                  });
+                                                });
     connections.emplace(id, std::move(conn));
   }
 };
@@ -433,8 +480,20 @@ std::string Sidecar::VarzJson() const {
     j["served_from"] = h.degraded ? h.served_from : s.region;
     j["failover"] = s.failover->Varz(s.region, elsewhere, moving);
   }
-  if (s.rewriter) {
-    const rewrite::RewriteStats& r = s.rewriter->stats();
+  const auto rewriters = s.Rewriters();
+  if (!rewriters.empty()) {
+    // Totals over every region sessions were served from (home, and failover regions), and
+    // the split registry of each region on its own.
+    rewrite::RewriteStats r;
+    rewrite::SplitRegistryStats rs;
+    std::size_t entries = 0;
+    Json by_region = Json::object();
+    for (const auto& [name, rw] : rewriters) {
+      Add(r, rw->stats());
+      Add(rs, rw->split_registry().stats());
+      entries += rw->split_registry().size();
+      by_region[name] = RegistryJson(rw->split_registry().size(), rw->split_registry().stats());
+    }
     j["rewrite"] = {{"publishes_rewritten", r.publishes_rewritten},
                     {"publishes_refused", r.publishes_refused},
                     {"api_forwarded", r.api_forwarded},
@@ -444,17 +503,8 @@ std::string Sidecar::VarzJson() const {
                     {"deliveries_rewritten", r.deliveries_rewritten},
                     {"replies_rewritten", r.replies_rewritten},
                     {"replies_unparseable", r.replies_unparseable}};
-    const rewrite::SplitRegistry& reg = s.rewriter->split_registry();
-    const rewrite::SplitRegistryStats& rs = reg.stats();
-    j["split_registry"] = {{"entries", reg.size()},
-                           {"refreshes", rs.refreshes},
-                           {"refreshes_completed", rs.refreshes_completed},
-                           {"refreshes_abandoned", rs.refreshes_abandoned},
-                           {"refreshes_refused", rs.refreshes_refused},
-                           {"list_refused", rs.list_refused},
-                           {"hits", rs.hits},
-                           {"misses", rs.misses},
-                           {"evicted", rs.evicted}};
+    j["split_registry"] = RegistryJson(entries, rs);
+    j["split_registry"]["regions"] = std::move(by_region);
   }
   return j.dump();
 }
@@ -494,13 +544,16 @@ std::string Sidecar::MetricsText() const {
             double(c.client_protocol_errors), {{"side", "client"}});
   m.Counter("meridian_sidecar_protocol_errors_total", "Connections closed for protocol errors",
             double(c.upstream_protocol_errors), {{"side", "upstream"}});
-  if (impl_->rewriter) {
-    const rewrite::SplitRegistryStats& rs = impl_->rewriter->split_registry().stats();
+  // One series per region sessions were served from (the home region, failover regions).
+  for (const auto& [name, rw] : impl_->Rewriters()) {
+    const rewrite::SplitRegistryStats& rs = rw->split_registry().stats();
+    const http::MetricsText::Labels served = {{"region", name}};
     m.Counter("meridian_sidecar_split_registry_refreshes_total",
-              "Registry refreshes (CONSUMER.LIST of the read streams) started", double(rs.refreshes));
+              "Registry refreshes (CONSUMER.LIST of the read streams) started",
+              double(rs.refreshes), served);
     m.Counter("meridian_sidecar_split_registry_list_refused_total",
               "CONSUMER.LIST requests of registry refreshes refused (permissions or error reply)",
-              double(rs.list_refused));
+              double(rs.list_refused), served);
   }
   if (impl_->failover) {
     Health h = health();

@@ -78,6 +78,11 @@ TEST_F(FailoverTest, RegionDownClientKeepsPublishingThroughAnotherRegionAndRetur
   const json varz = SidecarVarz();
   EXPECT_EQ(varz["served_from"], serving) << varz.dump();
   EXPECT_GE(varz["failover"]["failovers_to_region"].get<uint64_t>(), 1u) << varz.dump();
+  // The rewrite counters are totals over every region served from: the publishes rewritten
+  // for the serving region count too, and its split registry is listed.
+  EXPECT_GE(varz["rewrite"].value("publishes_rewritten", 0), kAway) << varz.dump();
+  EXPECT_TRUE(varz["split_registry"]["regions"].contains(serving)) << varz.dump();
+  EXPECT_TRUE(varz["split_registry"]["regions"].contains(kHome)) << varz.dump();
   std::cerr << "[failover-it] served from " << serving << "; cross-region gap "
             << varz["failover"]["last_gap_ms"] << " ms\n";
 

@@ -158,6 +158,7 @@ TEST(SidecarPermsTest, RefusedRegistryRefreshIsCountedAndLoggedAndTheAppKeepsWor
         30s))
         << "no refused CONSUMER.LIST counted: " << varz.dump();
     EXPECT_GE(varz["split_registry"].value("refreshes_refused", 0), 1) << varz.dump();
+    EXPECT_GE(varz["split_registry"]["regions"]["east"].value("list_refused", 0), 1) << varz.dump();
     // The app's connection still carries requests to it (a client of the sidecar, as `app`)...
     Connection requester = Connect(url, "perms-requester");
     natsStatus s = NATS_OK;
@@ -190,7 +191,8 @@ TEST(SidecarPermsTest, RefusedRegistryRefreshIsCountedAndLoggedAndTheAppKeepsWor
 
   // The operator sees it: /metrics, and one warning naming region, stream and reason.
   const std::string metrics = harness::HttpGet("127.0.0.1", sidecar.http_port(), "/metrics").body;
-  const std::string metric = "\nmeridian_sidecar_split_registry_list_refused_total ";
+  const std::string metric =
+      "\nmeridian_sidecar_split_registry_list_refused_total{region=\"east\"} ";
   const auto m = metrics.find(metric);
   ASSERT_NE(m, std::string::npos) << metrics;
   EXPECT_GE(std::stod(metrics.substr(m + metric.size())), 1.0) << metrics;
