@@ -9,20 +9,11 @@ namespace {
 
 using nlohmann::json;
 
-struct MsgDeleter {
-  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
-};
-using NatsMsg = std::unique_ptr<natsMsg, MsgDeleter>;
-struct SubDeleter {
-  void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
-};
-using NatsSub = std::unique_ptr<natsSubscription, SubDeleter>;
+using NatsMsg = harness::Msg;
+using NatsSub = harness::Sub;
 
 void Check(natsStatus s, const std::string& what) {
-  if (s != NATS_OK) {
-    throw std::runtime_error(what + ": " + natsStatus_GetText(s) + " (" +
-                             nats_GetLastError(nullptr) + ")");
-  }
+  harness::CheckNats(s, what);
 }
 
 std::string DataOf(natsMsg* m) {
@@ -66,8 +57,7 @@ bool SameVirtualSubject(const std::string& stored, const std::string& subject) {
       stored.compare(stored.size() - tail.size(), tail.size(), tail) != 0) {
     return false;
   }
-  const std::string token =
-      stored.substr(head.size(), stored.size() - head.size() - tail.size());
+  const std::string token = stored.substr(head.size(), stored.size() - head.size() - tail.size());
   return token.find('.') == std::string::npos;
 }
 
@@ -142,8 +132,8 @@ void Publisher::Run() {
     r.region = region_;
     r.sent = Clock::now();
     natsMsg* reply = nullptr;
-    natsStatus st = natsConnection_RequestString(&reply, nc.get(), subject_.c_str(),
-                                                 r.id.c_str(), 5000);
+    natsStatus st =
+        natsConnection_RequestString(&reply, nc.get(), subject_.c_str(), r.id.c_str(), 5000);
     NatsMsg guard(reply);
     r.answered = Clock::now();
     if (st != NATS_OK) {
@@ -151,8 +141,7 @@ void Publisher::Run() {
       if (natsConnection_IsClosed(nc.get())) nc.reset();
     } else {
       json ack = json::parse(DataOf(reply), nullptr, false);
-      if (!ack.is_discarded() && ack.is_object() && !ack.contains("error") &&
-          ack.contains("seq")) {
+      if (!ack.is_discarded() && ack.is_object() && !ack.contains("error") && ack.contains("seq")) {
         r.acked = true;
         r.ack_seq = ack["seq"].get<uint64_t>();
         r.outcome = "ack";
@@ -253,9 +242,8 @@ StreamRead RegionApi::ReadStream(const std::string& stream, const std::string& s
                                  std::to_string(s) + " unanswered 5 times");
       }
       const std::string body = json{{"seq", s}}.dump();
-      Check(natsConnection_PublishRequestString(nc, api.c_str(),
-                                                (inbox + "." + std::to_string(s)).c_str(),
-                                                body.c_str()),
+      Check(natsConnection_PublishRequestString(
+                nc, api.c_str(), (inbox + "." + std::to_string(s)).c_str(), body.c_str()),
             "MSG.GET request");
       pending.insert(s);
     }

@@ -12,21 +12,18 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "harness/ledger.h"
+#include "harness/libnats_ptr.h"
 
 namespace meridian::demo {
 
-struct NatsConnDeleter {
-  void operator()(natsConnection* c) const { natsConnection_Destroy(c); }
-};
-using NatsConn = std::unique_ptr<natsConnection, NatsConnDeleter>;
+using NatsConn = harness::Nc;
 
 // Connects to any of `urls`; user and password only when non-empty. Throws with the reason.
 NatsConn ConnectNats(const std::vector<std::string>& urls, const std::string& name,

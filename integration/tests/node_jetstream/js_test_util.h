@@ -6,20 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "harness/libnats_ptr.h"
+
 namespace meridian::node_js_it {
 
-struct NcDeleter {
-  void operator()(natsConnection* c) const { natsConnection_Destroy(c); }
-};
-struct JsDeleter {
-  void operator()(jsCtx* j) const { jsCtx_Destroy(j); }
-};
-struct SubDeleter {
-  void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
-};
-struct MsgDeleter {
-  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
-};
 struct PubAckDeleter {
   void operator()(jsPubAck* p) const { jsPubAck_Destroy(p); }
 };
@@ -32,10 +22,10 @@ struct KvDeleter {
 struct KvEntryDeleter {
   void operator()(kvEntry* e) const { kvEntry_Destroy(e); }
 };
-using Nc = std::unique_ptr<natsConnection, NcDeleter>;
-using Js = std::unique_ptr<jsCtx, JsDeleter>;
-using Sub = std::unique_ptr<natsSubscription, SubDeleter>;
-using Msg = std::unique_ptr<natsMsg, MsgDeleter>;
+using Nc = harness::Nc;
+using Js = harness::Js;
+using Sub = harness::Sub;
+using Msg = harness::Msg;
 using PubAck = std::unique_ptr<jsPubAck, PubAckDeleter>;
 using StreamInfo = std::unique_ptr<jsStreamInfo, StreamInfoDeleter>;
 using Kv = std::unique_ptr<kvStore, KvDeleter>;

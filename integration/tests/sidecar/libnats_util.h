@@ -11,30 +11,17 @@
 #include <utility>
 #include <vector>
 
+#include "harness/libnats_ptr.h"
+
 namespace meridian::sidecar_it {
 
-struct ConnectionDeleter {
-  void operator()(natsConnection* c) const { natsConnection_Destroy(c); }
-};
-struct SubscriptionDeleter {
-  void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
-};
-struct MsgDeleter {
-  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
-};
-struct JsDeleter {
-  void operator()(jsCtx* j) const { jsCtx_Destroy(j); }
-};
-using Connection = std::unique_ptr<natsConnection, ConnectionDeleter>;
-using Subscription = std::unique_ptr<natsSubscription, SubscriptionDeleter>;
-using Msg = std::unique_ptr<natsMsg, MsgDeleter>;
-using JetStream = std::unique_ptr<jsCtx, JsDeleter>;
+using Connection = harness::Nc;
+using Subscription = harness::Sub;
+using Msg = harness::Msg;
+using JetStream = harness::Js;
 
 inline void Check(natsStatus s, const std::string& what) {
-  if (s != NATS_OK) {
-    throw std::runtime_error(what + " failed: " + natsStatus_GetText(s) + " (" +
-                             nats_GetLastError(nullptr) + ")");
-  }
+  harness::CheckNats(s, what);
 }
 
 struct ConnectOptions {
@@ -48,17 +35,7 @@ inline Connection Connect(const std::string& urls, const std::string& name, Conn
   natsOptions* opts = nullptr;
   Check(natsOptions_Create(&opts), "natsOptions_Create");
   std::unique_ptr<natsOptions, void (*)(natsOptions*)> guard(opts, natsOptions_Destroy);
-  // natsOptions_SetURL with a comma-separated list fails in libnats 3.4.1: pass an array.
-  std::vector<std::string> list;
-  for (size_t start = 0; start <= urls.size();) {
-    size_t comma = std::min(urls.find(',', start), urls.size());
-    if (comma > start) list.push_back(urls.substr(start, comma - start));
-    start = comma + 1;
-  }
-  std::vector<const char*> servers;
-  for (const auto& u : list) servers.push_back(u.c_str());
-  Check(natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size())),
-        "natsOptions_SetServers");
+  harness::SetServerList(opts, urls);
   Check(natsOptions_SetName(opts, name.c_str()), "natsOptions_SetName");
   Check(natsOptions_SetTimeout(opts, o.timeout_ms), "natsOptions_SetTimeout");
   Check(natsOptions_SetAllowReconnect(opts, o.allow_reconnect), "SetAllowReconnect");
