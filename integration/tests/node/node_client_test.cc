@@ -23,36 +23,6 @@ using harness::Msg;
 using harness::Nc;
 using harness::Sub;
 
-// Last asynchronous error text a connection reported (-ERR from the server).
-struct ErrorLog {
-  std::mutex mu;
-  std::string last;
-};
-
-void OnAsyncError(natsConnection* nc, natsSubscription*, natsStatus, void* closure) {
-  auto* log = static_cast<ErrorLog*>(closure);
-  const char* text = nullptr;
-  natsConnection_GetLastError(nc, &text);
-  std::lock_guard<std::mutex> lock(log->mu);
-  log->last = text ? text : "";
-}
-
-natsStatus ConnectTo(const std::string& url, const char* user, const char* pass, Nc& out,
-                     ErrorLog* errors = nullptr) {
-  natsOptions* opts = nullptr;
-  natsOptions_Create(&opts);
-  natsOptions_SetURL(opts, url.c_str());
-  natsOptions_SetAllowReconnect(opts, false);
-  natsOptions_SetTimeout(opts, 3000);
-  if (user) natsOptions_SetUserInfo(opts, user, pass);
-  if (errors) natsOptions_SetErrorHandler(opts, OnAsyncError, errors);
-  natsConnection* nc = nullptr;
-  natsStatus s = natsConnection_Connect(&nc, opts);
-  natsOptions_Destroy(opts);
-  out.reset(nc);
-  return s;
-}
-
 class NodeClients : public ::testing::TestWithParam<ServerKind> {
  protected:
   void Start(bool auth) { server_ = std::make_unique<TestServer>(GetParam(), dir_.path(), auth); }

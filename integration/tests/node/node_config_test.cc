@@ -4,8 +4,8 @@
 // against both, so the assertions are about nats-server's behaviour.
 #include <gtest/gtest.h>
 #include <nats/nats.h>
-#include <openssl/evp.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,34 +38,9 @@ using harness::Msg;
 using harness::Nc;
 using harness::Sub;
 
-struct ErrorLog {
-  std::mutex mu;
-  std::string last;
-};
-
-void OnAsyncError(natsConnection* nc, natsSubscription*, natsStatus, void* closure) {
-  auto* log = static_cast<ErrorLog*>(closure);
-  const char* text = nullptr;
-  natsConnection_GetLastError(nc, &text);
-  std::lock_guard<std::mutex> lock(log->mu);
-  log->last = text ? text : "";
-}
-
 natsStatus ConnectTo(uint16_t port, const char* user, const char* pass, Nc& out,
                      ErrorLog* errors = nullptr) {
-  natsOptions* opts = nullptr;
-  natsOptions_Create(&opts);
-  std::string url = "nats://127.0.0.1:" + std::to_string(port);
-  natsOptions_SetURL(opts, url.c_str());
-  natsOptions_SetAllowReconnect(opts, false);
-  natsOptions_SetTimeout(opts, 5000);
-  if (user) natsOptions_SetUserInfo(opts, user, pass);
-  if (errors) natsOptions_SetErrorHandler(opts, OnAsyncError, errors);
-  natsConnection* nc = nullptr;
-  natsStatus s = natsConnection_Connect(&nc, opts);
-  natsOptions_Destroy(opts);
-  out.reset(nc);
-  return s;
+  return node_it::ConnectTo("nats://127.0.0.1:" + std::to_string(port), user, pass, out, errors);
 }
 
 Sub SubscribeSync(natsConnection* nc, const char* subject) {
@@ -493,9 +468,8 @@ accounts {
 }
 )";
   harness::ProcessSpec spec;
-  spec.argv = {GetParam() == ServerKind::kNatsServer
-                   ? harness::NatsServerBinary().string()
-                   : harness::OurBinary("meridian-node").string(),
+  spec.argv = {GetParam() == ServerKind::kNatsServer ? harness::NatsServerBinary().string()
+                                                     : harness::OurBinary("meridian-node").string(),
                "-c", conf.string()};
   spec.log_path = dir.path() / "private.log";
   harness::Process p(spec);

@@ -8,6 +8,34 @@
 
 namespace meridian::node_it {
 
+namespace {
+
+void OnAsyncError(natsConnection* nc, natsSubscription*, natsStatus, void* closure) {
+  auto* log = static_cast<ErrorLog*>(closure);
+  const char* text = nullptr;
+  natsConnection_GetLastError(nc, &text);
+  std::lock_guard<std::mutex> lock(log->mu);
+  log->last = text ? text : "";
+}
+
+}  // namespace
+
+natsStatus ConnectTo(const std::string& url, const char* user, const char* pass, harness::Nc& out,
+                     ErrorLog* errors, int64_t timeout_ms) {
+  natsOptions* opts = nullptr;
+  natsOptions_Create(&opts);
+  natsOptions_SetURL(opts, url.c_str());
+  natsOptions_SetAllowReconnect(opts, false);
+  natsOptions_SetTimeout(opts, timeout_ms);
+  if (user) natsOptions_SetUserInfo(opts, user, pass);
+  if (errors) natsOptions_SetErrorHandler(opts, OnAsyncError, errors);
+  natsConnection* nc = nullptr;
+  natsStatus s = natsConnection_Connect(&nc, opts);
+  natsOptions_Destroy(opts);
+  out.reset(nc);
+  return s;
+}
+
 std::string KindName(ServerKind kind) {
   switch (kind) {
     case ServerKind::kMeridianNode:

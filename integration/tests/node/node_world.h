@@ -1,12 +1,16 @@
 // One NATS server for a test: meridian-node or the stock nats-server, started with the same
 // users and permissions written in each one's config format.
 #pragma once
+#include <nats/nats.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "harness/libnats_ptr.h"
 #include "harness/process.h"
 
 namespace meridian::node_it {
@@ -35,5 +39,16 @@ class TestServer {
   uint16_t http_port_;
   std::unique_ptr<harness::Process> process_;
 };
+
+// The last asynchronous error text a libnats connection reported (-ERR from the server).
+struct ErrorLog {
+  std::mutex mu;
+  std::string last;
+};
+
+// libnats connection to `url` without reconnects, with user/password when `user` is given and
+// its asynchronous errors kept in `errors` when given. The status of the connect.
+natsStatus ConnectTo(const std::string& url, const char* user, const char* pass, harness::Nc& out,
+                     ErrorLog* errors = nullptr, int64_t timeout_ms = 5000);
 
 }  // namespace meridian::node_it
