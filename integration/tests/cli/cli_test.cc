@@ -20,6 +20,7 @@
 #include "harness/nats_cluster.h"
 #include "harness/ports.h"
 #include "harness/process.h"
+#include "harness/text.h"
 
 namespace meridian::clitest {
 namespace {
@@ -30,25 +31,6 @@ struct RunResult {
   int code = -1;
   std::string out, err;
 };
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      q += "'\\''";
-    } else {
-      q += c;
-    }
-  }
-  return q + "'";
-}
-
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 class Cli : public ::testing::Test {
  protected:
@@ -78,10 +60,10 @@ class Cli : public ::testing::Test {
   static RunResult Run(const std::vector<std::string>& args) {
     static int n = 0;
     auto err_path = run_dir_->path() / ("cli-" + std::to_string(++n) + ".err");
-    std::string cmd = "MERIDIAN_CONTEXT_FILE=" + Quote(ContextFile().string()) + " " +
-                      Quote(harness::OurBinary("meridian").string());
-    for (const auto& a : args) cmd += " " + Quote(a);
-    cmd += " 2>" + Quote(err_path.string());
+    std::string cmd = "MERIDIAN_CONTEXT_FILE=" + harness::ShellQuote(ContextFile().string()) + " " +
+                      harness::ShellQuote(harness::OurBinary("meridian").string());
+    for (const auto& a : args) cmd += " " + harness::ShellQuote(a);
+    cmd += " 2>" + harness::ShellQuote(err_path.string());
     RunResult r;
     FILE* p = popen(cmd.c_str(), "r");
     if (!p) return r;
@@ -90,7 +72,7 @@ class Cli : public ::testing::Test {
     while ((got = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, got);
     int status = pclose(p);
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.err = ReadFile(err_path);
+    r.err = harness::ReadTextFile(err_path);
     return r;
   }
 
@@ -171,7 +153,8 @@ TEST_F(Cli, PubReachesSubInAnotherRegionWithHeaders) {
     harness::Process sub(spec);
     // "Subscribing" is printed once the server confirmed the subscription (PONG); then give
     // the interest a moment to reach the other regions' gateways.
-    for (int i = 0; i < 300 && ReadFile(spec.log_path).find("Subscribing") == std::string::npos;
+    for (int i = 0;
+         i < 300 && harness::ReadTextFile(spec.log_path).find("Subscribing") == std::string::npos;
          ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -182,7 +165,7 @@ TEST_F(Cli, PubReachesSubInAnotherRegionWithHeaders) {
     EXPECT_NE(pub.out.find("Published 2 messages"), std::string::npos) << pub.out;
     st = sub.Wait(std::chrono::seconds(30));
     ASSERT_TRUE(st.has_value()) << sub.LogTail();
-    log = ReadFile(spec.log_path);
+    log = harness::ReadTextFile(spec.log_path);
     msgs.clear();
     std::istringstream lines(log);
     for (std::string line; std::getline(lines, line);) {
@@ -439,8 +422,8 @@ TEST(CliTls, PubOverTlsVerifiesTheServerCertificate) {
   std::string gen =
       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
       "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -days 1 -keyout " +
-      Quote((d / "key.pem").string()) + " -out " + Quote((d / "cert.pem").string()) +
-      " >/dev/null 2>&1";
+      harness::ShellQuote((d / "key.pem").string()) + " -out " +
+      harness::ShellQuote((d / "cert.pem").string()) + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(gen.c_str()), 0) << "openssl could not make a test certificate";
   uint16_t port = harness::FreeLoopbackPort();
   std::ofstream(d / "tls.conf") << "listen: 127.0.0.1:" << port << "\n"
@@ -453,8 +436,8 @@ TEST(CliTls, PubOverTlsVerifiesTheServerCertificate) {
   harness::Process server(spec);
   std::string url = "tls://127.0.0.1:" + std::to_string(port);
   auto meridian = [&](std::vector<std::string> args) {
-    std::string cmd = Quote(harness::OurBinary("meridian").string());
-    for (const auto& a : args) cmd += " " + Quote(a);
+    std::string cmd = harness::ShellQuote(harness::OurBinary("meridian").string());
+    for (const auto& a : args) cmd += " " + harness::ShellQuote(a);
     cmd += " 2>&1";
     RunResult r;
     FILE* p = popen(cmd.c_str(), "r");

@@ -6,6 +6,7 @@
 
 #include "../sidecar/libnats_util.h"
 #include "harness/binaries.h"
+#include "harness/stream_configs.h"
 
 namespace meridian::drills {
 namespace {
@@ -14,29 +15,6 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 constexpr int kReplicas = 3;
 const Clock::time_point kProcessStart = Clock::now();
-
-json WriteStreamConfig(const std::string& region, int max_age_s) {
-  json c = {{"name", "foo-write-" + region}, {"subjects", {"foo." + region + ".>"}},
-            {"retention", "limits"},         {"storage", "file"},
-            {"num_replicas", kReplicas},     {"placement", {{"cluster", region}}}};
-  if (max_age_s > 0) c["max_age"] = static_cast<int64_t>(max_age_s) * 1'000'000'000LL;
-  return c;
-}
-
-json ReadStreamConfig(const std::string& region) {
-  json sources = json::array();
-  for (const auto& origin : kRegions) {
-    sources.push_back(
-        {{"name", "foo-write-" + origin}, {"filter_subject", "foo." + origin + ".>"}});
-  }
-  return {{"name", "foo-read-" + region},
-          {"retention", "limits"},
-          {"storage", "file"},
-          {"num_replicas", kReplicas},
-          {"allow_direct", true},
-          {"placement", {{"cluster", region}}},
-          {"sources", sources}};
-}
 
 std::string Examples(const std::vector<std::string>& ids) {
   std::string out;
@@ -275,13 +253,15 @@ void DrillWorld::CreateStreams() {
   streams_made_by_ = "$JS.API directly";
   for (const auto& r : kRegions) {
     const auto it = options_.write_max_age_s.find(r);
-    json reply = ServerApi(
-        r, "$JS.API.STREAM.CREATE.foo-write-" + r,
-        WriteStreamConfig(r, it == options_.write_max_age_s.end() ? 0 : it->second).dump());
+    json reply =
+        ServerApi(r, "$JS.API.STREAM.CREATE.foo-write-" + r,
+                  harness::WriteStreamConfigJson(
+                      "foo", r, kReplicas, it == options_.write_max_age_s.end() ? 0 : it->second));
     if (reply.contains("error")) throw std::runtime_error("create: " + reply.dump());
   }
   for (const auto& r : kRegions) {
-    json reply = ServerApi(r, "$JS.API.STREAM.CREATE.foo-read-" + r, ReadStreamConfig(r).dump());
+    json reply = ServerApi(r, "$JS.API.STREAM.CREATE.foo-read-" + r,
+                           harness::ReadStreamConfigJson("foo", r, kRegions, kReplicas));
     if (reply.contains("error")) throw std::runtime_error("create: " + reply.dump());
   }
 }
@@ -660,8 +640,8 @@ std::vector<std::string> DrillWorld::ExplainAnomalies(const std::string& read_re
   };
   std::map<std::string, const PublishRecord*> record_of;
   for (const auto& r : records) record_of[r.id] = &r;
-  const StreamContents& rc = last_read_.count(read_region) ? last_read_.at(read_region)
-                                                           : StreamContents{};
+  const StreamContents& rc =
+      last_read_.count(read_region) ? last_read_.at(read_region) : StreamContents{};
   for (const auto& id : ids) {
     std::ostringstream o;
     o << "anomaly in " << where << ": " << id << ": ";
@@ -877,8 +857,8 @@ Verdict DrillWorld::Check(const std::map<std::string, std::set<std::string>>& al
       v.failures.push_back(where + " holds messages that should have expired unsourced: " +
                            Examples(should_be_lost));
     s << "; " << region << " (read on " << c.server << "): " << c.messages << " stored (seq "
-      << c.first_seq << ".." << c.last_seq << "), "
-      << acked_present << " acked + " << unacked_present << " unacked present";
+      << c.first_seq << ".." << c.last_seq << "), " << acked_present << " acked + "
+      << unacked_present << " unacked present";
     if (!allowed.empty()) s << ", " << allowed.size() << " lost by design";
     s << ", " << agreeing << "/" << replicas.size() << " other replicas hold the same";
     if (!resourced.empty()) {

@@ -4,33 +4,13 @@
 #include <thread>
 
 #include "harness/http_client.h"
+#include "harness/stream_configs.h"
 
 namespace meridian::failover_it {
 namespace {
 
 using nlohmann::json;
 constexpr int kReplicas = 3;
-
-json WriteStreamConfig(const std::string& region) {
-  return {{"name", "foo-write-" + region}, {"subjects", {"foo." + region + ".>"}},
-          {"retention", "limits"},         {"storage", "file"},
-          {"num_replicas", kReplicas},     {"placement", {{"cluster", region}}}};
-}
-
-json ReadStreamConfig(const std::string& region) {
-  json sources = json::array();
-  for (const auto& origin : kRegions) {
-    sources.push_back(
-        {{"name", "foo-write-" + origin}, {"filter_subject", "foo." + origin + ".>"}});
-  }
-  return {{"name", "foo-read-" + region},
-          {"retention", "limits"},
-          {"storage", "file"},
-          {"num_replicas", kReplicas},
-          {"allow_direct", true},
-          {"placement", {{"cluster", region}}},
-          {"sources", sources}};
-}
 
 class FailoverEnvironment : public ::testing::Environment {
  public:
@@ -44,13 +24,13 @@ class FailoverEnvironment : public ::testing::Environment {
       w.cluster = std::make_unique<harness::NatsSuperCluster>(w.run_dir->path(), opts);
       w.cluster->Start();
       for (const auto& r : kRegions) {
-        json reply =
-            ServerApi(r, "$JS.API.STREAM.CREATE.foo-write-" + r, WriteStreamConfig(r).dump());
+        json reply = ServerApi(r, "$JS.API.STREAM.CREATE.foo-write-" + r,
+                               harness::WriteStreamConfigJson("foo", r, kReplicas));
         if (reply.contains("error")) throw std::runtime_error("create: " + reply.dump());
       }
       for (const auto& r : kRegions) {
-        json reply =
-            ServerApi(r, "$JS.API.STREAM.CREATE.foo-read-" + r, ReadStreamConfig(r).dump());
+        json reply = ServerApi(r, "$JS.API.STREAM.CREATE.foo-read-" + r,
+                               harness::ReadStreamConfigJson("foo", r, kRegions, kReplicas));
         if (reply.contains("error")) throw std::runtime_error("create: " + reply.dump());
       }
       harness::SidecarSpec spec;

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <thread>
 
+#include "harness/stream_configs.h"
+
 namespace meridian::sidecar_it {
 namespace {
 
@@ -12,30 +14,9 @@ using nlohmann::json;
 
 const std::vector<std::string> kVirtualStreams = {"foo", "guard"};
 
-json WriteStreamConfig(const std::string& vs, const std::string& region) {
-  return {{"name", vs + "-write-" + region}, {"subjects", {vs + "." + region + ".>"}},
-          {"retention", "limits"},           {"storage", "file"},
-          {"num_replicas", kReplicas},       {"placement", {{"cluster", region}}}};
-}
-
-json ReadStreamConfig(const std::string& vs, const std::string& region) {
-  json sources = json::array();
-  for (const auto& origin : kRegions) {
-    sources.push_back(
-        {{"name", vs + "-write-" + origin}, {"filter_subject", vs + "." + origin + ".>"}});
-  }
-  return {{"name", vs + "-read-" + region},
-          {"retention", "limits"},
-          {"storage", "file"},
-          {"num_replicas", kReplicas},
-          {"allow_direct", true},
-          {"placement", {{"cluster", region}}},
-          {"sources", sources}};
-}
-
-void CreateStream(const std::string& region, const json& config) {
-  const std::string name = config["name"];
-  json reply = ServerApi(region, "$JS.API.STREAM.CREATE." + name, config.dump());
+void CreateStream(const std::string& region, const std::string& config) {
+  const std::string name = json::parse(config)["name"];
+  json reply = ServerApi(region, "$JS.API.STREAM.CREATE." + name, config);
   if (reply.contains("error")) {
     throw std::runtime_error("creating stream " + name + " on the servers failed: " + reply.dump());
   }
@@ -53,8 +34,10 @@ class SidecarEnvironment : public ::testing::Environment {
       w.cluster = std::make_unique<harness::NatsSuperCluster>(w.run_dir->path(), opts);
       w.cluster->Start();
       for (const auto& vs : kVirtualStreams) {
-        for (const auto& r : kRegions) CreateStream(r, WriteStreamConfig(vs, r));
-        for (const auto& r : kRegions) CreateStream(r, ReadStreamConfig(vs, r));
+        for (const auto& r : kRegions)
+          CreateStream(r, harness::WriteStreamConfigJson(vs, r, kReplicas));
+        for (const auto& r : kRegions)
+          CreateStream(r, harness::ReadStreamConfigJson(vs, r, kRegions, kReplicas));
       }
       std::vector<harness::VirtualStreamSpec> topology;
       for (const auto& vs : kVirtualStreams) topology.push_back({vs, {vs + ".>"}, kRegions});

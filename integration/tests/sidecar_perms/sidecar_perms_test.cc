@@ -16,6 +16,7 @@
 #include "harness/nats_cluster.h"
 #include "harness/node_script.h"
 #include "harness/sidecar_process.h"
+#include "harness/text.h"
 #include "libnats_util.h"
 
 namespace meridian::sidecar_it {
@@ -59,13 +60,6 @@ json CreateStream(natsConnection* nc, const std::string& name, const json& confi
     if ((code != 10005 && code != 10008) || std::chrono::steady_clock::now() > deadline) return r;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
-}
-
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 json Varz(const harness::SidecarProcess& s) {
@@ -196,7 +190,7 @@ TEST(SidecarPermsTest, RefusedRegistryRefreshIsCountedAndLoggedAndTheAppKeepsWor
   const auto m = metrics.find(metric);
   ASSERT_NE(m, std::string::npos) << metrics;
   EXPECT_GE(std::stod(metrics.substr(m + metric.size())), 1.0) << metrics;
-  const std::string log = ReadFile(run_dir.path() / "logs" / (spec.name + ".log"));
+  const std::string log = harness::ReadTextFile(run_dir.path() / "logs" / (spec.name + ".log"));
   const std::string line_part =
       "split registry refresh: region east, virtual stream foo: CONSUMER.LIST of foo-read-east "
       "refused: Permissions Violation for Publish to";

@@ -12,31 +12,13 @@
 #include <thread>
 
 #include "harness/binaries.h"
+#include "harness/text.h"
 
 namespace meridian::topology_it {
 
 using nlohmann::json;
 
 namespace {
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      q += "'\\''";
-    } else {
-      q += c;
-    }
-  }
-  return q + "'";
-}
-
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 std::string TomlList(const std::vector<std::string>& items) {
   std::string s = "[";
@@ -49,10 +31,11 @@ std::string TomlList(const std::vector<std::string>& items) {
 RunResult RunMeridian(const std::filesystem::path& dir, const std::vector<std::string>& args) {
   static std::atomic<int> n{0};
   const auto err_path = dir / ("meridian-" + std::to_string(++n) + ".err");
-  std::string cmd = "MERIDIAN_CONTEXT_FILE=" + Quote((dir / "no-contexts.toml").string()) + " " +
-                    Quote(harness::OurBinary("meridian").string());
-  for (const auto& a : args) cmd += " " + Quote(a);
-  cmd += " </dev/null 2>" + Quote(err_path.string());
+  std::string cmd =
+      "MERIDIAN_CONTEXT_FILE=" + harness::ShellQuote((dir / "no-contexts.toml").string()) + " " +
+      harness::ShellQuote(harness::OurBinary("meridian").string());
+  for (const auto& a : args) cmd += " " + harness::ShellQuote(a);
+  cmd += " </dev/null 2>" + harness::ShellQuote(err_path.string());
   RunResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -61,7 +44,7 @@ RunResult RunMeridian(const std::filesystem::path& dir, const std::vector<std::s
   while ((got = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, got);
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = ReadFile(err_path);
+  r.err = harness::ReadTextFile(err_path);
   return r;
 }
 
