@@ -1653,9 +1653,23 @@ bool EngineImpl::PublishTo(Stream* s, std::string_view subj, std::string_view re
     kick_streams.push_back(cfg.name);  // also when the append failed (the kick is a no-op)
   }
   if (!st.ok()) {
-    if (st.code() == store::StatusCode::kNoSpace)
+    if (st.code() == store::StatusCode::kNoSpace) {
+      // The operator hears of it once, not once per refused publish.
+      if (s->refused_no_space++ == 0 && options.warn) {
+        options.warn("stream " + cfg.name + ": " + st.message() +
+                     "; publishes to it are refused (10023 insufficient resources), nothing "
+                     "stored is affected");
+      }
       return fail(errors::kInsufficientResources.Make());
+    }
     return fail(errors::kStreamStoreFailed.Make(st.message()));
+  }
+  if (s->refused_no_space > 0) {
+    if (options.warn) {
+      options.warn("stream " + cfg.name + ": stores publishes again, after " +
+                   std::to_string(s->refused_no_space) + " refused for want of disk space");
+    }
+    s->refused_no_space = 0;
   }
   s->last_msg_id = msg_id ? std::string(*msg_id) : std::string();
   if (msg_id && !msg_id->empty() && cfg.duplicate_window.count() > 0) {

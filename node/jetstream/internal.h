@@ -232,6 +232,9 @@ class Stream {
   std::unordered_map<std::string, std::pair<uint64_t, int64_t>> msg_ids;
   std::deque<std::pair<int64_t, std::string>> msg_id_order;
   std::string last_msg_id;
+  // Publishes refused because the disk was full since that was last reported (see PublishTo:
+  // one warning when it starts, one when a publish is stored again).
+  uint64_t refused_no_space = 0;
 
   // Called after a message was stored (or removed): lets consumers deliver.
   void Pump(int64_t now_ns);
